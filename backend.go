@@ -1,0 +1,386 @@
+package httproute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// A Backend receives the requests routed to one backendRef. It has the
+// shape of http.RoundTripper so that the Router sees the status of an answer
+// before any byte of it reaches the client: that is what lets retries and
+// response filters work on any backend. The Router proxies the response to
+// the client, adding X-Forwarded-For, -Host and -Proto to the request and
+// removing hop-by-hop headers both ways.
+//
+// A Backend that also implements http.Handler (as the one returned by
+// Handler does) is called through ServeHTTP instead when no retry policy
+// needs the status first: the request then reaches it unchanged, in
+// process, with streaming and http.Hijacker available.
+//
+// Backends are resolved once, when a Config is compiled, never per request.
+type Backend interface {
+	RoundTrip(*http.Request) (*http.Response, error)
+}
+
+// ObjectRef identifies an object that a route references, after defaulting:
+// the group and kind as written (group "" is the core group), the
+// namespace (the route's own when the reference names none) and the name.
+type ObjectRef struct {
+	Group     string
+	Kind      string
+	Namespace string
+	Name      string
+	// Object is the referenced object when Config.Objects holds one of
+	// this group, kind, namespace and name, and nil otherwise.
+	Object Object
+}
+
+// BackendRef is a backendRef after defaulting, as resolvers see it.
+type BackendRef struct {
+	ObjectRef
+	// Port is the port of the reference, 0 when it has none.
+	Port int32
+}
+
+func (r BackendRef) String() string {
+	s := r.Namespace + "/" + r.Name
+	if r.Kind != "Service" || r.Group != "" {
+		s = r.Kind + "." + r.Group + ":" + s
+		if r.Group == "" {
+			s = r.Kind + ":" + r.Namespace + "/" + r.Name
+		}
+	}
+	if r.Port != 0 {
+		s += ":" + strconv.Itoa(int(r.Port))
+	}
+	return s
+}
+
+// A ServiceResolver turns backendRefs to Services into Backends. It returns
+// an error wrapping ErrNotFound when the Service or port does not exist, or
+// ErrUnsupported (with reason UnsupportedProtocol) when its appProtocol
+// cannot be served.
+type ServiceResolver interface {
+	ResolveService(ref BackendRef) (Backend, error)
+}
+
+// ServiceResolverFunc adapts a function to a ServiceResolver.
+type ServiceResolverFunc func(ref BackendRef) (Backend, error)
+
+// ResolveService calls f.
+func (f ServiceResolverFunc) ResolveService(ref BackendRef) (Backend, error) { return f(ref) }
+
+// ServicePort names one port of one Service.
+type ServicePort struct {
+	Namespace string
+	Name      string
+	Port      int32
+}
+
+// Services is a ServiceResolver backed by a map.
+type Services map[ServicePort]Backend
+
+// ResolveService returns the Backend stored for the reference's namespace,
+// name and port.
+func (s Services) ResolveService(ref BackendRef) (Backend, error) {
+	if b, ok := s[ServicePort{ref.Namespace, ref.Name, ref.Port}]; ok && b != nil {
+		return b, nil
+	}
+	return nil, fmt.Errorf("service %s/%s port %d: %w", ref.Namespace, ref.Name, ref.Port, ErrNotFound)
+}
+
+// An Extension adds a kind of object that routes can reference: as the
+// target of an ExtensionRef filter, as a backendRef, or both. Extensions are
+// keyed by group and kind; the version is what manifests write in
+// apiVersion.
+type Extension struct {
+	// Kind is the group, version and kind the extension serves.
+	Kind schema.GroupVersionKind
+	// New returns an empty object of the kind, into which the manifest
+	// loader decodes YAML. Nil means the kind has no objects: references to
+	// it are resolved by name alone.
+	New func() Object
+	// Filter builds the filter for an ExtensionRef to the kind. Nil means
+	// the kind cannot be used as a filter.
+	Filter func(ref ObjectRef) (Filter, error)
+	// Backend builds the backend for a backendRef to the kind. Nil means
+	// the kind cannot be used as a backend.
+	Backend func(ref BackendRef) (Backend, error)
+}
+
+// Handler returns a Backend that serves requests in process with h: the
+// request reaches h as the Router has filtered it, without a network hop.
+// When a retry policy needs the answer's status before it reaches the
+// client, h runs in its own goroutine and its answer is streamed through a
+// pipe; otherwise h writes to the client directly.
+func Handler(h http.Handler) Backend { return handlerBackend{h} }
+
+type handlerBackend struct{ h http.Handler }
+
+func (b handlerBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.h.ServeHTTP(w, r) }
+
+// RoundTrip runs the handler and returns its answer as soon as the handler
+// writes its header, with the body streamed as the handler writes it.
+func (b handlerBackend) RoundTrip(r *http.Request) (*http.Response, error) {
+	pr, pw := io.Pipe()
+	rw := &pipeWriter{header: http.Header{}, pw: pw, ready: make(chan struct{})}
+	go func() {
+		defer func() {
+			if p := recover(); p != nil && p != http.ErrAbortHandler {
+				pw.CloseWithError(fmt.Errorf("%w: handler panic: %v", ErrBackend, p))
+			}
+			rw.WriteHeader(http.StatusOK)
+			pw.Close()
+		}()
+		b.h.ServeHTTP(rw, r)
+	}()
+	select {
+	case <-rw.ready:
+	case <-r.Context().Done():
+		pw.CloseWithError(r.Context().Err())
+		return nil, r.Context().Err()
+	}
+	return &http.Response{
+		Status:        strconv.Itoa(rw.code) + " " + http.StatusText(rw.code),
+		StatusCode:    rw.code,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        rw.sent,
+		Body:          pr,
+		ContentLength: -1,
+		Request:       r,
+	}, nil
+}
+
+// pipeWriter is the http.ResponseWriter of a handler run by RoundTrip.
+type pipeWriter struct {
+	header http.Header
+	sent   http.Header
+	code   int
+	once   sync.Once
+	ready  chan struct{}
+	pw     *io.PipeWriter
+}
+
+func (w *pipeWriter) Header() http.Header { return w.header }
+
+func (w *pipeWriter) WriteHeader(code int) {
+	if code < 200 {
+		return // informational answers are not passed on
+	}
+	w.once.Do(func() {
+		w.code = code
+		w.sent = w.header.Clone()
+		close(w.ready)
+	})
+}
+
+func (w *pipeWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.pw.Write(p)
+}
+
+func (w *pipeWriter) Flush() { w.WriteHeader(http.StatusOK) }
+
+// AppProtocol values of Service ports that an Upstream understands.
+const (
+	AppProtocolH2C = "kubernetes.io/h2c"
+	AppProtocolWS  = "kubernetes.io/ws"
+)
+
+// UpstreamConfig describes a Service port served by network endpoints.
+type UpstreamConfig struct {
+	// Endpoints are "host:port" addresses or "http://host:port" URLs.
+	Endpoints []string
+	// AppProtocol is the Service port's appProtocol: "" or "http" for
+	// HTTP/1.1, AppProtocolH2C for HTTP/2 over cleartext with prior
+	// knowledge, AppProtocolWS for WebSocket (served as HTTP/1.1 with
+	// upgrades, which every protocol but h2c supports anyway).
+	AppProtocol string
+	// Transport carries the requests. Nil gives the Upstream a transport
+	// of its own, tuned for proxying (see NewTransport).
+	Transport http.RoundTripper
+}
+
+// Upstream is a Backend that proxies to network endpoints, balancing round
+// robin across them. Its endpoints can be replaced at any time with
+// SetEndpoints, without rebuilding routes.
+type Upstream struct {
+	transport http.RoundTripper
+	endpoints atomic.Pointer[[]*url.URL]
+	next      atomic.Uint64
+}
+
+// NewUpstream returns an Upstream for cfg. It fails when an endpoint is not
+// a valid address or the appProtocol is not supported; the error wraps
+// ErrUnsupported in the latter case.
+func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
+	u := &Upstream{transport: cfg.Transport}
+	if u.transport == nil {
+		switch cfg.AppProtocol {
+		case "", "http", "HTTP", AppProtocolWS:
+			u.transport = NewTransport(false)
+		case AppProtocolH2C:
+			u.transport = NewTransport(true)
+		default:
+			return nil, fmt.Errorf("appProtocol %q: %w", cfg.AppProtocol, ErrUnsupported)
+		}
+	}
+	if err := u.SetEndpoints(cfg.Endpoints); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// SetEndpoints replaces the endpoints; requests in flight keep the endpoint
+// they were sent to. An empty list makes the Upstream answer 503.
+func (u *Upstream) SetEndpoints(endpoints []string) error {
+	eps := make([]*url.URL, 0, len(endpoints))
+	for _, e := range endpoints {
+		ep, err := parseEndpoint(e)
+		if err != nil {
+			return err
+		}
+		eps = append(eps, ep)
+	}
+	u.endpoints.Store(&eps)
+	return nil
+}
+
+func parseEndpoint(e string) (*url.URL, error) {
+	if !strings.Contains(e, "://") {
+		e = "http://" + e
+	}
+	u, err := url.Parse(e)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %q: %w", e, err)
+	}
+	if u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("endpoint %q: want host:port or http://host:port", e)
+	}
+	if _, _, err := net.SplitHostPort(u.Host); err != nil {
+		return nil, fmt.Errorf("endpoint %q: %w", e, err)
+	}
+	return u, nil
+}
+
+// RoundTrip sends the request to the next endpoint.
+func (u *Upstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	eps := *u.endpoints.Load()
+	if len(eps) == 0 {
+		return nil, ErrNoEndpoint
+	}
+	ep := eps[int((u.next.Add(1)-1)%uint64(len(eps)))]
+	r.URL.Scheme = ep.Scheme
+	r.URL.Host = ep.Host
+	res, err := u.transport.RoundTrip(r)
+	if err != nil {
+		return nil, classifyTransportError(err)
+	}
+	return res, nil
+}
+
+// classifyTransportError marks errors that happened before the backend was
+// reached as ErrNoEndpoint (503), leaving others as backend errors (502).
+func classifyTransportError(err error) error {
+	var op *net.OpError
+	if errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial") {
+		return fmt.Errorf("%w: %w", ErrNoEndpoint, err)
+	}
+	return err
+}
+
+// NewTransport returns an http.Transport tuned for proxying: no
+// environment proxy, no transparent compression, large idle pools per
+// host, and with h2c, HTTP/2 over cleartext with prior knowledge.
+func NewTransport(h2c bool) *http.Transport {
+	t := &http.Transport{
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   512,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+	if h2c {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return t
+}
+
+// proxyHandler serves requests through a RoundTripper-shaped Backend with
+// httputil.ReverseProxy.
+func proxyHandler(b Backend, ref BackendRef, logger *slog.Logger) http.Handler {
+	host := ref.Name + "." + ref.Namespace
+	if ref.Port != 0 {
+		host += ":" + strconv.Itoa(int(ref.Port))
+	}
+	return &httputil.ReverseProxy{
+		Transport: b,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// Append to the client's X-Forwarded-For as Envoy does.
+			if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
+				pr.Out.Header["X-Forwarded-For"] = append([]string(nil), xff...)
+			}
+			pr.SetXForwarded()
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = host
+			pr.Out.Host = pr.In.Host
+		},
+		ErrorLog: log.New(slogWriter{logger}, "", 0),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if isCanceled(err) && r.Context().Err() != nil {
+				return // the client went away; nobody to answer
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("%w: %w", ErrTimeout, err)
+			}
+			logger.Debug("backend error", "backend", ref.String(), "error", err)
+			writeError(w, err)
+		},
+	}
+}
+
+// slogWriter turns the standard logger's lines into debug records.
+type slogWriter struct{ l *slog.Logger }
+
+func (s slogWriter) Write(p []byte) (int, error) {
+	s.l.Debug(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// backendHandler returns the terminal handler of a resolved backendRef.
+func backendHandler(b Backend, ref BackendRef, logger *slog.Logger) http.Handler {
+	if h, ok := b.(http.Handler); ok {
+		return h
+	}
+	return proxyHandler(b, ref, logger)
+}
+
+// errorHandler answers every request with the status of err.
+type errorHandler struct{ err error }
+
+func (e errorHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) { writeError(w, e.err) }

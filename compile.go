@@ -1,0 +1,707 @@
+package httproute
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// env is what compiled handlers share at run time: the Router's logger,
+// random source and clock. It never changes after compile.
+type env struct {
+	logger *slog.Logger
+	rand   *rand.Rand
+	now    func() time.Time
+}
+
+// runtimeSource is the default random source: the runtime's generator,
+// which is safe for concurrent use.
+type runtimeSource struct{}
+
+func (runtimeSource) Uint64() uint64 { return rand.Uint64() }
+
+func newEnv(cfg *Config) *env {
+	e := &env{logger: cfg.Logger, now: cfg.Now}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	src := cfg.Rand
+	if src == nil {
+		src = runtimeSource{}
+	}
+	e.rand = rand.New(src)
+	return e
+}
+
+// compiler turns a Config into a table. It lives for one compile.
+type compiler struct {
+	cfg        *Config
+	env        *env
+	now        metav1.Time
+	grants     grants
+	secrets    map[types.NamespacedName]*corev1.Secret
+	nsLabels   map[string]map[string]string
+	objects    map[objectKey]Object
+	extensions map[schema.GroupKind]*Extension
+	controller gatewayv1.GatewayController
+	problems   []error
+}
+
+type objectKey struct {
+	group, kind, namespace, name string
+}
+
+// compiledRoute is one HTTPRoute after compilation.
+type compiledRoute struct {
+	namespace string
+	name      string
+	created   time.Time
+	obj       *gatewayv1.HTTPRoute
+	hostnames []string
+	// fatal, when set, keeps the whole route from attaching.
+	fatal *Error
+	rules []*rule
+}
+
+// rule is one compiled HTTPRouteRule.
+type rule struct {
+	route   *compiledRoute
+	index   int
+	name    gatewayv1.SectionName
+	matches []*routeMatch
+	// invalid, when set, keeps the rule out of the index.
+	invalid *Error
+	// refErrs are problems with references (backends, extension filters)
+	// that degrade the rule to 500s without removing it.
+	refErrs []*Error
+	// handler serves requests that matched the rule: filters, then the
+	// weighted choice of a backendRef and its filters and backend.
+	handler  http.Handler
+	backends []BackendChoice
+}
+
+// BackendChoice is one backendRef of a rule as Lookup reports it.
+type BackendChoice struct {
+	Ref BackendRef
+	// Weight is the weight after defaulting (1 when unset).
+	Weight int32
+	// Err is why the backendRef cannot be served, nil when it resolved.
+	// Requests that the weighted choice sends to it answer 500.
+	Err error
+}
+
+func compile(cfg *Config) (*table, error) {
+	c := &compiler{
+		cfg:        cfg,
+		env:        newEnv(cfg),
+		grants:     newGrants(cfg.ReferenceGrants),
+		secrets:    map[types.NamespacedName]*corev1.Secret{},
+		nsLabels:   map[string]map[string]string{},
+		objects:    map[objectKey]Object{},
+		extensions: map[schema.GroupKind]*Extension{},
+		controller: cfg.ControllerName,
+	}
+	c.now = metav1.NewTime(c.env.now().Truncate(time.Second))
+	if c.controller == "" {
+		c.controller = DefaultControllerName
+	}
+	if err := c.index(); err != nil {
+		return nil, err
+	}
+
+	t := &table{env: c.env}
+	var listeners []*listener
+	gwListeners := map[types.NamespacedName][]*listener{}
+	var gateways []*gatewayv1.Gateway
+	for _, gw := range cfg.Gateways {
+		if cfg.GatewayClassName != "" && gw.Spec.GatewayClassName != cfg.GatewayClassName {
+			continue
+		}
+		gateways = append(gateways, gw)
+		ls := c.compileListeners(gw)
+		gwListeners[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = ls
+		listeners = append(listeners, ls...)
+	}
+	implicit := len(cfg.Gateways) == 0
+	if implicit {
+		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, ready: true, protocol: gatewayv1.HTTPProtocolType}
+		listeners = []*listener{l}
+		t.implicit = l
+	}
+
+	routeStatus := map[types.NamespacedName]gatewayv1.HTTPRouteStatus{}
+	var routes []*compiledRoute
+	for _, hr := range cfg.HTTPRoutes {
+		r := c.compileRoute(hr)
+		routes = append(routes, r)
+		var parents []gatewayv1.RouteParentStatus
+		if implicit {
+			parents = c.attachImplicit(r, t.implicit)
+		} else {
+			parents = c.attach(r, gwListeners)
+		}
+		routeStatus[types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}] = gatewayv1.HTTPRouteStatus{
+			RouteStatus: gatewayv1.RouteStatus{Parents: parents},
+		}
+	}
+
+	t.status = Status{
+		Gateways:   map[types.NamespacedName]gatewayv1.GatewayStatus{},
+		HTTPRoutes: routeStatus,
+	}
+	for _, gw := range gateways {
+		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
+		t.status.Gateways[nn] = c.gatewayStatus(gw, gwListeners[nn])
+	}
+	t.build(listeners)
+
+	if cfg.Strict && len(c.problems) > 0 {
+		return nil, errors.Join(c.problems...)
+	}
+	return t, nil
+}
+
+// index checks the Config for objects that make it unservable and indexes
+// what references resolve against.
+func (c *compiler) index() error {
+	var errs []error
+	seen := map[objectKey]bool{}
+	dup := func(kind string, m metav1.Object) bool {
+		if m == nil {
+			errs = append(errs, fmt.Errorf("httproute: nil %s in Config", kind))
+			return true
+		}
+		k := objectKey{kind: kind, namespace: m.GetNamespace(), name: m.GetName()}
+		if m.GetName() == "" {
+			errs = append(errs, fmt.Errorf("httproute: %s in namespace %q has no name", kind, m.GetNamespace()))
+			return true
+		}
+		if seen[k] {
+			errs = append(errs, fmt.Errorf("httproute: %s %s/%s appears twice in Config", kind, m.GetNamespace(), m.GetName()))
+			return true
+		}
+		seen[k] = true
+		return false
+	}
+	for _, gw := range c.cfg.Gateways {
+		if gw == nil {
+			dup("Gateway", nil)
+			continue
+		}
+		dup("Gateway", gw)
+	}
+	for _, hr := range c.cfg.HTTPRoutes {
+		if hr == nil {
+			dup("HTTPRoute", nil)
+			continue
+		}
+		dup("HTTPRoute", hr)
+	}
+	for _, rg := range c.cfg.ReferenceGrants {
+		if rg == nil {
+			dup("ReferenceGrant", nil)
+			continue
+		}
+		dup("ReferenceGrant", rg)
+	}
+	for _, ns := range c.cfg.Namespaces {
+		if ns == nil {
+			dup("Namespace", nil)
+			continue
+		}
+		if !dup("Namespace", ns) {
+			c.nsLabels[ns.Name] = ns.Labels
+		}
+	}
+	for _, s := range c.cfg.Secrets {
+		if s == nil {
+			dup("Secret", nil)
+			continue
+		}
+		if !dup("Secret", s) {
+			c.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+		}
+	}
+	for i := range c.cfg.Extensions {
+		e := &c.cfg.Extensions[i]
+		gk := e.Kind.GroupKind()
+		if gk.Kind == "" {
+			errs = append(errs, fmt.Errorf("httproute: Extensions[%d] has no kind", i))
+			continue
+		}
+		if _, ok := c.extensions[gk]; ok {
+			errs = append(errs, fmt.Errorf("httproute: extension kind %s registered twice", gk))
+			continue
+		}
+		c.extensions[gk] = e
+	}
+	for i, o := range c.cfg.Objects {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("httproute: nil Objects[%d] in Config", i))
+			continue
+		}
+		gk := o.GetObjectKind().GroupVersionKind().GroupKind()
+		if gk.Kind == "" {
+			errs = append(errs, fmt.Errorf("httproute: Objects[%d] (%s/%s) has no kind in its TypeMeta", i, o.GetNamespace(), o.GetName()))
+			continue
+		}
+		k := objectKey{group: gk.Group, kind: gk.Kind, namespace: o.GetNamespace(), name: o.GetName()}
+		if _, ok := c.objects[k]; ok {
+			errs = append(errs, fmt.Errorf("httproute: %s %s/%s appears twice in Config", gk, k.namespace, k.name))
+			continue
+		}
+		c.objects[k] = o
+	}
+	return errors.Join(errs...)
+}
+
+// routeError records a problem with an HTTPRoute.
+func (c *compiler) routeError(r *compiledRoute, reason string, fe *field.Error) *Error {
+	e := &Error{Kind: "HTTPRoute", Namespace: r.namespace, Name: r.name, Reason: reason, Field: fe}
+	c.problems = append(c.problems, e)
+	c.env.logger.Warn("route problem", "error", e.Error())
+	return e
+}
+
+func (c *compiler) warn(kind, ns, name, msg string) {
+	c.env.logger.Warn("config problem", "kind", kind, "namespace", ns, "name", name, "problem", msg)
+	c.problems = append(c.problems, fmt.Errorf("%s %s/%s: %s", strings.ToLower(kind), ns, name, msg))
+}
+
+var defaultMatches = []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{
+	Type:  ptr(gatewayv1.PathMatchPathPrefix),
+	Value: ptr("/"),
+}}}
+
+func (c *compiler) compileRoute(hr *gatewayv1.HTTPRoute) *compiledRoute {
+	r := &compiledRoute{
+		namespace: hr.Namespace,
+		name:      hr.Name,
+		created:   hr.CreationTimestamp.Time,
+		obj:       hr,
+	}
+	for i, h := range hr.Spec.Hostnames {
+		hs := string(h)
+		if msg := checkHostname(hs); msg != "" {
+			r.fatal = c.routeError(r, reasonUnsupportedValue,
+				field.Invalid(field.NewPath("spec", "hostnames").Index(i), hs, msg))
+			return r
+		}
+		r.hostnames = append(r.hostnames, strings.ToLower(hs))
+	}
+	rules := hr.Spec.Rules
+	if len(rules) == 0 {
+		// The CRD defaults rules to one rule matching every request.
+		rules = []gatewayv1.HTTPRouteRule{{}}
+	}
+	for i := range rules {
+		r.rules = append(r.rules, c.compileRule(r, i, &rules[i]))
+	}
+	return r
+}
+
+func (c *compiler) compileRule(r *compiledRoute, i int, rs *gatewayv1.HTTPRouteRule) *rule {
+	ru := &rule{route: r, index: i}
+	if rs.Name != nil {
+		ru.name = *rs.Name
+	}
+	path := field.NewPath("spec", "rules").Index(i)
+	matches := rs.Matches
+	if len(matches) == 0 {
+		matches = defaultMatches
+	}
+	for j := range matches {
+		m, fe := compileMatch(&matches[j], path.Child("matches").Index(j))
+		if fe != nil {
+			ru.invalid = c.routeError(r, reasonUnsupportedValue, fe)
+			return ru
+		}
+		ru.matches = append(ru.matches, m)
+	}
+
+	rc := &ruleCompiler{c: c, route: r, rule: ru, spec: rs, path: path}
+	ruleFilters, err := rc.filters(rs.Filters, path.Child("filters"), len(rs.BackendRefs) > 0)
+	if err != nil {
+		ru.invalid = err
+		return ru
+	}
+	res, err := rc.resilience()
+	if err != nil {
+		ru.invalid = err
+		return ru
+	}
+
+	var choices []*backendEntry
+	for k := range rs.BackendRefs {
+		e, err := rc.backend(k, &rs.BackendRefs[k])
+		if err != nil {
+			ru.invalid = err
+			return ru
+		}
+		choices = append(choices, e)
+		ru.backends = append(ru.backends, e.choice)
+	}
+
+	var terminal http.Handler
+	switch {
+	case len(choices) > 0:
+		terminal = res.wrapBackends(newSplit(choices, c.env), c.env)
+	default:
+		// No backendRefs: filters may answer (a redirect, a direct
+		// response); whatever they pass on has nowhere to go.
+		terminal = errorHandler{fmt.Errorf("%w: rule has no backendRefs", ErrInvalidRule)}
+	}
+	ru.handler = res.wrapRequest(chain(ruleFilters, terminal), c.env)
+	return ru
+}
+
+// ruleCompiler carries what compiling the parts of one rule needs.
+type ruleCompiler struct {
+	c     *compiler
+	route *compiledRoute
+	rule  *rule
+	spec  *gatewayv1.HTTPRouteRule
+	path  *field.Path
+}
+
+// refError degrades the rule: the reference answers 500 and the route's
+// ResolvedRefs condition is False with the reason.
+func (rc *ruleCompiler) refError(reason string, fe *field.Error) *Error {
+	e := rc.c.routeError(rc.route, reason, fe)
+	rc.rule.refErrs = append(rc.rule.refErrs, e)
+	return e
+}
+
+// backend resolves one backendRef into a choice for the weighted split.
+func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEntry, *Error) {
+	path := rc.path.Child("backendRefs").Index(k)
+	ref := rc.backendRef(&br.BackendObjectReference)
+	weight := int32(1)
+	if br.Weight != nil {
+		weight = *br.Weight
+	}
+	if weight < 0 || weight > 1000000 {
+		return nil, rc.c.routeError(rc.route, reasonUnsupportedValue,
+			field.Invalid(path.Child("weight"), weight, "must be between 0 and 1000000"))
+	}
+	e := &backendEntry{choice: BackendChoice{Ref: ref, Weight: weight}}
+	b, rerr := rc.resolveBackend(ref, path)
+	filters, err := rc.filters(br.Filters, path.Child("filters"), true)
+	if err != nil {
+		return nil, err
+	}
+	var h http.Handler
+	if rerr != nil {
+		e.choice.Err = rerr
+		h = errorHandler{fmt.Errorf("%w: %v", ErrInvalidRule, rerr)}
+	} else {
+		h = backendHandler(b, ref, rc.c.env.logger)
+	}
+	e.handler = chain(filters, setBackend(&e.choice, h))
+	return e, nil
+}
+
+// backendRef applies the defaults of a BackendObjectReference.
+func (rc *ruleCompiler) backendRef(o *gatewayv1.BackendObjectReference) BackendRef {
+	ref := BackendRef{ObjectRef: ObjectRef{Kind: "Service", Namespace: rc.route.namespace, Name: string(o.Name)}}
+	if o.Group != nil {
+		ref.Group = string(*o.Group)
+	}
+	if o.Kind != nil {
+		ref.Kind = string(*o.Kind)
+	}
+	if o.Namespace != nil {
+		ref.Namespace = string(*o.Namespace)
+	}
+	if o.Port != nil {
+		ref.Port = *o.Port
+	}
+	ref.Object = rc.c.objects[objectKey{ref.Group, ref.Kind, ref.Namespace, ref.Name}]
+	return ref
+}
+
+// resolveBackend turns a reference into a Backend, or reports why it
+// cannot (and records the problem with its reason).
+func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backend, *Error) {
+	gk := schema.GroupKind{Group: ref.Group, Kind: ref.Kind}
+	isService := ref.Group == "" && ref.Kind == "Service"
+	ext := rc.c.extensions[gk]
+	if !isService && (ext == nil || ext.Backend == nil) {
+		return nil, rc.refError(reasonInvalidKind,
+			field.NotSupported(path.Child("kind"), ref.Kind, []string{"Service"}))
+	}
+	if !rc.c.grants.allows(gatewayv1.GroupName, "HTTPRoute", rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name) {
+		return nil, rc.refError(reasonRefNotPermitted, field.Forbidden(path.Child("namespace"),
+			fmt.Sprintf("%s %s/%s is in another namespace and no ReferenceGrant allows it", ref.Kind, ref.Namespace, ref.Name)))
+	}
+	var b Backend
+	var err error
+	switch {
+	case isService:
+		if ref.Port == 0 {
+			return nil, rc.refError(reasonUnsupportedValue, field.Required(path.Child("port"), "port is required for a Service backendRef"))
+		}
+		if rc.c.cfg.Services == nil {
+			err = fmt.Errorf("no ServiceResolver configured: %w", ErrNotFound)
+		} else {
+			b, err = rc.c.cfg.Services.ResolveService(ref)
+		}
+	default:
+		if ext.New != nil && ref.Object == nil {
+			err = fmt.Errorf("%s %s/%s: %w", ref.Kind, ref.Namespace, ref.Name, ErrNotFound)
+		} else {
+			b, err = ext.Backend(ref)
+		}
+	}
+	if err == nil && b == nil {
+		err = fmt.Errorf("resolver returned no backend: %w", ErrNotFound)
+	}
+	if err != nil {
+		reason := reasonBackendNotFound
+		if errors.Is(err, ErrUnsupported) {
+			reason = reasonUnsupportedProtocol
+		}
+		return nil, rc.refError(reason, field.Invalid(path.Child("name"), ref.Name, err.Error()))
+	}
+	return b, nil
+}
+
+// checkHostname returns why h is not a valid route hostname, or "".
+func checkHostname(h string) string {
+	if h == "" || len(h) > 253 {
+		return "must be a DNS name of 1 to 253 characters"
+	}
+	name := strings.TrimPrefix(h, "*.")
+	if strings.Contains(name, "*") {
+		return "a wildcard must be the whole first label"
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 {
+			return "each label must have 1 to 63 characters"
+		}
+		for i := 0; i < len(label); i++ {
+			ch := label[i]
+			ok := ('a' <= ch && ch <= 'z') || ('0' <= ch && ch <= '9') || (ch == '-' && i > 0 && i < len(label)-1)
+			if !ok {
+				return "must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+			}
+		}
+	}
+	if isIPv4(name) {
+		return "must be a DNS name, not an IP address"
+	}
+	return ""
+}
+
+func isIPv4(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// attachImplicit attaches a route to the implicit listener of a Config
+// without Gateways.
+func (c *compiler) attachImplicit(r *compiledRoute, l *listener) []gatewayv1.RouteParentStatus {
+	refs := r.obj.Spec.ParentRefs
+	if len(refs) == 0 {
+		refs = []gatewayv1.ParentReference{{}}
+	}
+	accepted := r.fatal == nil && r.servable()
+	if accepted {
+		l.attach(r, r.hostnames)
+	}
+	out := make([]gatewayv1.RouteParentStatus, 0, len(refs))
+	for _, pr := range refs {
+		out = append(out, c.parentStatus(r, pr, accepted, "", ""))
+	}
+	return out
+}
+
+// servable reports whether at least one rule of the route can be indexed.
+func (r *compiledRoute) servable() bool {
+	for _, ru := range r.rules {
+		if ru.invalid == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// attach attaches a route to the listeners its parentRefs select and
+// returns its parent statuses.
+func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*listener) []gatewayv1.RouteParentStatus {
+	var out []gatewayv1.RouteParentStatus
+	for _, pr := range r.obj.Spec.ParentRefs {
+		group, kind := gatewayv1.GroupName, "Gateway"
+		if pr.Group != nil {
+			group = string(*pr.Group)
+		}
+		if pr.Kind != nil {
+			kind = string(*pr.Kind)
+		}
+		if group != gatewayv1.GroupName || kind != "Gateway" {
+			continue // not a parent this Router serves
+		}
+		ns := r.namespace
+		if pr.Namespace != nil {
+			ns = string(*pr.Namespace)
+		}
+		ls, ok := gws[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}]
+		if !ok {
+			if c.gatewayExists(ns, string(pr.Name)) {
+				continue // a Gateway of another class
+			}
+			out = append(out, c.parentStatus(r, pr, false, reasonNoMatchingParent,
+				fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)))
+			continue
+		}
+		if r.fatal != nil {
+			out = append(out, c.parentStatus(r, pr, false, "", ""))
+			continue
+		}
+		var selected []*listener
+		for _, l := range ls {
+			if pr.SectionName != nil && *pr.SectionName != l.name {
+				continue
+			}
+			if pr.Port != nil && *pr.Port != l.port {
+				continue
+			}
+			selected = append(selected, l)
+		}
+		if len(selected) == 0 {
+			out = append(out, c.parentStatus(r, pr, false, reasonNoMatchingParent,
+				"no listener matches the parentRef's sectionName and port"))
+			continue
+		}
+		attached, hostnameOnly := false, false
+		for _, l := range selected {
+			if !l.ready || !l.allowsHTTPRoute || !l.admitsNamespace(r.namespace, c.nsLabels) {
+				continue
+			}
+			hosts, ok := effectiveHostnames(l.hostname, r.hostnames)
+			if !ok {
+				hostnameOnly = true
+				continue
+			}
+			if r.servable() {
+				l.attach(r, hosts)
+			}
+			attached = true
+		}
+		switch {
+		case attached:
+			out = append(out, c.parentStatus(r, pr, true, "", ""))
+		case hostnameOnly:
+			out = append(out, c.parentStatus(r, pr, false, reasonNoMatchingListenerHostname,
+				"no route hostname intersects the hostname of a listener"))
+		default:
+			out = append(out, c.parentStatus(r, pr, false, reasonNotAllowedByListeners,
+				"no listener selected by the parentRef allows this route"))
+		}
+	}
+	return out
+}
+
+func (c *compiler) gatewayExists(ns, name string) bool {
+	for _, gw := range c.cfg.Gateways {
+		if gw.Namespace == ns && gw.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// effectiveHostnames returns the hostnames a route serves under on a
+// listener: the intersections of each route hostname with the listener's,
+// or the listener's own when the route has none.
+func effectiveHostnames(listenerHost string, routeHosts []string) ([]string, bool) {
+	if len(routeHosts) == 0 {
+		return []string{listenerHost}, true
+	}
+	var out []string
+	for _, h := range routeHosts {
+		if eh, ok := intersectHostnames(listenerHost, h); ok && !slices.Contains(out, eh) {
+			out = append(out, eh)
+		}
+	}
+	return out, len(out) > 0
+}
+
+// parentStatus builds the RouteParentStatus of one parentRef. attached
+// reports whether the parentRef attached the route somewhere; when it did
+// not, reason and msg say why (a fatal route problem supplies its own).
+func (c *compiler) parentStatus(r *compiledRoute, pr gatewayv1.ParentReference, attached bool, reason, msg string) gatewayv1.RouteParentStatus {
+	gen := r.obj.Generation
+	var invalid []*Error
+	var refErrs []*Error
+	for _, ru := range r.rules {
+		if ru.invalid != nil {
+			invalid = append(invalid, ru.invalid)
+		} else {
+			refErrs = append(refErrs, ru.refErrs...)
+		}
+	}
+	var conds []metav1.Condition
+	switch {
+	case r.fatal != nil:
+		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), false, r.fatal.Reason, r.fatal.Field.Error(), gen, c.now))
+	case len(invalid) == len(r.rules):
+		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), false, invalid[0].Reason, joinFieldErrors(invalid), gen, c.now))
+	case attached:
+		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), true, reasonAccepted, "", gen, c.now))
+	default:
+		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), false, reason, msg, gen, c.now))
+	}
+	if len(refErrs) > 0 {
+		conds = append(conds, condition(string(gatewayv1.RouteConditionResolvedRefs), false, refErrs[0].Reason, joinFieldErrors(refErrs), gen, c.now))
+	} else {
+		conds = append(conds, condition(string(gatewayv1.RouteConditionResolvedRefs), true, reasonResolvedRefs, "", gen, c.now))
+	}
+	if len(invalid) > 0 && len(invalid) < len(r.rules) && r.fatal == nil {
+		conds = append(conds, condition(string(gatewayv1.RouteConditionPartiallyInvalid), true, invalid[0].Reason,
+			"dropped rules: "+joinFieldErrors(invalid), gen, c.now))
+	}
+	pr = *pr.DeepCopy()
+	if pr.Group == nil {
+		pr.Group = ptr(gatewayv1.Group(gatewayv1.GroupName))
+	}
+	if pr.Kind == nil && pr.Name != "" {
+		pr.Kind = ptr(gatewayv1.Kind("Gateway"))
+	}
+	return gatewayv1.RouteParentStatus{
+		ParentRef:      pr,
+		ControllerName: c.controller,
+		Conditions:     conds,
+	}
+}
+
+func joinFieldErrors(errs []*Error) string {
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		msgs = append(msgs, e.Field.Error())
+	}
+	return strings.Join(msgs, "; ")
+}

@@ -1,0 +1,288 @@
+package httproute
+
+import (
+	"crypto/tls"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// listener is one compiled Gateway listener.
+type listener struct {
+	gateway  types.NamespacedName
+	gw       *gatewayv1.Gateway
+	name     gatewayv1.SectionName
+	port     int32
+	protocol gatewayv1.ProtocolType
+	hostname string // "" when the listener has none
+	// implicit is the catch-all listener of a Config without Gateways.
+	implicit bool
+
+	from     gatewayv1.FromNamespaces
+	selector labels.Selector
+	// allowsHTTPRoute reports whether allowedRoutes.kinds admits HTTPRoute.
+	allowsHTTPRoute bool
+	// ready reports whether the listener is accepted and programmed, so
+	// that routes may attach to it.
+	ready bool
+	certs []tls.Certificate
+
+	supportedKinds []gatewayv1.RouteGroupKind
+	conditions     []metav1.Condition
+	// routes are the routes attached to the listener; attached counts them
+	// for the listener's status.
+	routes   []attachment
+	attached int32
+}
+
+var httpRouteKind = gatewayv1.RouteGroupKind{Group: ptr(gatewayv1.Group(gatewayv1.GroupName)), Kind: "HTTPRoute"}
+
+func ptr[T any](v T) *T { return &v }
+
+// compileListeners compiles the listeners of one Gateway and reports their
+// conditions.
+func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
+	gen := gw.Generation
+	nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
+	var out []*listener
+	for i := range gw.Spec.Listeners {
+		ls := &gw.Spec.Listeners[i]
+		l := &listener{
+			gateway:  nn,
+			gw:       gw,
+			name:     ls.Name,
+			port:     ls.Port,
+			protocol: ls.Protocol,
+			from:     gatewayv1.NamespacesFromSame,
+		}
+		if ls.Hostname != nil {
+			l.hostname = strings.ToLower(string(*ls.Hostname))
+		}
+		accepted, acceptedReason, acceptedMsg := true, string(gatewayv1.ListenerReasonAccepted), ""
+		resolved, resolvedReason, resolvedMsg := true, string(gatewayv1.ListenerReasonResolvedRefs), ""
+
+		switch ls.Protocol {
+		case gatewayv1.HTTPProtocolType, gatewayv1.HTTPSProtocolType:
+		default:
+			accepted, acceptedReason = false, string(gatewayv1.ListenerReasonUnsupportedProtocol)
+			acceptedMsg = fmt.Sprintf("protocol %q is not supported; this gateway serves HTTP and HTTPS", ls.Protocol)
+		}
+
+		// allowedRoutes.kinds: only HTTPRoute is served.
+		if ar := ls.AllowedRoutes; ar != nil && len(ar.Kinds) > 0 {
+			var bad []string
+			for _, k := range ar.Kinds {
+				g := gatewayv1.GroupName
+				if k.Group != nil {
+					g = string(*k.Group)
+				}
+				if g == gatewayv1.GroupName && k.Kind == "HTTPRoute" {
+					l.allowsHTTPRoute = true
+					l.supportedKinds = append(l.supportedKinds, httpRouteKind)
+					continue
+				}
+				bad = append(bad, g+"/"+string(k.Kind))
+			}
+			if len(bad) > 0 {
+				resolved, resolvedReason = false, string(gatewayv1.ListenerReasonInvalidRouteKinds)
+				resolvedMsg = "unsupported route kinds: " + strings.Join(bad, ", ")
+			}
+		} else if accepted {
+			l.allowsHTTPRoute = true
+			l.supportedKinds = []gatewayv1.RouteGroupKind{httpRouteKind}
+		}
+		if l.supportedKinds == nil {
+			l.supportedKinds = []gatewayv1.RouteGroupKind{}
+		}
+
+		// allowedRoutes.namespaces
+		if ar := ls.AllowedRoutes; ar != nil && ar.Namespaces != nil {
+			if ar.Namespaces.From != nil {
+				l.from = *ar.Namespaces.From
+			}
+			switch l.from {
+			case gatewayv1.NamespacesFromSame, gatewayv1.NamespacesFromAll, gatewayv1.NamespacesFromNone:
+			case gatewayv1.NamespacesFromSelector:
+				if ar.Namespaces.Selector == nil {
+					accepted, acceptedReason = false, string(gatewayv1.ListenerReasonUnsupportedValue)
+					acceptedMsg = "allowedRoutes.namespaces.selector must be set when from is Selector"
+					break
+				}
+				sel, err := metav1.LabelSelectorAsSelector(ar.Namespaces.Selector)
+				if err != nil {
+					accepted, acceptedReason = false, string(gatewayv1.ListenerReasonUnsupportedValue)
+					acceptedMsg = "allowedRoutes.namespaces.selector: " + err.Error()
+					break
+				}
+				l.selector = sel
+			default:
+				accepted, acceptedReason = false, string(gatewayv1.ListenerReasonUnsupportedValue)
+				acceptedMsg = fmt.Sprintf("allowedRoutes.namespaces.from %q is not supported", l.from)
+			}
+		}
+
+		// TLS for HTTPS listeners.
+		if ls.Protocol == gatewayv1.HTTPSProtocolType && accepted {
+			ok, reason, msg := c.listenerCerts(gw, ls, l)
+			if !ok {
+				resolved, resolvedReason, resolvedMsg = false, reason, msg
+			}
+		}
+
+		l.ready = accepted && resolved
+		programmedReason := string(gatewayv1.ListenerReasonProgrammed)
+		if !l.ready {
+			programmedReason = string(gatewayv1.ListenerReasonInvalid)
+		}
+		now := c.now
+		l.conditions = []metav1.Condition{
+			condition(string(gatewayv1.ListenerConditionAccepted), accepted, acceptedReason, acceptedMsg, gen, now),
+			condition(string(gatewayv1.ListenerConditionResolvedRefs), resolved, resolvedReason, resolvedMsg, gen, now),
+			condition(string(gatewayv1.ListenerConditionProgrammed), l.ready, programmedReason, "", gen, now),
+			condition(string(gatewayv1.ListenerConditionConflicted), false, string(gatewayv1.ListenerReasonNoConflicts), "", gen, now),
+		}
+		if !l.ready {
+			c.warn("Gateway", gw.Namespace, gw.Name, fmt.Sprintf("listener %q is not ready: %s %s", ls.Name, acceptedMsg, resolvedMsg))
+		}
+		out = append(out, l)
+	}
+	c.markConflicts(out)
+	return out
+}
+
+// markConflicts flags listeners of one Gateway that share a port with a
+// different protocol: neither can be served reliably.
+func (c *compiler) markConflicts(ls []*listener) {
+	for i, a := range ls {
+		for _, b := range ls[:i] {
+			if a.port != b.port || a.protocol == b.protocol {
+				continue
+			}
+			for _, l := range []*listener{a, b} {
+				l.ready = false
+				for j := range l.conditions {
+					switch l.conditions[j].Type {
+					case string(gatewayv1.ListenerConditionConflicted):
+						l.conditions[j].Status = metav1.ConditionTrue
+						l.conditions[j].Reason = string(gatewayv1.ListenerReasonProtocolConflict)
+						l.conditions[j].Message = fmt.Sprintf("port %d is used with protocols %s and %s", a.port, a.protocol, b.protocol)
+					case string(gatewayv1.ListenerConditionProgrammed):
+						l.conditions[j].Status = metav1.ConditionFalse
+						l.conditions[j].Reason = string(gatewayv1.ListenerReasonInvalid)
+					}
+				}
+			}
+		}
+	}
+}
+
+// listenerCerts loads the certificates of an HTTPS listener. It reports
+// whether all references resolved, and if not the reason and message.
+func (c *compiler) listenerCerts(gw *gatewayv1.Gateway, ls *gatewayv1.Listener, l *listener) (bool, string, string) {
+	if ls.TLS == nil {
+		return false, string(gatewayv1.ListenerReasonInvalidCertificateRef), "HTTPS listener has no tls configuration"
+	}
+	if ls.TLS.Mode != nil && *ls.TLS.Mode != gatewayv1.TLSModeTerminate {
+		return false, string(gatewayv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("tls.mode %q is not supported on HTTPS listeners", *ls.TLS.Mode)
+	}
+	if len(ls.TLS.CertificateRefs) == 0 {
+		return false, string(gatewayv1.ListenerReasonInvalidCertificateRef), "HTTPS listener has no certificateRefs"
+	}
+	for i, ref := range ls.TLS.CertificateRefs {
+		group, kind := "", "Secret"
+		if ref.Group != nil {
+			group = string(*ref.Group)
+		}
+		if ref.Kind != nil {
+			kind = string(*ref.Kind)
+		}
+		ns := gw.Namespace
+		if ref.Namespace != nil {
+			ns = string(*ref.Namespace)
+		}
+		if group != "" || kind != "Secret" {
+			return false, string(gatewayv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("certificateRefs[%d]: unsupported kind %s/%s", i, group, kind)
+		}
+		if !c.grants.allows(gatewayv1.GroupName, "Gateway", gw.Namespace, "", "Secret", ns, string(ref.Name)) {
+			return false, string(gatewayv1.ListenerReasonRefNotPermitted), fmt.Sprintf("certificateRefs[%d]: secret %s/%s is in another namespace and no ReferenceGrant allows it", i, ns, ref.Name)
+		}
+		sec := c.secrets[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}]
+		if sec == nil {
+			return false, string(gatewayv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("certificateRefs[%d]: secret %s/%s not found", i, ns, ref.Name)
+		}
+		cert, err := tls.X509KeyPair(sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey])
+		if err != nil {
+			return false, string(gatewayv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("certificateRefs[%d]: secret %s/%s: %v", i, ns, ref.Name, err)
+		}
+		l.certs = append(l.certs, cert)
+	}
+	return true, "", ""
+}
+
+// gatewayStatus assembles the status of one Gateway once routes are
+// attached.
+func (c *compiler) gatewayStatus(gw *gatewayv1.Gateway, ls []*listener) gatewayv1.GatewayStatus {
+	gen := gw.Generation
+	st := gatewayv1.GatewayStatus{}
+	allReady, anyReady, allResolved := true, false, true
+	for _, l := range ls {
+		st.Listeners = append(st.Listeners, gatewayv1.ListenerStatus{
+			Name:           l.name,
+			SupportedKinds: l.supportedKinds,
+			AttachedRoutes: l.attached,
+			Conditions:     l.conditions,
+		})
+		if l.ready {
+			anyReady = true
+		} else {
+			allReady = false
+		}
+		for _, cond := range l.conditions {
+			if cond.Type == string(gatewayv1.ListenerConditionResolvedRefs) && cond.Status != metav1.ConditionTrue {
+				allResolved = false
+			}
+		}
+	}
+	acceptedReason := string(gatewayv1.GatewayReasonAccepted)
+	if !allReady {
+		acceptedReason = string(gatewayv1.GatewayReasonListenersNotValid)
+	}
+	accepted := anyReady || len(ls) == 0
+	programmedReason := string(gatewayv1.GatewayReasonProgrammed)
+	if !accepted {
+		programmedReason = string(gatewayv1.GatewayReasonInvalid)
+	}
+	resolvedReason := string(gatewayv1.GatewayReasonResolvedRefs)
+	if !allResolved {
+		resolvedReason = string(gatewayv1.GatewayReasonListenersNotResolved)
+	}
+	st.Conditions = []metav1.Condition{
+		condition(string(gatewayv1.GatewayConditionAccepted), accepted, acceptedReason, "", gen, c.now),
+		condition(string(gatewayv1.GatewayConditionProgrammed), accepted, programmedReason, "", gen, c.now),
+		condition(string(gatewayv1.GatewayConditionResolvedRefs), allResolved, resolvedReason, "", gen, c.now),
+	}
+	for _, a := range gw.Spec.Addresses {
+		st.Addresses = append(st.Addresses, gatewayv1.GatewayStatusAddress{Type: a.Type, Value: a.Value})
+	}
+	return st
+}
+
+// admits reports whether the listener admits HTTPRoutes from namespace ns
+// (the namespace tier of allowedRoutes).
+func (l *listener) admitsNamespace(ns string, nsLabels map[string]map[string]string) bool {
+	switch l.from {
+	case gatewayv1.NamespacesFromAll:
+		return true
+	case gatewayv1.NamespacesFromSame:
+		return l.implicit || ns == l.gateway.Namespace
+	case gatewayv1.NamespacesFromSelector:
+		return l.selector != nil && l.selector.Matches(labels.Set(nsLabels[ns]))
+	default:
+		return false
+	}
+}

@@ -1,0 +1,390 @@
+package httproute
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/httproute/httproute/internal/pathtrie"
+)
+
+// table is one compiled, immutable routing table. Routers swap whole tables.
+type table struct {
+	env    *env
+	status Status
+	// ports indexes listeners by port; all holds every listener, for
+	// requests whose local port is unknown or has no listener.
+	ports map[int32]*portIndex
+	all   *portIndex
+	// implicit is the catch-all listener of a Config without Gateways.
+	implicit *listener
+}
+
+// portIndex selects, among the listeners of one port, the one a request
+// belongs to: the listener whose hostname matches the request host most
+// specifically (exact, then the longest wildcard, then no hostname). This is
+// listener isolation: a request is only matched against the routes of that
+// listener.
+type portIndex struct {
+	exact    map[string]*listenerGroup
+	wildcard map[string]*listenerGroup // keyed by suffix: ".example.com"
+	any      *listenerGroup
+	tls      bool
+}
+
+// listenerGroup is the listeners that share a port (or all ports) and a
+// hostname, possibly across Gateways, with the routes attached to them.
+type listenerGroup struct {
+	hostname  string
+	listeners []*listener
+	hosts     hostIndex
+}
+
+// hostIndex selects routes by the hostname they attached under: exact
+// hostnames first, then wildcards from the longest suffix, then routes that
+// have no hostname at all. A request falls through to the next tier when no
+// rule of a tier matches it.
+type hostIndex struct {
+	exact    map[string]*pathIndex
+	wildcard map[string]*pathIndex // keyed by suffix: ".example.com"
+	any      *pathIndex
+}
+
+// pathIndex holds the candidates of one hostname: Exact paths in a map,
+// regular expressions in precedence order, prefixes in a segment trie. Every
+// list is sorted by compareCandidates.
+type pathIndex struct {
+	exact  map[string][]*candidate
+	regex  []*candidate
+	prefix pathtrie.Tree[[]*candidate]
+}
+
+// attachment is a route attached to a listener under some hostnames.
+type attachment struct {
+	route *compiledRoute
+	hosts []string
+}
+
+// attach records that route r serves on listener l under hosts.
+func (l *listener) attach(r *compiledRoute, hosts []string) {
+	for _, a := range l.routes {
+		if a.route == r {
+			return
+		}
+	}
+	l.routes = append(l.routes, attachment{route: r, hosts: hosts})
+	l.attached++
+}
+
+// build indexes the routes attached to the listeners.
+func (t *table) build(listeners []*listener) {
+	t.ports = map[int32]*portIndex{}
+	t.all = &portIndex{}
+	for _, l := range listeners {
+		if !l.ready {
+			continue
+		}
+		if l.implicit {
+			t.all.group(l.hostname).add(l)
+			continue
+		}
+		p := t.ports[l.port]
+		if p == nil {
+			p = &portIndex{}
+			t.ports[l.port] = p
+		}
+		p.group(l.hostname).add(l)
+		if l.protocol == gatewayv1.HTTPSProtocolType {
+			p.tls = true
+		}
+		t.all.group(l.hostname).add(l)
+	}
+	for _, p := range t.ports {
+		p.sort()
+	}
+	t.all.sort()
+}
+
+func (p *portIndex) group(hostname string) *listenerGroup {
+	var m *map[string]*listenerGroup
+	key := hostname
+	switch {
+	case hostname == "":
+		if p.any == nil {
+			p.any = &listenerGroup{}
+		}
+		return p.any
+	case strings.HasPrefix(hostname, "*."):
+		m, key = &p.wildcard, hostname[1:]
+	default:
+		m = &p.exact
+	}
+	if *m == nil {
+		*m = map[string]*listenerGroup{}
+	}
+	g := (*m)[key]
+	if g == nil {
+		g = &listenerGroup{hostname: hostname}
+		(*m)[key] = g
+	}
+	return g
+}
+
+// add indexes the routes attached to l in the group.
+func (g *listenerGroup) add(l *listener) {
+	g.listeners = append(g.listeners, l)
+	for _, a := range l.routes {
+		for _, h := range a.hosts {
+			pi := g.hosts.path(h)
+			rank := rankHost(h)
+			for _, ru := range a.route.rules {
+				if ru.invalid != nil {
+					continue
+				}
+				for mi, m := range ru.matches {
+					c := &candidate{host: rank, match: m, rule: ru, matchIndex: mi, port: l.port}
+					c.info = newMatchInfo(l, h, ru, mi, m)
+					pi.add(c)
+				}
+			}
+		}
+	}
+}
+
+func (g *listenerGroup) sortAll() {
+	g.hosts.each(func(pi *pathIndex) { pi.sort() })
+}
+
+func (p *portIndex) sort() {
+	for _, g := range p.exact {
+		g.sortAll()
+	}
+	for _, g := range p.wildcard {
+		g.sortAll()
+	}
+	if p.any != nil {
+		p.any.sortAll()
+	}
+}
+
+func (h *hostIndex) path(host string) *pathIndex {
+	switch {
+	case host == "":
+		if h.any == nil {
+			h.any = &pathIndex{}
+		}
+		return h.any
+	case strings.HasPrefix(host, "*."):
+		if h.wildcard == nil {
+			h.wildcard = map[string]*pathIndex{}
+		}
+		pi := h.wildcard[host[1:]]
+		if pi == nil {
+			pi = &pathIndex{}
+			h.wildcard[host[1:]] = pi
+		}
+		return pi
+	default:
+		if h.exact == nil {
+			h.exact = map[string]*pathIndex{}
+		}
+		pi := h.exact[host]
+		if pi == nil {
+			pi = &pathIndex{}
+			h.exact[host] = pi
+		}
+		return pi
+	}
+}
+
+func (h *hostIndex) each(fn func(*pathIndex)) {
+	for _, pi := range h.exact {
+		fn(pi)
+	}
+	for _, pi := range h.wildcard {
+		fn(pi)
+	}
+	if h.any != nil {
+		fn(h.any)
+	}
+}
+
+func (pi *pathIndex) add(c *candidate) {
+	switch c.match.kind {
+	case pathExact:
+		if pi.exact == nil {
+			pi.exact = map[string][]*candidate{}
+		}
+		pi.exact[c.match.path] = appendUnique(pi.exact[c.match.path], c)
+	case pathRegex:
+		pi.regex = appendUnique(pi.regex, c)
+	default:
+		slot := pi.prefix.Insert(c.match.path + "/")
+		*slot = appendUnique(*slot, c)
+	}
+}
+
+// appendUnique appends c unless the same match of the same rule is already
+// there (a route attached to two merged listeners).
+func appendUnique(list []*candidate, c *candidate) []*candidate {
+	for _, o := range list {
+		if o.rule == c.rule && o.matchIndex == c.matchIndex && o.host == c.host {
+			return list
+		}
+	}
+	return append(list, c)
+}
+
+func (pi *pathIndex) sort() {
+	for _, l := range pi.exact {
+		slices.SortStableFunc(l, compareCandidates)
+	}
+	slices.SortStableFunc(pi.regex, compareCandidates)
+	pi.prefix.Walk(func(_ string, l *[]*candidate) { slices.SortStableFunc(*l, compareCandidates) })
+}
+
+// find returns the candidate of highest precedence matching r, or an error
+// wrapping ErrNoRoute or ErrMisdirected.
+func (t *table) find(r *http.Request, port int32) (*candidate, error) {
+	p := t.all
+	if port != 0 {
+		if pp := t.ports[port]; pp != nil {
+			p = pp
+		}
+	}
+	host := requestHost(r.Host)
+	g := p.listenerFor(host)
+	if r.TLS != nil && p.tls {
+		// On TLS listeners the connection's SNI chose the listener; a Host
+		// that belongs to another listener of the port is misdirected.
+		sni := requestHost(r.TLS.ServerName)
+		if sg := p.listenerFor(sni); sg != nil && sg != g && sni != "" {
+			if g != nil && (sg.hostname == "" || !hostMatches(sg.hostname, host)) {
+				return nil, ErrMisdirected
+			}
+		}
+	}
+	if g == nil {
+		return nil, ErrNoRoute
+	}
+	path := cleanPath(r.URL.EscapedPath())
+	if c := g.hosts.find(host, path, r); c != nil {
+		return c, nil
+	}
+	return nil, ErrNoRoute
+}
+
+func (p *portIndex) listenerFor(host string) *listenerGroup {
+	if g := p.exact[host]; g != nil {
+		return g
+	}
+	if p.wildcard != nil {
+		for i := 0; i < len(host); i++ {
+			if host[i] == '.' && i > 0 {
+				if g := p.wildcard[host[i:]]; g != nil {
+					return g
+				}
+			}
+		}
+	}
+	return p.any
+}
+
+func (h *hostIndex) find(host, path string, r *http.Request) *candidate {
+	if pi := h.exact[host]; pi != nil {
+		if c := pi.find(path, r); c != nil {
+			return c
+		}
+	}
+	if h.wildcard != nil {
+		for i := 1; i < len(host); i++ {
+			if host[i] == '.' {
+				if pi := h.wildcard[host[i:]]; pi != nil {
+					if c := pi.find(path, r); c != nil {
+						return c
+					}
+				}
+			}
+		}
+	}
+	if h.any != nil {
+		return h.any.find(path, r)
+	}
+	return nil
+}
+
+// find walks the candidates of one hostname in precedence order: Exact,
+// regular expressions, then prefixes from the deepest trie node up.
+func (pi *pathIndex) find(path string, r *http.Request) *candidate {
+	for _, c := range pi.exact[path] {
+		if c.match.matches(r, path) {
+			return c
+		}
+	}
+	for _, c := range pi.regex {
+		if c.match.matches(r, path) {
+			return c
+		}
+	}
+	var buf [16]*[]*candidate
+	nodes := pi.prefix.Match(path, buf[:0])
+	for i := len(nodes) - 1; i >= 0; i-- {
+		for _, c := range *nodes[i] {
+			if c.match.matches(r, path) {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// Match describes the rule that serves a request, as Lookup and
+// MatchFromContext report it.
+type Match struct {
+	// Gateway and Listener name the listener the route attached to; both
+	// are empty for the implicit listener of a Config without Gateways.
+	Gateway  types.NamespacedName
+	Listener gatewayv1.SectionName
+	// Hostname is the hostname the route serves under on that listener:
+	// the intersection of a route hostname with the listener's, "" when
+	// neither has one.
+	Hostname string
+	Route    types.NamespacedName
+	// Rule is the index of the rule in spec.rules, RuleName its name.
+	Rule     int
+	RuleName gatewayv1.SectionName
+	// MatchIndex is the index of the match within the rule's matches; the
+	// rule's default match (PathPrefix "/") has index 0.
+	MatchIndex int
+	// PathType and PathValue are the path match after defaulting.
+	PathType  gatewayv1.PathMatchType
+	PathValue string
+	// Backends are the rule's backendRefs with their weights; the weighted
+	// choice picks one per request.
+	Backends []BackendChoice
+}
+
+func newMatchInfo(l *listener, host string, ru *rule, mi int, m *routeMatch) *Match {
+	info := &Match{
+		Gateway:    l.gateway,
+		Listener:   l.name,
+		Hostname:   host,
+		Route:      types.NamespacedName{Namespace: ru.route.namespace, Name: ru.route.name},
+		Rule:       ru.index,
+		RuleName:   ru.name,
+		MatchIndex: mi,
+		PathType:   gatewayv1.PathMatchType(m.kind.String()),
+		PathValue:  m.path,
+		Backends:   ru.backends,
+	}
+	if m.kind == pathPrefix {
+		info.PathValue = m.path
+		if info.PathValue == "" {
+			info.PathValue = "/"
+		}
+	}
+	return info
+}

@@ -1,0 +1,200 @@
+package httproute
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// Config is everything a Router is built from: the Gateway API objects, the
+// objects they reference, and the host program's hooks. A zero Config is
+// valid and builds a Router that answers 404 to everything.
+//
+// The Router never modifies the objects of a Config and keeps no reference
+// to the Config after New or Update return, except to the objects it
+// reports in Status.
+type Config struct {
+	// Gateways and their listeners. When there are none, every HTTPRoute
+	// attaches to one implicit listener that accepts any port, any host and
+	// any namespace, whatever its parentRefs say.
+	Gateways []*gatewayv1.Gateway
+	// HTTPRoutes to serve.
+	HTTPRoutes []*gatewayv1.HTTPRoute
+	// ReferenceGrants permit cross-namespace references from HTTPRoutes to
+	// backends and from Gateways to Secrets.
+	ReferenceGrants []*gatewayv1.ReferenceGrant
+	// Namespaces provide the labels that allowedRoutes selectors match. A
+	// namespace that is not listed has no labels.
+	Namespaces []*corev1.Namespace
+	// Secrets hold the certificates of HTTPS listeners (type
+	// kubernetes.io/tls, keys tls.crt and tls.key).
+	Secrets []*corev1.Secret
+	// Objects are objects of extension kinds, such as kgateway's
+	// DirectResponse or Backend, that ExtensionRef filters and backendRefs
+	// reference. Their TypeMeta must be set.
+	Objects []Object
+
+	// Services resolves backendRefs to core Services (group "", kind
+	// "Service"). Nil resolves none: every Service backendRef is reported
+	// with reason BackendNotFound and its share of traffic answers 500.
+	Services ServiceResolver
+	// Extensions add filter and backend kinds, keyed by group and kind.
+	Extensions []Extension
+
+	// GatewayClassName, when set, restricts the Router to Gateways of that
+	// class; other Gateways are ignored as a controller ignores Gateways of
+	// other classes. Empty serves every Gateway.
+	GatewayClassName gatewayv1.ObjectName
+	// ControllerName is written in route parent statuses. Empty means
+	// DefaultControllerName.
+	ControllerName gatewayv1.GatewayController
+	// Strict makes New and Update fail on any problem with any object,
+	// instead of degrading the rule, backendRef or listener concerned and
+	// reporting it in Status.
+	Strict bool
+
+	// Rand is the random source for weighted backend choice, mirrors,
+	// retries' jitter and load balancing. It must be safe for concurrent
+	// use when the Router serves concurrent requests. Nil uses the runtime's
+	// random generator.
+	Rand rand.Source
+	// Now is the clock for timeouts' bookkeeping, condition timestamps,
+	// session expiry and back-off. Nil uses time.Now.
+	Now func() time.Time
+	// Logger receives problems found while compiling and runtime failures
+	// that are not surfaced to clients (mirror errors, recovered panics).
+	// Nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultControllerName is the controller name a Router reports in route
+// parent statuses when Config.ControllerName is empty.
+const DefaultControllerName gatewayv1.GatewayController = "github.com/httproute/httproute"
+
+// Object is a Kubernetes-style object of an extension kind.
+type Object interface {
+	metav1.Object
+	runtime.Object
+}
+
+// Router is an http.Handler that serves Gateway API routes. It is safe for
+// concurrent use. The zero Router answers 404 to every request.
+type Router struct {
+	table atomic.Pointer[table]
+}
+
+var _ http.Handler = (*Router)(nil)
+
+// New compiles cfg into a Router. It fails only when cfg cannot be served
+// at all (a nil object, two objects with the same kind, namespace and name)
+// or, with cfg.Strict, when any object has a problem; otherwise problems
+// degrade what they concern and are reported by Status.
+func New(cfg Config) (*Router, error) {
+	rt := &Router{}
+	if err := rt.Update(cfg); err != nil {
+		return nil, err
+	}
+	return rt, nil
+}
+
+// Update compiles cfg into a new routing table and swaps it in atomically.
+// Requests already being served finish on the table they started with. If
+// compiling fails, the Router keeps serving its current table and Update
+// returns the error.
+func (rt *Router) Update(cfg Config) error {
+	t, err := compile(&cfg)
+	if err != nil {
+		return err
+	}
+	rt.table.Store(t)
+	return nil
+}
+
+// Status returns the conditions the Router reports for the Gateways and
+// HTTPRoutes of its current Config, as a Gateway API controller would write
+// them. The returned value is a copy the caller may modify.
+func (rt *Router) Status() Status {
+	t := rt.table.Load()
+	if t == nil {
+		return Status{}
+	}
+	return t.status.clone()
+}
+
+// ServeHTTP routes the request to the rule that matches it with the highest
+// precedence and serves it through that rule's filters and backends. The
+// listener is chosen by the local port the request arrived on (see Port) and
+// its Host; requests that match no rule get 404.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt.serve(w, r, localPort(r))
+}
+
+// Port returns a handler that serves requests as if they had arrived on the
+// listener port p, whatever port the server listens on. It lets a host run
+// one http.Server per Gateway listener port on other local ports:
+//
+//	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: router.Port(80)}
+func (rt *Router) Port(p int32) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt.serve(w, r, p)
+	})
+}
+
+func (rt *Router) serve(w http.ResponseWriter, r *http.Request, port int32) {
+	t := rt.table.Load()
+	if t == nil {
+		writeError(w, ErrNoRoute)
+		return
+	}
+	t.serve(w, r, port)
+}
+
+// Lookup reports how the Router would serve r: the Gateway, listener,
+// route, rule, match and backends chosen by matching and precedence. It
+// has no side effects: no filter runs and no backend is called. ok is false
+// when no rule matches (the Router would answer 404 or 421).
+func (rt *Router) Lookup(r *http.Request) (m *Match, ok bool) {
+	t := rt.table.Load()
+	if t == nil {
+		return nil, false
+	}
+	c, err := t.find(r, localPort(r))
+	if err != nil {
+		return nil, false
+	}
+	return c.info, true
+}
+
+// localPort returns the port of the local address the request arrived on,
+// or 0 when it is unknown (a request built in a test, a Unix socket).
+func localPort(r *http.Request) int32 {
+	addr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if tcp, ok := addr.(*net.TCPAddr); ok {
+		return int32(tcp.Port)
+	}
+	return 0
+}
+
+// writeError answers a request the Router could not route or serve, with
+// the status code of the error's class and a short plain-text body.
+func writeError(w http.ResponseWriter, err error) {
+	code := statusFor(err)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(http.StatusText(code) + "\n"))
+}
+
+// isCanceled reports whether err comes from the client going away.
+func isCanceled(err error) bool { return errors.Is(err, context.Canceled) }
