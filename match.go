@@ -166,7 +166,6 @@ func compareBool(a, b bool) int {
 	}
 }
 
-
 // matches reports whether the request satisfies every condition of m except
 // the path kind Exact or PathPrefix, which the index has already checked.
 // path is the normalized request path. It does not allocate unless a header

@@ -7,8 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"sigs.k8s.io/yaml"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/httproute/httproute"
 )
@@ -45,7 +45,10 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ host, path, want string; code int }{
+	for _, tc := range []struct {
+		host, path, want string
+		code             int
+	}{
 		{"example.com", "/v2", "v2 /v2", 200},
 		{"example.com", "/v2example", "v1 /v2example", 200},
 		{"EXAMPLE.com:8080", "/v2/y", "v2 /v2/y", 200},
