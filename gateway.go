@@ -286,3 +286,44 @@ func (l *listener) admitsNamespace(ns string, nsLabels map[string]map[string]str
 		return false
 	}
 }
+
+// TLSConfig returns the TLS configuration for serving the HTTPS listeners
+// on port p (0: on every port) from the Router's current table. The
+// certificate is chosen by SNI among the listeners of the port, the most
+// specific listener hostname first (exact, then the longest wildcard, then
+// a listener without hostname); a ClientHello without SNI gets the
+// certificate of the listener without hostname. Because it reads the
+// current table on every handshake, certificates follow Update.
+//
+// Serve the listener port with it:
+//
+//	ln, _ := tls.Listen("tcp", ":443", router.TLSConfig(443))
+//	http.Serve(ln, router)
+//
+// A request whose Host selects a different listener of the port than the
+// connection's SNI gets 421 Misdirected Request.
+func (rt *Router) TLSConfig(p int32) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"},
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			t := rt.table.Load()
+			if t == nil {
+				return nil, fmt.Errorf("httproute: no configuration")
+			}
+			pi := t.all
+			if p != 0 && t.ports[p] != nil {
+				pi = t.ports[p]
+			}
+			g := pi.listenerFor(requestHost(hello.ServerName))
+			if g != nil {
+				for _, l := range g.listeners {
+					if len(l.certs) > 0 {
+						return &l.certs[0], nil
+					}
+				}
+			}
+			return nil, fmt.Errorf("httproute: no HTTPS listener on port %d for server name %q", p, hello.ServerName)
+		},
+	}
+}

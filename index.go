@@ -257,14 +257,11 @@ func (t *table) find(r *http.Request, port int32) (*candidate, error) {
 	}
 	host := requestHost(r.Host)
 	g := p.listenerFor(host)
-	if r.TLS != nil && p.tls {
+	if r.TLS != nil && p.tls && r.TLS.ServerName != "" {
 		// On TLS listeners the connection's SNI chose the listener; a Host
-		// that belongs to another listener of the port is misdirected.
-		sni := requestHost(r.TLS.ServerName)
-		if sg := p.listenerFor(sni); sg != nil && sg != g && sni != "" {
-			if g != nil && (sg.hostname == "" || !hostMatches(sg.hostname, host)) {
-				return nil, ErrMisdirected
-			}
+		// that selects another listener of the port is misdirected (421).
+		if p.listenerFor(requestHost(r.TLS.ServerName)) != g {
+			return nil, ErrMisdirected
 		}
 	}
 	if g == nil {
