@@ -530,7 +530,8 @@ func (c *compiler) attachImplicit(r *compiledRoute, l *listener) []gatewayv1.Rou
 	}
 	accepted := r.fatal == nil && r.servable()
 	if accepted {
-		l.attach(r, r.hostnames)
+		hosts, _ := effectiveHostnames("", r.hostnames)
+		l.attach(r, hosts)
 	}
 	out := make([]gatewayv1.RouteParentStatus, 0, len(refs))
 	for _, pr := range refs {
