@@ -127,14 +127,19 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 		}
 
 		// TLS for HTTPS listeners.
+		certsOK := true
 		if ls.Protocol == gatewayv1.HTTPSProtocolType && accepted {
 			ok, reason, msg := c.listenerCerts(gw, ls, l)
 			if !ok {
+				certsOK = false
 				resolved, resolvedReason, resolvedMsg = false, reason, msg
 			}
 		}
 
-		l.ready = accepted && resolved
+		// Invalid route kinds alone do not stop a listener from serving the
+		// HTTPRoutes it also allows; a listener that cannot terminate TLS
+		// does not serve at all.
+		l.ready = accepted && certsOK
 		programmedReason := string(gatewayv1.ListenerReasonProgrammed)
 		if !l.ready {
 			programmedReason = string(gatewayv1.ListenerReasonInvalid)

@@ -84,6 +84,12 @@ func (t *table) build(listeners []*listener) {
 	t.ports = map[int32]*portIndex{}
 	t.all = &portIndex{}
 	for _, l := range listeners {
+		if !l.implicit && t.ports[l.port] == nil {
+			// Every declared port gets an index, even when none of its
+			// listeners is ready: its requests must not fall through to
+			// other ports' listeners.
+			t.ports[l.port] = &portIndex{}
+		}
 		if !l.ready {
 			continue
 		}
@@ -92,10 +98,6 @@ func (t *table) build(listeners []*listener) {
 			continue
 		}
 		p := t.ports[l.port]
-		if p == nil {
-			p = &portIndex{}
-			t.ports[l.port] = p
-		}
 		p.group(l.hostname).add(l)
 		if l.protocol == gatewayv1.HTTPSProtocolType {
 			p.tls = true
@@ -247,13 +249,26 @@ func (pi *pathIndex) sort() {
 }
 
 // find returns the candidate of highest precedence matching r, or an error
-// wrapping ErrNoRoute or ErrMisdirected.
+// wrapping ErrNoRoute or ErrMisdirected. port is the listener port the
+// request arrived on: 0 when unknown, negative when it is the local port of
+// the connection rather than a port the host named with Router.Port. A
+// local port that no listener declares falls back to every listener, so
+// that a test server on a random port serves the whole Config; a port named
+// with Router.Port never falls back.
 func (t *table) find(r *http.Request, port int32) (*candidate, error) {
 	p := t.all
-	if port != 0 {
-		if pp := t.ports[port]; pp != nil {
+	switch {
+	case port > 0:
+		if p = t.ports[port]; p == nil {
+			return nil, ErrNoRoute
+		}
+	case port < 0:
+		if pp := t.ports[-port]; pp != nil {
 			p = pp
 		}
+	}
+	if t.implicit != nil {
+		p = t.all
 	}
 	host := requestHost(r.Host)
 	g := p.listenerFor(host)

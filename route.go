@@ -133,10 +133,13 @@ func (rt *Router) Status() Status {
 
 // ServeHTTP routes the request to the rule that matches it with the highest
 // precedence and serves it through that rule's filters and backends. The
-// listener is chosen by the local port the request arrived on (see Port) and
-// its Host; requests that match no rule get 404.
+// listener is chosen by the local port the request arrived on and its Host;
+// when no listener declares that port (a test server on a random port, a
+// request built with httptest), every listener is considered. Use Port to
+// serve a listener port from a server on another port. Requests that match
+// no rule get 404.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt.serve(w, r, localPort(r))
+	rt.serve(w, r, -localPort(r))
 }
 
 // Port returns a handler that serves requests as if they had arrived on the
@@ -168,7 +171,7 @@ func (rt *Router) Lookup(r *http.Request) (m *Match, ok bool) {
 	if t == nil {
 		return nil, false
 	}
-	c, err := t.find(r, localPort(r))
+	c, err := t.find(r, -localPort(r))
 	if err != nil {
 		return nil, false
 	}
