@@ -17,8 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/httproute/httproute"
 )
@@ -48,8 +48,8 @@ type goldenOutcome struct {
 }
 
 type goldenFile struct {
-	Outcomes []goldenOutcome                  `json:"outcomes"`
-	Routes   map[string][]routeParentSummary  `json:"routes,omitempty"`
+	Outcomes []goldenOutcome                       `json:"outcomes"`
+	Routes   map[string][]routeParentSummary       `json:"routes,omitempty"`
 	Gateways map[string]map[string]listenerSummary `json:"gateways,omitempty"`
 }
 
