@@ -1,11 +1,13 @@
 package httproute
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,6 +50,20 @@ var singleUse = map[gatewayv1.HTTPRouteFilterType]bool{
 	gatewayv1.HTTPRouteFilterRequestRedirect:        true,
 	gatewayv1.HTTPRouteFilterURLRewrite:             true,
 	gatewayv1.HTTPRouteFilterCORS:                   true,
+	gatewayv1.HTTPRouteFilterExternalAuth:           true,
+}
+
+// supportedFilterTypes are the filter types the Router implements, in the
+// order Unsupported value errors list them.
+var supportedFilterTypes = []gatewayv1.HTTPRouteFilterType{
+	gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+	gatewayv1.HTTPRouteFilterResponseHeaderModifier,
+	gatewayv1.HTTPRouteFilterRequestMirror,
+	gatewayv1.HTTPRouteFilterRequestRedirect,
+	gatewayv1.HTTPRouteFilterURLRewrite,
+	gatewayv1.HTTPRouteFilterExtensionRef,
+	gatewayv1.HTTPRouteFilterCORS,
+	gatewayv1.HTTPRouteFilterExternalAuth,
 }
 
 // filters compiles a list of filters, at rule level or backendRef level.
@@ -116,14 +132,18 @@ func (rc *ruleCompiler) filter(f *gatewayv1.HTTPRouteFilter, path *field.Path) (
 		return rw.middleware, nil
 	case gatewayv1.HTTPRouteFilterExtensionRef:
 		return rc.extensionFilter(f.ExtensionRef, path.Child("extensionRef")), nil
-	case gatewayv1.HTTPRouteFilterRequestMirror, gatewayv1.HTTPRouteFilterCORS, gatewayv1.HTTPRouteFilterExternalAuth:
-		return nil, rc.c.routeError(rc.route, reasonUnsupportedValue, field.NotSupported(path.Child("type"), f.Type,
-			[]gatewayv1.HTTPRouteFilterType{gatewayv1.HTTPRouteFilterRequestHeaderModifier, gatewayv1.HTTPRouteFilterResponseHeaderModifier,
-				gatewayv1.HTTPRouteFilterRequestRedirect, gatewayv1.HTTPRouteFilterURLRewrite, gatewayv1.HTTPRouteFilterExtensionRef}))
+	case gatewayv1.HTTPRouteFilterRequestMirror:
+		return rc.compileMirror(f.RequestMirror, path.Child("requestMirror"))
+	case gatewayv1.HTTPRouteFilterCORS:
+		c, fe := compileCORS(f.CORS, path.Child("cors"))
+		if fe != nil {
+			return nil, rc.c.routeError(rc.route, reasonUnsupportedValue, fe)
+		}
+		return c.middleware, nil
+	case gatewayv1.HTTPRouteFilterExternalAuth:
+		return rc.compileExtAuth(f.ExternalAuth, path.Child("externalAuth"))
 	default:
-		return nil, rc.c.routeError(rc.route, reasonUnsupportedValue, field.NotSupported(path.Child("type"), f.Type,
-			[]gatewayv1.HTTPRouteFilterType{gatewayv1.HTTPRouteFilterRequestHeaderModifier, gatewayv1.HTTPRouteFilterResponseHeaderModifier,
-				gatewayv1.HTTPRouteFilterRequestRedirect, gatewayv1.HTTPRouteFilterURLRewrite, gatewayv1.HTTPRouteFilterExtensionRef}))
+		return nil, rc.c.routeError(rc.route, reasonUnsupportedValue, field.NotSupported(path.Child("type"), f.Type, supportedFilterTypes))
 	}
 }
 
@@ -166,25 +186,64 @@ type headerKV struct{ name, value string }
 
 func compileHeaderMod(f *gatewayv1.HTTPHeaderFilter, path *field.Path) (*headerMod, *field.Error) {
 	m := &headerMod{}
-	for i, h := range f.Set {
-		if !validHeaderName(string(h.Name)) {
-			return nil, field.Invalid(path.Child("set").Index(i).Child("name"), h.Name, "must be a valid HTTP header name")
+	// The spec allows one action per header name, names compared without
+	// case: a second action on a name makes the filter invalid.
+	seen := map[string]bool{}
+	check := func(p *field.Path, name string) (string, *field.Error) {
+		if !validHeaderName(name) {
+			return "", field.Invalid(p, name, "must be a valid HTTP header name")
 		}
-		m.set = append(m.set, headerKV{textproto.CanonicalMIMEHeaderKey(string(h.Name)), h.Value})
+		canon := textproto.CanonicalMIMEHeaderKey(name)
+		if seen[canon] {
+			return "", field.Invalid(p, name, "only one action per header name is permitted (names are case-insensitive)")
+		}
+		seen[canon] = true
+		return canon, nil
+	}
+	for i, h := range f.Set {
+		p := path.Child("set").Index(i)
+		name, fe := check(p.Child("name"), string(h.Name))
+		if fe != nil {
+			return nil, fe
+		}
+		if !validHeaderValue(h.Value) {
+			return nil, field.Invalid(p.Child("value"), h.Value, headerValueMsg)
+		}
+		m.set = append(m.set, headerKV{name, h.Value})
 	}
 	for i, h := range f.Add {
-		if !validHeaderName(string(h.Name)) {
-			return nil, field.Invalid(path.Child("add").Index(i).Child("name"), h.Name, "must be a valid HTTP header name")
+		p := path.Child("add").Index(i)
+		name, fe := check(p.Child("name"), string(h.Name))
+		if fe != nil {
+			return nil, fe
 		}
-		m.add = append(m.add, headerKV{textproto.CanonicalMIMEHeaderKey(string(h.Name)), h.Value})
+		if !validHeaderValue(h.Value) {
+			return nil, field.Invalid(p.Child("value"), h.Value, headerValueMsg)
+		}
+		m.add = append(m.add, headerKV{name, h.Value})
 	}
 	for i, name := range f.Remove {
-		if !validHeaderName(name) {
-			return nil, field.Invalid(path.Child("remove").Index(i), name, "must be a valid HTTP header name")
+		canon, fe := check(path.Child("remove").Index(i), name)
+		if fe != nil {
+			return nil, fe
 		}
-		m.remove = append(m.remove, textproto.CanonicalMIMEHeaderKey(name))
+		m.remove = append(m.remove, canon)
 	}
 	return m, nil
+}
+
+const headerValueMsg = "must not contain control characters other than horizontal tab"
+
+// validHeaderValue reports whether v can be written as a header value:
+// no control character but horizontal tab (RFC 9110 field-value), so that
+// no value can smuggle a line break into a message.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // apply modifies h in place.
@@ -243,12 +302,15 @@ func hasHeaderKV(m *headerMod, name string) bool {
 // backend writes them.
 func (m *headerMod) responseMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&headerWriter{ResponseWriter: w, before: m.apply}, r)
+		hw := &headerWriter{ResponseWriter: w, before: m.apply}
+		next.ServeHTTP(hw, r)
+		hw.finish()
 	})
 }
 
 // headerWriter calls before on the response headers just before they are
-// written, once, for the final (non-1xx) response.
+// written, once, for the final (non-1xx) response or a 101 answer sent
+// over a hijacked connection.
 type headerWriter struct {
 	http.ResponseWriter
 	before func(http.Header)
@@ -270,7 +332,15 @@ func (w *headerWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-// Unwrap lets http.NewResponseController reach Flush and Hijack.
+// finish writes the implicit 200 of a handler that wrote nothing, so that
+// the modification applies to empty answers too.
+func (w *headerWriter) finish() {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// Unwrap lets http.NewResponseController reach the writer's other methods.
 func (w *headerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Flush sends the headers (with the modification) and flushes.
@@ -279,6 +349,17 @@ func (w *headerWriter) Flush() {
 		w.WriteHeader(http.StatusOK)
 	}
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack applies the modification to the headers that the hijacker is
+// about to write itself (httputil.ReverseProxy does so for a 101 answer)
+// and hands over the connection.
+func (w *headerWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.done {
+		w.done = true
+		w.before(w.ResponseWriter.Header())
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
 // pathModifier is a compiled HTTPPathModifier.
@@ -320,20 +401,28 @@ func (rc *ruleCompiler) compilePathModifier(p *gatewayv1.HTTPPathModifier, path 
 // where the prefix and the rest of the path meet.
 func (pm *pathModifier) apply(p string, m *routeMatch) string {
 	if pm.full != nil {
-		if *pm.full == "" {
-			return "/"
+		if *pm.full == "" || (*pm.full)[0] != '/' {
+			return "/" + *pm.full
 		}
 		return *pm.full
 	}
-	rest := p
-	if m != nil && m.kind == pathPrefix && len(p) >= len(m.path) {
-		rest = p[len(m.path):]
+	if m == nil || m.kind != pathPrefix || !hasPathPrefix(p, m.path) {
+		// An earlier filter moved the path out of the matched prefix:
+		// there is no prefix left to replace.
+		return p
 	}
-	out := pm.trimmed + rest
+	out := pm.trimmed + p[len(m.path):]
 	if out == "" || out[0] != '/' {
 		out = "/" + out
 	}
 	return out
+}
+
+// hasPathPrefix reports whether the path p is in the subtree of prefix, a
+// PathPrefix value without its trailing "/" ("" for "/"): p equals prefix
+// or continues it with "/".
+func hasPathPrefix(p, prefix string) bool {
+	return strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/')
 }
 
 // redirect is a compiled HTTPRequestRedirectFilter; it answers every
@@ -411,9 +500,6 @@ func (rd *redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		loc.Host = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(int(port)))
 	}
 	p := r.URL.EscapedPath()
-	if st != nil {
-		p = st.path
-	}
 	if rd.path != nil {
 		var m *routeMatch
 		if st != nil && st.cand != nil {
@@ -427,18 +513,16 @@ func (rd *redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(rd.code)
 }
 
-// listenerPort is the port of the listener a request arrived on: the
-// listener's port, or for the implicit listener the local port or the port
-// in Host.
+// listenerPort is the port of the listener a request arrived on. The
+// implicit listener of a Config without Gateways has no port of its own:
+// the port the client addressed (the one in Host, else the default port of
+// its scheme) stands for it, which is right even behind port mapping.
 func listenerPort(r *http.Request, st *requestState) int32 {
 	if st != nil && st.cand != nil && st.cand.port != 0 {
 		return st.cand.port
 	}
-	if p := localPort(r); p != 0 {
-		return p
-	}
 	if _, ps, err := net.SplitHostPort(r.Host); err == nil {
-		if p, err := strconv.Atoi(ps); err == nil {
+		if p, err := strconv.Atoi(ps); err == nil && p > 0 && p < 65536 {
 			return int32(p)
 		}
 	}
@@ -548,6 +632,8 @@ func (rc *ruleCompiler) extensionFilter(ref *gatewayv1.LocalObjectReference, pat
 	}
 }
 
+// filterKinds lists the kinds that ExtensionRef filters may reference, in
+// order, for error messages.
 func (c *compiler) filterKinds() []string {
 	var out []string
 	for gk, e := range c.extensions {
@@ -555,6 +641,7 @@ func (c *compiler) filterKinds() []string {
 			out = append(out, gk.String())
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 
