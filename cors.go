@@ -314,12 +314,14 @@ func (c *cors) actual(h http.Header, origin string, allowed bool) {
 	} {
 		delete(h, name)
 	}
+	if allowed {
+		if v := c.exposeValue(h); v != "" {
+			h.Set("Access-Control-Expose-Headers", v)
+		}
+	}
 	addVary(h, "Origin")
 	if !allowed {
 		return
-	}
-	if v := c.exposeValue(h); v != "" {
-		h.Set("Access-Control-Expose-Headers", v)
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
 	if c.credentials {
