@@ -1,0 +1,300 @@
+package httproute_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/httproute/httproute"
+)
+
+// proxyRouter returns a Router serving every request through one Upstream
+// to the given endpoints, and a loopback server in front of it.
+func proxyRouter(t *testing.T, appProtocol string, endpoints ...string) *httptest.Server {
+	t.Helper()
+	up, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: endpoints, AppProtocol: appProtocol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := httproute.New(httproute.Config{
+		HTTPRoutes: []*gatewayv1.HTTPRoute{{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "proxy"},
+			Spec: gatewayv1.HTTPRouteSpec{Rules: []gatewayv1.HTTPRouteRule{{
+				BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
+					BackendObjectReference: gatewayv1.BackendObjectReference{Name: "backend", Port: ptr(gatewayv1.PortNumber(80))}}}},
+			}}},
+		}},
+		Services: httproute.Services{{Namespace: "default", Name: "backend", Port: 80}: up},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rt)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func backendAddr(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+func TestProxyForwardsRequestAndResponse(t *testing.T) {
+	var got *http.Request
+	addr := backendAddr(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Clone(r.Context())
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Backend", "yes")
+		w.Header().Set("Proxy-Authenticate", "must not reach the client")
+		w.WriteHeader(201)
+		fmt.Fprintf(w, "got %s", body)
+	}))
+	srv := proxyRouter(t, "", addr)
+	req, _ := http.NewRequest("POST", srv.URL+"/a/b?x=1", strings.NewReader("hello"))
+	req.Host = "app.example.com"
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	req.Header.Set("Connection", "X-Secret")
+	req.Header.Set("X-Secret", "hop-by-hop")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 201 || string(body) != "got hello" {
+		t.Fatalf("answer = %d %q", res.StatusCode, body)
+	}
+	if res.Header.Get("X-Backend") != "yes" || res.Header.Get("Proxy-Authenticate") != "" {
+		t.Errorf("response headers = %v", res.Header)
+	}
+	if got.Host != "app.example.com" {
+		t.Errorf("backend saw Host %q, want the client's", got.Host)
+	}
+	if got.URL.RequestURI() != "/a/b?x=1" {
+		t.Errorf("backend saw %q", got.URL.RequestURI())
+	}
+	if xff := got.Header.Get("X-Forwarded-For"); xff != "203.0.113.9, 127.0.0.1" {
+		t.Errorf("X-Forwarded-For = %q, want the client's list with the peer appended", xff)
+	}
+	if got.Header.Get("X-Forwarded-Proto") != "http" || got.Header.Get("X-Forwarded-Host") != "app.example.com" {
+		t.Errorf("X-Forwarded-Proto/-Host = %q/%q", got.Header.Get("X-Forwarded-Proto"), got.Header.Get("X-Forwarded-Host"))
+	}
+	if got.Header.Get("X-Secret") != "" {
+		t.Errorf("hop-by-hop header named in Connection reached the backend")
+	}
+}
+
+func TestProxyStreamsFlushedResponses(t *testing.T) {
+	release := make(chan struct{})
+	addr := backendAddr(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+		fmt.Fprint(w, "data: second\n\n")
+	}))
+	srv := proxyRouter(t, "", addr)
+	res, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("first event = %q, %v: it must arrive before the backend finishes", line, err)
+	}
+	close(release)
+	rest, _ := io.ReadAll(br)
+	if string(rest) != "\ndata: second\n\n" {
+		t.Errorf("rest = %q", rest)
+	}
+}
+
+func TestProxyWebSocketUpgrade(t *testing.T) {
+	addr := backendAddr(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "not an upgrade", 400)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprint(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+		// Echo one line back, upper-cased, over the upgraded connection.
+		line, _ := brw.ReadString('\n')
+		fmt.Fprint(brw, strings.ToUpper(line))
+		brw.Flush()
+	}))
+	srv := proxyRouter(t, httproute.AppProtocolWS, addr)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET /ws HTTP/1.1\r\nHost: ws.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 101 {
+		t.Fatalf("status = %d, want 101", res.StatusCode)
+	}
+	fmt.Fprint(conn, "hello over the tunnel\n")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := br.ReadString('\n')
+	if err != nil || line != "HELLO OVER THE TUNNEL\n" {
+		t.Fatalf("echo = %q, %v", line, err)
+	}
+}
+
+func TestProxyH2C(t *testing.T) {
+	backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s", r.Proto)
+	}))
+	backend.Config.Protocols = new(http.Protocols)
+	backend.Config.Protocols.SetUnencryptedHTTP2(true)
+	backend.Start()
+	t.Cleanup(backend.Close)
+	srv := proxyRouter(t, httproute.AppProtocolH2C, backend.Listener.Addr().String())
+	res, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "HTTP/2.0" {
+		t.Fatalf("backend saw %q, want HTTP/2.0 (h2c prior knowledge)", body)
+	}
+}
+
+func TestProxyConnectionRefusedAnswers503(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there any more
+	srv := proxyRouter(t, "", addr)
+	res, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status = %d, want 503 for a refused connection", res.StatusCode)
+	}
+}
+
+func TestProxyBackendHangsUpBeforeAnswer502(t *testing.T) {
+	addr := backendAddr(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	srv := proxyRouter(t, "", addr)
+	res, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status = %d, want 502 when the backend hangs up before answering", res.StatusCode)
+	}
+}
+
+func TestProxyBackendHangsUpMidResponse(t *testing.T) {
+	addr := backendAddr(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(200)
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	srv := proxyRouter(t, "", addr)
+	res, err := http.Get(srv.URL + "/")
+	if err != nil {
+		return // the client saw the connection fail: nothing looks complete
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err == nil {
+		t.Fatalf("read %d %q without error: a truncated answer must not look complete", res.StatusCode, body)
+	}
+}
+
+func TestUpstreamRoundRobinAndSetEndpoints(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	mk := func(name string) string {
+		return backendAddr(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hits[name]++
+			mu.Unlock()
+		}))
+	}
+	a, b, c := mk("a"), mk("b"), mk("c")
+	up, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: []string{a, "http://" + b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(n int) {
+		for i := 0; i < n; i++ {
+			req := httptest.NewRequest("GET", "http://x/", nil).WithContext(t.Context())
+			req.RequestURI = ""
+			res, err := up.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	}
+	send(10)
+	if hits["a"] != 5 || hits["b"] != 5 {
+		t.Fatalf("hits = %v, want 5/5 round robin", hits)
+	}
+	if err := up.SetEndpoints([]string{c}); err != nil {
+		t.Fatal(err)
+	}
+	send(3)
+	if hits["c"] != 3 {
+		t.Fatalf("after SetEndpoints hits = %v", hits)
+	}
+	if err := up.SetEndpoints(nil); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "http://x/", nil)
+	req.RequestURI = ""
+	if _, err := up.RoundTrip(req); err == nil {
+		t.Fatal("an Upstream without endpoints must fail")
+	}
+	for _, bad := range []string{"https://x:1", "no-port", "http://x:1/path", "::"} {
+		if err := up.SetEndpoints([]string{bad}); err == nil {
+			t.Errorf("SetEndpoints(%q) accepted", bad)
+		}
+	}
+	if _, err := httproute.NewUpstream(httproute.UpstreamConfig{AppProtocol: "kubernetes.io/wss"}); err == nil {
+		t.Error("an unsupported appProtocol must be rejected")
+	}
+}
