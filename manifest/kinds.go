@@ -1,0 +1,133 @@
+package manifest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/httproute/httproute"
+)
+
+// kind is one group, version and kind the loader decodes.
+type kind struct {
+	// as is the GroupVersionKind objects get in their TypeMeta after
+	// decoding: v1beta1 Gateway API objects become v1 objects, which have
+	// the same shape.
+	as         schema.GroupVersionKind
+	namespaced bool
+	// crd is set for Gateway API kinds, whose CRD schema validates them.
+	crd bool
+	new func() runtime.Object
+	add func(m *Manifests, obj runtime.Object)
+}
+
+var (
+	gatewayGroup = gatewayv1.GroupName
+	coreV1       = schema.GroupVersion{Version: "v1"}
+)
+
+// kinds returns the kinds the loader decodes: the built-in ones and those
+// of extensions, by the group, version and kind written in manifests.
+func kinds(exts []httproute.Extension) (map[schema.GroupVersionKind]*kind, error) {
+	ks := map[schema.GroupVersionKind]*kind{}
+	gw := func(k string, namespaced bool, newObj func() runtime.Object, add func(*Manifests, runtime.Object), versions ...string) {
+		as := gatewayv1.SchemeGroupVersion.WithKind(k)
+		for _, v := range versions {
+			ks[schema.GroupVersionKind{Group: gatewayGroup, Version: v, Kind: k}] = &kind{as: as, namespaced: namespaced, crd: true, new: newObj, add: add}
+		}
+	}
+	gw("Gateway", true, func() runtime.Object { return &gatewayv1.Gateway{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.Gateways = append(m.Config.Gateways, o.(*gatewayv1.Gateway))
+		}, "v1", "v1beta1")
+	gw("HTTPRoute", true, func() runtime.Object { return &gatewayv1.HTTPRoute{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.HTTPRoutes = append(m.Config.HTTPRoutes, o.(*gatewayv1.HTTPRoute))
+		}, "v1", "v1beta1")
+	gw("ReferenceGrant", true, func() runtime.Object { return &gatewayv1.ReferenceGrant{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.ReferenceGrants = append(m.Config.ReferenceGrants, o.(*gatewayv1.ReferenceGrant))
+		}, "v1", "v1beta1")
+	gw("GatewayClass", false, func() runtime.Object { return &gatewayv1.GatewayClass{} },
+		func(m *Manifests, o runtime.Object) {
+			m.GatewayClasses = append(m.GatewayClasses, o.(*gatewayv1.GatewayClass))
+		}, "v1", "v1beta1")
+	core := func(k string, namespaced bool, newObj func() runtime.Object, add func(*Manifests, runtime.Object)) {
+		gvk := coreV1.WithKind(k)
+		ks[gvk] = &kind{as: gvk, namespaced: namespaced, new: newObj, add: add}
+	}
+	core("Namespace", false, func() runtime.Object { return &corev1.Namespace{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.Namespaces = append(m.Config.Namespaces, o.(*corev1.Namespace))
+		})
+	core("Secret", true, func() runtime.Object { return &corev1.Secret{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.Secrets = append(m.Config.Secrets, o.(*corev1.Secret))
+		})
+	core("Service", true, func() runtime.Object { return &corev1.Service{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Services = append(m.Services, o.(*corev1.Service))
+		})
+	for i := range exts {
+		e := &exts[i]
+		if e.Kind.Kind == "" || e.Kind.Version == "" {
+			return nil, fmt.Errorf("manifest: Extensions[%d] has no kind or version (%q)", i, e.Kind.String())
+		}
+		if prev, ok := ks[e.Kind]; ok {
+			if prev.crd || prev.as.Group == "" {
+				return nil, fmt.Errorf("manifest: Extensions[%d] redefines the built-in kind %s", i, e.Kind)
+			}
+			return nil, fmt.Errorf("manifest: Extensions[%d] registers %s twice", i, e.Kind)
+		}
+		newObj := e.New
+		if newObj == nil {
+			// The kind has no objects: a manifest with one is an error,
+			// reported by Decode with the kind's name.
+			continue
+		}
+		ks[e.Kind] = &kind{
+			as:         e.Kind,
+			namespaced: true,
+			new:        func() runtime.Object { return newObj() },
+			add: func(m *Manifests, o runtime.Object) {
+				m.Config.Objects = append(m.Config.Objects, o.(httproute.Object))
+			},
+		}
+	}
+	return ks, nil
+}
+
+// servedVersions lists the versions of a group and kind that the loader
+// decodes, for the message about an unknown apiVersion.
+func servedVersions(ks map[schema.GroupVersionKind]*kind, group, k string) []string {
+	var vs []string
+	for gvk := range ks {
+		if gvk.Group == group && gvk.Kind == k {
+			vs = append(vs, gvk.GroupVersion().String())
+		}
+	}
+	sort.Strings(vs)
+	return vs
+}
+
+// unknownKind explains why a document's apiVersion and kind are not
+// decoded.
+func unknownKind(ks map[schema.GroupVersionKind]*kind, exts []httproute.Extension, gvk schema.GroupVersionKind) string {
+	if vs := servedVersions(ks, gvk.Group, gvk.Kind); len(vs) > 0 {
+		return fmt.Sprintf("apiVersion %q is not served for kind %s; use %s", gvk.GroupVersion(), gvk.Kind, strings.Join(vs, " or "))
+	}
+	for _, e := range exts {
+		if e.Kind.GroupKind() == gvk.GroupKind() && e.New == nil {
+			return fmt.Sprintf("the extension kind %s has no objects to load (its Extension.New is nil)", gvk.GroupKind())
+		}
+	}
+	if gvk.Group == gatewayGroup {
+		return fmt.Sprintf("the router does not serve %s objects; it loads Gateway, HTTPRoute, ReferenceGrant and GatewayClass", gvk.Kind)
+	}
+	return fmt.Sprintf("no kind %s is registered for apiVersion %q; register it with an httproute.Extension", gvk.Kind, gvk.GroupVersion())
+}
