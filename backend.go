@@ -331,15 +331,28 @@ func NewTransport(h2c bool) *http.Transport {
 	return t
 }
 
+// bufferPool recycles the buffers that copy response bodies, which
+// httputil.ReverseProxy would otherwise allocate (32 KiB) per request.
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (bp *bufferPool) Get() []byte  { return *bp.p.Get().(*[]byte) }
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
+
 // proxyHandler serves requests through a RoundTripper-shaped Backend with
 // httputil.ReverseProxy.
-func proxyHandler(b Backend, ref BackendRef, logger *slog.Logger) http.Handler {
+func proxyHandler(b Backend, ref BackendRef, e *env) http.Handler {
+	logger := e.logger
 	host := ref.Name + "." + ref.Namespace
 	if ref.Port != 0 {
 		host += ":" + strconv.Itoa(int(ref.Port))
 	}
 	return &httputil.ReverseProxy{
-		Transport: b,
+		Transport:  b,
+		BufferPool: e.buffers,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// Append to the client's X-Forwarded-For as Envoy does.
 			if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
@@ -373,11 +386,11 @@ func (s slogWriter) Write(p []byte) (int, error) {
 }
 
 // backendHandler returns the terminal handler of a resolved backendRef.
-func backendHandler(b Backend, ref BackendRef, logger *slog.Logger) http.Handler {
+func backendHandler(b Backend, ref BackendRef, e *env) http.Handler {
 	if h, ok := b.(http.Handler); ok {
 		return h
 	}
-	return proxyHandler(b, ref, logger)
+	return proxyHandler(b, ref, e)
 }
 
 // errorHandler answers every request with the status of err.

@@ -21,9 +21,10 @@ import (
 // env is what compiled handlers share at run time: the Router's logger,
 // random source and clock. It never changes after compile.
 type env struct {
-	logger *slog.Logger
-	rand   *rand.Rand
-	now    func() time.Time
+	logger  *slog.Logger
+	rand    *rand.Rand
+	now     func() time.Time
+	buffers *bufferPool
 }
 
 // runtimeSource is the default random source: the runtime's generator,
@@ -33,7 +34,7 @@ type runtimeSource struct{}
 func (runtimeSource) Uint64() uint64 { return rand.Uint64() }
 
 func newEnv(cfg *Config) *env {
-	e := &env{logger: cfg.Logger, now: cfg.Now}
+	e := &env{logger: cfg.Logger, now: cfg.Now, buffers: newBufferPool()}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -410,7 +411,7 @@ func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEn
 		e.choice.Err = rerr
 		h = errorHandler{fmt.Errorf("%w: %v", ErrInvalidRule, rerr)}
 	} else {
-		h = backendHandler(b, ref, rc.c.env.logger)
+		h = backendHandler(b, ref, rc.c.env)
 	}
 	e.handler = chain(filters, setBackend(&e.choice, h))
 	return e, nil
