@@ -37,9 +37,13 @@ func intersectHostnames(l, r string) (string, bool) {
 	lw, rw := strings.HasPrefix(l, "*."), strings.HasPrefix(r, "*.")
 	switch {
 	case lw && !rw:
-		return r, hostMatches(l, r)
+		if hostMatches(l, r) {
+			return r, true
+		}
 	case !lw && rw:
-		return l, hostMatches(r, l)
+		if hostMatches(r, l) {
+			return l, true
+		}
 	case lw && rw:
 		// Both wildcards: the longer suffix is the intersection when it
 		// lies inside the shorter one.
