@@ -590,3 +590,7 @@ func TestExtensionRefPanicIsRecovered(t *testing.T) {
 		t.Errorf("logged %d panics, want 2:\n%s", got, logs.String())
 	}
 }
+
+func nn(namespace, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: namespace, Name: name}
+}

@@ -60,6 +60,9 @@ type Options struct {
 	// Port, when set, serves requests as arriving on that listener port
 	// (see httproute.Router.Port).
 	Port int32
+	// Backends, when they have an entry for a Service port, serve it
+	// instead of an echo Backend (an unreachable Upstream, a slow one...).
+	Backends httproute.Services
 }
 
 // Env is a Router under test with its backends.
@@ -215,6 +218,9 @@ func splitDocuments(s string) []string {
 }
 
 func (e *Env) resolve(ref httproute.BackendRef) (httproute.Backend, error) {
+	if b, ok := e.opts.Backends[httproute.ServicePort{Namespace: ref.Namespace, Name: ref.Name, Port: ref.Port}]; ok {
+		return b, nil
+	}
 	b := e.Backend(ref.Namespace, ref.Name, ref.Port)
 	if e.opts.Network {
 		return b.upstream, nil
@@ -254,6 +260,8 @@ type Request struct {
 	Body   string
 	// HTTPS sends the request as if over TLS (in process only).
 	HTTPS bool
+	// Chunked sends the body without a Content-Length.
+	Chunked bool
 }
 
 // Exchange is what one request gave.
@@ -289,6 +297,9 @@ func (e *Env) Do(req Request) *Exchange {
 	var body io.Reader
 	if req.Body != "" {
 		body = strings.NewReader(req.Body)
+		if req.Chunked {
+			body = struct{ io.Reader }{body}
+		}
 	}
 	var res *http.Response
 	if e.server != nil {
