@@ -148,7 +148,7 @@ func (lb *lambdaBackend) invokeError(r *http.Request, fn string, err error) (*ht
 		return textResponse(r, http.StatusRequestEntityTooLarge, "lambda: the invoke payload is too large (RequestTooLargeException)\n"), nil
 	}
 	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
+	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
 		status := re.HTTPStatusCode()
 		code := ""
 		var apiErr smithy.APIError
