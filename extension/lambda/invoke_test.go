@@ -121,7 +121,7 @@ func TestDecodeResponse(t *testing.T) {
 		},
 		{
 			name: "snake case", payload: `{"status_code":"404","body":"bm8=","is_base64_encoded":true}`,
-			want: want{status: 404, header: http.Header{"Content-Type": {"application/json"}}, body: "no"},
+			want:   want{status: 404, header: http.Header{"Content-Type": {"application/json"}}, body: "no"},
 			reason: "Envoy decodes the answer with protobuf's JSON rules, which accept both spellings and quoted integers",
 		},
 		{
@@ -130,7 +130,7 @@ func TestDecodeResponse(t *testing.T) {
 		},
 		{
 			name: "framing headers dropped", payload: `{"headers":{"content-length":"99","transfer-encoding":"chunked","connection":"close",":status":"500","bad name":"x","x-ok":"1"},"body":"abc"}`,
-			want: want{status: 200, header: http.Header{"Content-Type": {"application/json"}, "X-Ok": {"1"}}, body: "abc"},
+			want:   want{status: 200, header: http.Header{"Content-Type": {"application/json"}, "X-Ok": {"1"}}, body: "abc"},
 			reason: "the response's framing is the Router's; invalid names and pseudo-headers cannot be sent",
 		},
 		{
