@@ -10,12 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -198,114 +195,6 @@ func (w *pipeWriter) Write(p []byte) (int, error) {
 }
 
 func (w *pipeWriter) Flush() { w.WriteHeader(http.StatusOK) }
-
-// AppProtocol values of Service ports that an Upstream understands.
-const (
-	AppProtocolH2C = "kubernetes.io/h2c"
-	AppProtocolWS  = "kubernetes.io/ws"
-)
-
-// UpstreamConfig describes a Service port served by network endpoints.
-type UpstreamConfig struct {
-	// Endpoints are "host:port" addresses or "http://host:port" URLs.
-	Endpoints []string
-	// AppProtocol is the Service port's appProtocol: "" or "http" for
-	// HTTP/1.1, AppProtocolH2C for HTTP/2 over cleartext with prior
-	// knowledge, AppProtocolWS for WebSocket (served as HTTP/1.1 with
-	// upgrades, which every protocol but h2c supports anyway).
-	AppProtocol string
-	// Transport carries the requests. Nil gives the Upstream a transport
-	// of its own, tuned for proxying (see NewTransport).
-	Transport http.RoundTripper
-}
-
-// Upstream is a Backend that proxies to network endpoints, balancing round
-// robin across them. Its endpoints can be replaced at any time with
-// SetEndpoints, without rebuilding routes.
-type Upstream struct {
-	transport http.RoundTripper
-	endpoints atomic.Pointer[[]*url.URL]
-	next      atomic.Uint64
-}
-
-// NewUpstream returns an Upstream for cfg. It fails when an endpoint is not
-// a valid address or the appProtocol is not supported; the error wraps
-// ErrUnsupported in the latter case.
-func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
-	u := &Upstream{transport: cfg.Transport}
-	if u.transport == nil {
-		switch cfg.AppProtocol {
-		case "", "http", "HTTP", AppProtocolWS:
-			u.transport = NewTransport(false)
-		case AppProtocolH2C:
-			u.transport = NewTransport(true)
-		default:
-			return nil, fmt.Errorf("appProtocol %q: %w", cfg.AppProtocol, ErrUnsupported)
-		}
-	}
-	if err := u.SetEndpoints(cfg.Endpoints); err != nil {
-		return nil, err
-	}
-	return u, nil
-}
-
-// SetEndpoints replaces the endpoints; requests in flight keep the endpoint
-// they were sent to. An empty list makes the Upstream answer 503.
-func (u *Upstream) SetEndpoints(endpoints []string) error {
-	eps := make([]*url.URL, 0, len(endpoints))
-	for _, e := range endpoints {
-		ep, err := parseEndpoint(e)
-		if err != nil {
-			return err
-		}
-		eps = append(eps, ep)
-	}
-	u.endpoints.Store(&eps)
-	return nil
-}
-
-func parseEndpoint(e string) (*url.URL, error) {
-	if !strings.Contains(e, "://") {
-		e = "http://" + e
-	}
-	u, err := url.Parse(e)
-	if err != nil {
-		return nil, fmt.Errorf("endpoint %q: %w", e, err)
-	}
-	if u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return nil, fmt.Errorf("endpoint %q: want host:port or http://host:port", e)
-	}
-	if _, _, err := net.SplitHostPort(u.Host); err != nil {
-		return nil, fmt.Errorf("endpoint %q: %w", e, err)
-	}
-	return u, nil
-}
-
-// RoundTrip sends the request to the next endpoint.
-func (u *Upstream) RoundTrip(r *http.Request) (*http.Response, error) {
-	eps := *u.endpoints.Load()
-	if len(eps) == 0 {
-		return nil, ErrNoEndpoint
-	}
-	ep := eps[int((u.next.Add(1)-1)%uint64(len(eps)))]
-	r.URL.Scheme = ep.Scheme
-	r.URL.Host = ep.Host
-	res, err := u.transport.RoundTrip(r)
-	if err != nil {
-		return nil, classifyTransportError(err)
-	}
-	return res, nil
-}
-
-// classifyTransportError marks errors that happened before the backend was
-// reached as ErrNoEndpoint (503), leaving others as backend errors (502).
-func classifyTransportError(err error) error {
-	var op *net.OpError
-	if errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial") {
-		return fmt.Errorf("%w: %w", ErrNoEndpoint, err)
-	}
-	return err
-}
 
 // NewTransport returns an http.Transport tuned for proxying: no
 // environment proxy, no transparent compression, large idle pools per

@@ -8,11 +8,16 @@ import (
 // requestState is what the Router knows about a request it is serving. It
 // is allocated once per request and reachable from the request's context.
 type requestState struct {
+	env  *env
 	cand *candidate
 	// path is the cleaned, escaped path the request matched with.
 	path string
 	// backend is the backendRef chosen by the weighted split, once chosen.
 	backend *BackendChoice
+	// pin is the endpoint address a session asks for; endpoint is the
+	// address an Upstream sent the current attempt to.
+	pin      string
+	endpoint string
 }
 
 type stateKey struct{}
@@ -74,6 +79,7 @@ func (t *table) serve(w http.ResponseWriter, r *http.Request, port int32) {
 		return
 	}
 	ctx := &stateContext{Context: r.Context()}
+	ctx.st.env = t.env
 	ctx.st.cand = c
 	ctx.st.path = cleanPath(r.URL.EscapedPath())
 	r2 := r.WithContext(ctx)

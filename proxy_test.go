@@ -254,7 +254,7 @@ func TestUpstreamRoundRobinAndSetEndpoints(t *testing.T) {
 		}))
 	}
 	a, b, c := mk("a"), mk("b"), mk("c")
-	up, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: []string{a, "http://" + b}})
+	up, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: []string{a, "http://" + b}, Balancer: httproute.RoundRobin})
 	if err != nil {
 		t.Fatal(err)
 	}

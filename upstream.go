@@ -1,0 +1,319 @@
+package httproute
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// AppProtocol values of Service ports that an Upstream understands.
+const (
+	AppProtocolH2C = "kubernetes.io/h2c"
+	AppProtocolWS  = "kubernetes.io/ws"
+)
+
+// Balancer is how an Upstream spreads requests over its endpoints.
+type Balancer int
+
+const (
+	// LeastRequest picks two healthy endpoints at random and sends the
+	// request to the one with fewer requests in flight ("power of two
+	// choices"). It is the default, as in Envoy Gateway: it adapts to
+	// endpoints of uneven speed at the cost of one random draw.
+	LeastRequest Balancer = iota
+	// RoundRobin sends requests to the healthy endpoints in turn.
+	RoundRobin
+)
+
+// HealthConfig is an Upstream's passive health checking: an endpoint that
+// fails too many requests in a row is ejected for a back-off period, then
+// given traffic again. The zero value gives the defaults below.
+type HealthConfig struct {
+	// ConsecutiveConnectFailures ejects an endpoint after that many
+	// requests in a row could not reach it (refused, reset, dial timeout).
+	// 0 means 5; a negative value disables it.
+	ConsecutiveConnectFailures int
+	// Consecutive5xx ejects an endpoint after that many answers in a row
+	// with a 5xx status. 0 (the default) disables it: a 5xx is often a
+	// problem of the request, not of the endpoint.
+	Consecutive5xx int
+	// BaseEjection is how long the first ejection lasts; each further
+	// ejection without a success in between doubles it, up to MaxEjection.
+	// 0 means 30s.
+	BaseEjection time.Duration
+	// MaxEjection caps the ejection time. 0 means 300s.
+	MaxEjection time.Duration
+}
+
+// UpstreamConfig describes a Service port served by network endpoints.
+type UpstreamConfig struct {
+	// Endpoints are "host:port" addresses or "http://host:port" URLs.
+	Endpoints []string
+	// AppProtocol is the Service port's appProtocol: "" or "http" for
+	// HTTP/1.1, AppProtocolH2C for HTTP/2 over cleartext with prior
+	// knowledge, AppProtocolWS for WebSocket (served as HTTP/1.1 with
+	// upgrades, which every protocol but h2c supports anyway).
+	AppProtocol string
+	// Transport carries the requests. Nil gives the Upstream a transport
+	// of its own, tuned for proxying (see NewTransport).
+	Transport http.RoundTripper
+	// Balancer chooses among endpoints; the zero value is LeastRequest.
+	Balancer Balancer
+	// Health configures passive health checking.
+	Health HealthConfig
+}
+
+// Upstream is a Backend that proxies to network endpoints: it balances
+// requests across the healthy ones, ejects endpoints that keep failing,
+// and answers 503 (ErrNoEndpoint) when none is healthy. Its endpoints can
+// be replaced at any time with SetEndpoints, without rebuilding routes.
+//
+// Inside a Router it uses the Router's clock and random source; used on its
+// own, the real clock and the runtime's generator.
+type Upstream struct {
+	transport http.RoundTripper
+	balancer  Balancer
+	health    HealthConfig
+	endpoints atomic.Pointer[[]*endpoint]
+	mu        sync.Mutex // serializes SetEndpoints
+	next      atomic.Uint64
+}
+
+// endpoint is one address of an Upstream with its health state.
+type endpoint struct {
+	url          *url.URL
+	active       atomic.Int64 // requests in flight
+	connFailures atomic.Int32 // consecutive
+	fails5xx     atomic.Int32 // consecutive
+	ejections    atomic.Int32 // consecutive ejections without a success
+	ejectedUntil atomic.Int64 // unix nanoseconds; 0 when healthy
+}
+
+// NewUpstream returns an Upstream for cfg. It fails when an endpoint is not
+// a valid address or the appProtocol is not supported; the error wraps
+// ErrUnsupported in the latter case.
+func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
+	u := &Upstream{transport: cfg.Transport, balancer: cfg.Balancer, health: cfg.Health}
+	if u.health.ConsecutiveConnectFailures == 0 {
+		u.health.ConsecutiveConnectFailures = 5
+	}
+	if u.health.BaseEjection <= 0 {
+		u.health.BaseEjection = 30 * time.Second
+	}
+	if u.health.MaxEjection <= 0 {
+		u.health.MaxEjection = 300 * time.Second
+	}
+	if u.transport == nil {
+		switch cfg.AppProtocol {
+		case "", "http", "HTTP", AppProtocolWS:
+			u.transport = NewTransport(false)
+		case AppProtocolH2C:
+			u.transport = NewTransport(true)
+		default:
+			return nil, fmt.Errorf("appProtocol %q: %w", cfg.AppProtocol, ErrUnsupported)
+		}
+	}
+	if err := u.SetEndpoints(cfg.Endpoints); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// SetEndpoints replaces the endpoints. Endpoints that stay keep their
+// health state; requests in flight keep the endpoint they were sent to. An
+// empty list makes the Upstream answer 503.
+func (u *Upstream) SetEndpoints(endpoints []string) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	old := map[string]*endpoint{}
+	if cur := u.endpoints.Load(); cur != nil {
+		for _, ep := range *cur {
+			old[ep.url.Host] = ep
+		}
+	}
+	eps := make([]*endpoint, 0, len(endpoints))
+	for _, e := range endpoints {
+		parsed, err := parseEndpoint(e)
+		if err != nil {
+			return err
+		}
+		if ep := old[parsed.Host]; ep != nil {
+			eps = append(eps, ep)
+			continue
+		}
+		eps = append(eps, &endpoint{url: parsed})
+	}
+	u.endpoints.Store(&eps)
+	return nil
+}
+
+// Endpoints returns the addresses of the endpoints and whether each is
+// healthy (not ejected) now.
+func (u *Upstream) Endpoints() map[string]bool {
+	now := time.Now().UnixNano()
+	out := map[string]bool{}
+	for _, ep := range *u.endpoints.Load() {
+		out[ep.url.Host] = ep.healthy(now)
+	}
+	return out
+}
+
+func parseEndpoint(e string) (*url.URL, error) {
+	if !strings.Contains(e, "://") {
+		e = "http://" + e
+	}
+	u, err := url.Parse(e)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %q: %w", e, err)
+	}
+	if u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("endpoint %q: want host:port or http://host:port", e)
+	}
+	if _, _, err := net.SplitHostPort(u.Host); err != nil {
+		return nil, fmt.Errorf("endpoint %q: %w", e, err)
+	}
+	return u, nil
+}
+
+func (ep *endpoint) healthy(now int64) bool {
+	until := ep.ejectedUntil.Load()
+	return until == 0 || now >= until
+}
+
+// RoundTrip sends the request to an endpoint chosen by the balancer, or to
+// the endpoint a session pins when it is healthy, and records the outcome
+// for passive health checking.
+func (u *Upstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	st := stateFrom(r.Context())
+	now, rnd := time.Now, runtimeSource{}.Uint64
+	if st != nil && st.env != nil {
+		now, rnd = st.env.now, st.env.rand.Uint64
+	}
+	ep := u.pick(now().UnixNano(), rnd, st)
+	if ep == nil {
+		return nil, ErrNoEndpoint
+	}
+	if st != nil {
+		st.endpoint = ep.url.Host
+	}
+	ep.active.Add(1)
+	defer ep.active.Add(-1)
+	r.URL.Scheme = ep.url.Scheme
+	r.URL.Host = ep.url.Host
+	res, err := u.transport.RoundTrip(r)
+	if err != nil {
+		err = classifyTransportError(err)
+		if errors.Is(err, ErrNoEndpoint) || isConnReset(err) {
+			u.failed(ep, now, &ep.connFailures, u.health.ConsecutiveConnectFailures)
+		}
+		return nil, err
+	}
+	if res.StatusCode >= 500 {
+		u.failed(ep, now, &ep.fails5xx, u.health.Consecutive5xx)
+	} else {
+		ep.connFailures.Store(0)
+		ep.fails5xx.Store(0)
+		ep.ejections.Store(0)
+	}
+	return res, nil
+}
+
+// failed counts one failure of a kind and ejects the endpoint when the
+// count reaches limit (limit <= 0 disables that kind).
+func (u *Upstream) failed(ep *endpoint, now func() time.Time, counter *atomic.Int32, limit int) {
+	if limit <= 0 {
+		return
+	}
+	if counter.Add(1) < int32(limit) {
+		return
+	}
+	counter.Store(0)
+	n := ep.ejections.Add(1)
+	d := u.health.BaseEjection
+	for i := int32(1); i < n && d < u.health.MaxEjection; i++ {
+		d *= 2
+	}
+	d = min(d, u.health.MaxEjection)
+	ep.ejectedUntil.Store(now().Add(d).UnixNano())
+}
+
+// pick chooses a healthy endpoint: the session's pinned endpoint when it
+// is healthy, else one by the balancer. It returns nil when none is
+// healthy.
+func (u *Upstream) pick(now int64, rnd func() uint64, st *requestState) *endpoint {
+	eps := *u.endpoints.Load()
+	if st != nil && st.pin != "" {
+		for _, ep := range eps {
+			if ep.url.Host == st.pin && ep.healthy(now) {
+				return ep
+			}
+		}
+	}
+	n := len(eps)
+	switch {
+	case n == 0:
+		return nil
+	case n == 1:
+		if eps[0].healthy(now) {
+			return eps[0]
+		}
+		return nil
+	}
+	if u.balancer == RoundRobin {
+		start := int((u.next.Add(1) - 1) % uint64(n))
+		for i := 0; i < n; i++ {
+			if ep := eps[(start+i)%n]; ep.healthy(now) {
+				return ep
+			}
+		}
+		return nil
+	}
+	// Power of two choices: two distinct endpoints at random, the one
+	// with fewer requests in flight wins; ejected ones are skipped.
+	i := int(rnd() % uint64(n))
+	j := int(rnd() % uint64(n-1))
+	if j >= i {
+		j++
+	}
+	a, b := eps[i], eps[j]
+	switch ah, bh := a.healthy(now), b.healthy(now); {
+	case ah && bh:
+		if b.active.Load() < a.active.Load() {
+			return b
+		}
+		return a
+	case ah:
+		return a
+	case bh:
+		return b
+	}
+	for k := 1; k < n; k++ {
+		if ep := eps[(i+k)%n]; ep.healthy(now) {
+			return ep
+		}
+	}
+	return nil
+}
+
+// classifyTransportError marks errors that happened before the backend was
+// reached as ErrNoEndpoint (503), leaving others as backend errors (502).
+func classifyTransportError(err error) error {
+	var op *net.OpError
+	if errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial") {
+		return fmt.Errorf("%w: %w", ErrNoEndpoint, err)
+	}
+	return err
+}
+
+// isConnReset reports whether err is a connection reset or closed by the
+// peer before an answer.
+func isConnReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || strings.Contains(err.Error(), "EOF")
+}
