@@ -35,7 +35,6 @@ func SupportedFeatures() []features.FeatureName {
 		features.SupportHTTPRouteNamedRouteRule,
 		features.SupportHTTPRouteRequestMirror,
 		features.SupportHTTPRouteRequestMultipleMirrors,
-		features.SupportHTTPRouteRequestPercentageMirror,
 		features.SupportHTTPRouteCORS,
 	}
 }
