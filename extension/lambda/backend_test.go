@@ -77,14 +77,22 @@ func TestLambdaAPIErrors(t *testing.T) {
 		{"not ready", 502, "ResourceNotReadyException", 502, "lambda: the Lambda API refused the invoke: 502 ResourceNotReadyException\n"},
 		{"payload too large", 413, "RequestTooLargeException", 413, "lambda: the invoke payload is too large (RequestTooLargeException)\n"},
 		{"throttled without Lambda's type", 429, "SlowDown", 429, "lambda: the function is throttled (SlowDown)\n"},
+		{"no error type", 400, "", 502, "lambda: the Lambda API refused the invoke: 400 UnknownError\n"},
 		{"access denied", 403, "AccessDeniedException", 502, "lambda: the Lambda API refused the invoke: 403 AccessDeniedException\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			endpoint, _, _ := lambdaAPI(t, tc.status, http.Header{"X-Amzn-Errortype": {tc.errorType}}, `{"message":"details for the log only"}`)
+			h := http.Header{"Retry-After": {"3"}}
+			if tc.errorType != "" {
+				h.Set("X-Amzn-Errortype", tc.errorType)
+			}
+			endpoint, _, _ := lambdaAPI(t, tc.status, h, `{"message":"details for the log only"}`)
 			rt := newRouter(t, lambda.Options{Local: true, Endpoint: endpoint}, seedManifests)
 			res := serve(t, rt, "GET", "http://example.com/echo", nil, nil)
 			if body := readAll(t, res); res.StatusCode != tc.wantStatus || body != tc.wantBody {
 				t.Errorf("status %d, body %q; want %d %q", res.StatusCode, body, tc.wantStatus, tc.wantBody)
+			}
+			if wantRA := map[bool]string{true: "3"}[tc.wantStatus == 429]; res.Header.Get("Retry-After") != wantRA {
+				t.Errorf("Retry-After %q, want %q", res.Header.Get("Retry-After"), wantRA)
 			}
 		})
 	}

@@ -156,8 +156,15 @@ func (lb *lambdaBackend) invokeError(r *http.Request, fn string, err error) (*ht
 			code = apiErr.ErrorCode()
 		}
 		lb.logger.Warn("lambda invoke refused", "backend", lb.name, "function", fn, "status", status, "error", err)
+		if code == "" {
+			code = http.StatusText(status)
+		}
 		if status == http.StatusTooManyRequests {
-			return textResponse(r, http.StatusTooManyRequests, "lambda: the function is throttled ("+code+")\n"), nil
+			res := textResponse(r, http.StatusTooManyRequests, "lambda: the function is throttled ("+code+")\n")
+			if re.Response != nil && re.Response.Header.Get("Retry-After") != "" {
+				res.Header.Set("Retry-After", re.Response.Header.Get("Retry-After"))
+			}
+			return res, nil
 		}
 		return textResponse(r, http.StatusBadGateway,
 			"lambda: the Lambda API refused the invoke: "+strconv.Itoa(status)+" "+code+"\n"), nil

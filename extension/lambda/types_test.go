@@ -13,14 +13,13 @@ import (
 
 	"github.com/httproute/httproute"
 	"github.com/httproute/httproute/extension/lambda"
-	"github.com/httproute/httproute/manifest"
 )
 
 func ptr[T any](v T) *T { return &v }
 
 // TestDecodeShapes decodes both CRD shapes of spec.aws and a static
-// backend through the manifest loader, which reads strictly: a JSON tag
-// that differs from kgateway's CRD fails it.
+// backend strictly, as the manifest loader does: a JSON tag that differs
+// from kgateway's CRD fails it.
 func TestDecodeShapes(t *testing.T) {
 	docs := seedManifests + `
 ---
@@ -60,12 +59,9 @@ spec:
       port: 8081
     appProtocol: kubernetes.io/h2c
 `
-	m, err := manifest.Decode(manifest.Options{Extensions: lambda.Extensions(lambda.Options{})}, "backends.yaml", strings.NewReader(docs))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := manifests(t, docs)
 	var got []lambda.BackendSpec
-	for _, o := range m.Config.Objects {
+	for _, o := range cfg.Objects {
 		b, ok := o.(*lambda.Backend)
 		if !ok {
 			t.Fatalf("object %T, want *lambda.Backend", o)
