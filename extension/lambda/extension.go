@@ -56,6 +56,14 @@ type Options struct {
 	//     (environment, shared files, web identity, container and instance
 	//     metadata), loaded once per Provider.
 	Credentials func(CredentialsRef) (aws.CredentialsProvider, error)
+	// Balancer spreads the requests of a static Backend over its hosts;
+	// the zero value is the Router's default (httproute.LeastRequest).
+	// kgateway's Envoy balances static hosts round robin:
+	// httproute.RoundRobin does the same.
+	Balancer httproute.Balancer
+	// Health is the passive health checking of a static Backend's hosts;
+	// the zero value is httproute.HealthConfig's defaults.
+	Health httproute.HealthConfig
 	// Transport carries the invokes and the requests to static hosts. Nil
 	// gives the Provider transports of its own (see httproute.NewTransport).
 	Transport http.RoundTripper
@@ -406,7 +414,13 @@ func (p *Provider) newStatic(s *StaticBackend, path *field.Path) (httproute.Back
 	if len(errs) > 0 {
 		return nil, errs, nil
 	}
-	u, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: eps, AppProtocol: proto, Transport: p.transport})
+	u, err := httproute.NewUpstream(httproute.UpstreamConfig{
+		Endpoints:   eps,
+		AppProtocol: proto,
+		Transport:   p.transport,
+		Balancer:    p.opts.Balancer,
+		Health:      p.opts.Health,
+	})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -32,23 +33,45 @@ func staticBackend(appProtocol string, hosts ...string) string {
 	return b.String() + "---\n" + routeTo("static")
 }
 
-func TestStaticRoundRobin(t *testing.T) {
+func TestStaticBalancing(t *testing.T) {
 	var hosts []string
 	for _, name := range []string{"one", "two"} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, name+" "+r.URL.Path)
+			io.WriteString(w, name)
 		}))
 		t.Cleanup(srv.Close)
 		hosts = append(hosts, srv.Listener.Addr().String())
 	}
-	rt := newRouter(t, lambda.Options{}, staticBackend("", hosts...))
-	var got []string
-	for range 4 {
-		res := serve(t, rt, "GET", "http://example.com/p", nil, nil)
-		got = append(got, readAll(t, res))
+	answers := func(opts lambda.Options) map[string]int {
+		cfg, _ := manifests(t, staticBackend("", hosts...))
+		cfg.Extensions = lambda.Extensions(opts)
+		cfg.Rand = rand.NewPCG(1, 2)
+		rt, err := httproute.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		var order []string
+		for range 20 {
+			body := readAll(t, serve(t, rt, "GET", "http://example.com/p", nil, nil))
+			got[body]++
+			order = append(order, body)
+		}
+		if opts.Balancer == httproute.RoundRobin {
+			for i := 1; i < len(order); i++ {
+				if order[i] == order[i-1] {
+					t.Errorf("round robin answered %q twice in a row: %q", order[i], order)
+					break
+				}
+			}
+		}
+		return got
 	}
-	if strings.Join(got, ",") != "one /p,two /p,one /p,two /p" && strings.Join(got, ",") != "two /p,one /p,two /p,one /p" {
-		t.Errorf("answers %q, want the two hosts in turn", got)
+	if got := answers(lambda.Options{Balancer: httproute.RoundRobin}); got["one"] != 10 || got["two"] != 10 {
+		t.Errorf("round robin: %v, want 10 each", got)
+	}
+	if got := answers(lambda.Options{}); got["one"] == 0 || got["two"] == 0 || got["one"]+got["two"] != 20 {
+		t.Errorf("least request (seeded): %v, want both hosts used", got)
 	}
 }
 
