@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/httproute/httproute"
 	"github.com/httproute/httproute/extension/lambda"
 )
 
@@ -214,6 +215,17 @@ func TestDefaultCredentialChain(t *testing.T) {
 	auth, _ := seen.Load("Authorization")
 	if !strings.Contains(auth.(string), "Credential=AKIDFROMENVIRONMENT1/") {
 		t.Errorf("Authorization %q, want the environment's access key", auth)
+	}
+
+	// The zero Provider works as New(Options{}).
+	cfg, _ := manifests(t, currentBackend("echo", "      endpointURL: "+endpoint))
+	cfg.Extensions = new(lambda.Provider).Extensions()
+	zero, err := httproute.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := serve(t, zero, "POST", "http://example.com/", []byte("body"), nil); res.StatusCode != 200 {
+		t.Fatalf("zero Provider: status %d: %s", res.StatusCode, readAll(t, res))
 	}
 }
 

@@ -86,31 +86,40 @@ const DefaultRegion = "us-east-1"
 
 // A Provider builds the Backends of kgateway's Backend kind. It holds what
 // they share: options, the HTTP client of the invokes and the SDK's default
-// configuration, loaded at most once. It is safe for concurrent use.
+// configuration, loaded at most once. It is safe for concurrent use. The
+// zero Provider is New(Options{}).
 type Provider struct {
-	opts       Options
+	opts     Options
+	initOnce sync.Once
+	// httpClient carries the invokes.
 	httpClient *http.Client
-	// transport carries the requests to static hosts when
-	// Options.Transport is nil: NewUpstream makes its own then.
-	transport http.RoundTripper
-	cfgOnce   sync.Once
-	cfg       aws.Config
-	cfgErr    error
+	cfgOnce    sync.Once
+	cfg        aws.Config
+	cfgErr     error
 }
 
 // New returns a Provider for opts.
 func New(opts Options) *Provider {
-	if opts.MaxPayloadBytes <= 0 {
-		opts.MaxPayloadBytes = DefaultMaxPayloadBytes
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	t := opts.Transport
-	if t == nil {
-		t = httproute.NewTransport(false)
-	}
-	return &Provider{opts: opts, httpClient: &http.Client{Transport: t}, transport: opts.Transport}
+	p := &Provider{opts: opts}
+	p.init()
+	return p
+}
+
+// init applies the defaults of Options, once.
+func (p *Provider) init() {
+	p.initOnce.Do(func() {
+		if p.opts.MaxPayloadBytes <= 0 {
+			p.opts.MaxPayloadBytes = DefaultMaxPayloadBytes
+		}
+		if p.opts.Logger == nil {
+			p.opts.Logger = slog.New(slog.DiscardHandler)
+		}
+		t := p.opts.Transport
+		if t == nil {
+			t = httproute.NewTransport(false)
+		}
+		p.httpClient = &http.Client{Transport: t}
+	})
 }
 
 // Extensions returns the extensions that let routes use Backends and
@@ -146,6 +155,7 @@ func (p *Provider) resolve(ref httproute.BackendRef) (httproute.Backend, error) 
 // httproute.ErrUnsupported when a static backend's appProtocol cannot be
 // served.
 func (p *Provider) NewBackend(b *Backend) (httproute.Backend, error) {
+	p.init()
 	if b == nil {
 		return nil, fmt.Errorf("nil Backend: %w", httproute.ErrNotFound)
 	}
@@ -417,7 +427,7 @@ func (p *Provider) newStatic(s *StaticBackend, path *field.Path) (httproute.Back
 	u, err := httproute.NewUpstream(httproute.UpstreamConfig{
 		Endpoints:   eps,
 		AppProtocol: proto,
-		Transport:   p.transport,
+		Transport:   p.opts.Transport,
 		Balancer:    p.opts.Balancer,
 		Health:      p.opts.Health,
 	})
