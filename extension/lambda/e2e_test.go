@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +181,9 @@ func TestEmulator(t *testing.T) {
 		}
 		if got := res.Header.Get("Content-Type"); got != "application/json" {
 			t.Errorf("Content-Type = %q", got)
+		}
+		if got := res.Header.Get("Content-Length"); got != strconv.Itoa(len(body)) {
+			t.Errorf("Content-Length = %q, body %d bytes", got, len(body))
 		}
 		inv := front.last(t)
 		if inv.Function != "arn:aws:lambda:us-east-1:123456789012:function:echo:live" || inv.Type != "RequestResponse" {

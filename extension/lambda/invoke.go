@@ -382,6 +382,7 @@ func hopByHop(name string) bool {
 }
 
 func newResponse(r *http.Request, code int, h http.Header, body []byte) *http.Response {
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	return &http.Response{
 		Status:        strconv.Itoa(code) + " " + http.StatusText(code),
 		StatusCode:    code,

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -156,9 +157,10 @@ func TestDecodeResponse(t *testing.T) {
 			} else {
 				b, _ := io.ReadAll(res.Body)
 				got = want{status: res.StatusCode, header: res.Header, body: string(b)}
-				if res.ContentLength != int64(len(b)) {
-					t.Errorf("ContentLength %d, body %d bytes", res.ContentLength, len(b))
+				if res.ContentLength != int64(len(b)) || res.Header.Get("Content-Length") != strconv.Itoa(len(b)) {
+					t.Errorf("ContentLength %d, header %q, body %d bytes", res.ContentLength, res.Header.Get("Content-Length"), len(b))
 				}
+				res.Header.Del("Content-Length")
 			}
 			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(want{})); diff != "" {
 				t.Errorf("(-want +got):\n%s\n%s", diff, tc.reason)
