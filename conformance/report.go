@@ -1,0 +1,214 @@
+package conformance
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
+	"sigs.k8s.io/gateway-api/conformance/utils/suite"
+	"sigs.k8s.io/gateway-api/pkg/consts"
+	"sigs.k8s.io/gateway-api/pkg/features"
+	"sigs.k8s.io/yaml"
+)
+
+// gatewayHTTP returns the conformance profile the run reports on.
+func gatewayHTTP() suite.ConformanceProfile { return suite.GatewayHTTPConformanceProfile }
+
+// notRunnable lists the tests of the run's scope that cannot run in
+// process, with the reason; they are reported as skipped.
+func notRunnable() map[string]string {
+	return map[string]string{}
+}
+
+// outcome is what became of one test.
+type outcome int
+
+const (
+	passed outcome = iota
+	failed
+	skipped
+)
+
+// result is the outcome of one test of the report's profile; reason says
+// why a skipped test did not run.
+type result struct {
+	test    suite.ConformanceTest
+	outcome outcome
+	reason  string
+}
+
+// supportedSet is the set of features the suite is run with: the Router's,
+// plus the profile's core features, which a profile implies.
+func supportedSet(router []features.FeatureName) sets.Set[features.FeatureName] {
+	return sets.New(router...).Union(gatewayHTTP().CoreFeatures)
+}
+
+// inProfile reports whether every feature of t belongs to the profile.
+func inProfile(t suite.ConformanceTest) bool {
+	profile := gatewayHTTP()
+	for _, f := range t.Features {
+		if !profile.CoreFeatures.Has(f) && !profile.ExtendedFeatures.Has(f) {
+			return false
+		}
+	}
+	return true
+}
+
+// inScope reports whether t is one of the tests this run is for: the
+// HTTPRoute tests and the Gateway tests (HTTP listeners, route attachment).
+// GatewayClass tests judge the GatewayClass controller, which the harness
+// plays, not the Router.
+func inScope(t suite.ConformanceTest) bool {
+	return strings.HasPrefix(t.ShortName, "HTTPRoute") ||
+		(strings.HasPrefix(t.ShortName, "Gateway") && !strings.HasPrefix(t.ShortName, "GatewayClass"))
+}
+
+// plan splits the suite's tests of the profile whose features are all
+// supported into those to run and those reported as skipped, with the
+// reason. Tests of other profiles, and tests needing a feature that is not
+// supported, are neither run nor counted, as in upstream reports.
+func plan(all []suite.ConformanceTest, supported sets.Set[features.FeatureName]) (run []suite.ConformanceTest, skip []result) {
+	blocked := notRunnable()
+	for _, t := range all {
+		if !inProfile(t) || !supported.HasAll(t.Features...) {
+			continue
+		}
+		switch reason, ok := blocked[t.ShortName]; {
+		case ok:
+			skip = append(skip, result{test: t, outcome: skipped, reason: "cannot run in process: " + reason})
+		case !inScope(t):
+			skip = append(skip, result{test: t, outcome: skipped, reason: "outside the run's scope: it checks the GatewayClass controller, which is the harness, not the Router"})
+		default:
+			run = append(run, t)
+		}
+	}
+	return run, skip
+}
+
+// isExtended reports whether t needs a feature beyond the profile's core.
+func isExtended(t suite.ConformanceTest) bool {
+	profile := gatewayHTTP()
+	for _, f := range t.Features {
+		if !profile.CoreFeatures.Has(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// buildReport returns the ConformanceReport of a run, in the upstream
+// format: one GATEWAY-HTTP profile report with core and extended counts.
+func buildReport(results []result, supported sets.Set[features.FeatureName], impl confv1.Implementation, date time.Time) *confv1.ConformanceReport {
+	profile := gatewayHTTP()
+	slices.SortFunc(results, func(a, b result) int { return strings.Compare(a.test.ShortName, b.test.ShortName) })
+	var core confv1.Status
+	ext := &confv1.ExtendedStatus{}
+	var provisional []string
+	for _, r := range results {
+		st := &core
+		if isExtended(r.test) {
+			st = &ext.Status
+		}
+		switch r.outcome {
+		case passed:
+			st.Passed++
+			if r.test.Provisional {
+				provisional = append(provisional, r.test.ShortName)
+			}
+		case failed:
+			st.Failed++
+			st.FailedTests = append(st.FailedTests, r.test.ShortName)
+		case skipped:
+			st.Skipped++
+			st.SkippedTests = append(st.SkippedTests, r.test.ShortName)
+		}
+	}
+	core.Result = resultOf(core)
+	ext.Result = resultOf(ext.Status)
+	for _, f := range sets.List(profile.ExtendedFeatures) {
+		if supported.Has(f) {
+			ext.SupportedFeatures = append(ext.SupportedFeatures, string(f))
+		} else {
+			ext.UnsupportedFeatures = append(ext.UnsupportedFeatures, string(f))
+		}
+	}
+	pr := confv1.ProfileReport{
+		Name:     string(profile.Name),
+		Core:     core,
+		Extended: ext,
+		Summary:  fmt.Sprintf("Core tests %s. Extended tests %s.", summary(core), summary(ext.Status)),
+	}
+	return &confv1.ConformanceReport{
+		TypeMeta:                  metav1.TypeMeta{APIVersion: confv1.GroupVersion.String(), Kind: "ConformanceReport"},
+		Implementation:            impl,
+		Date:                      date.Format(time.RFC3339),
+		GatewayAPIVersion:         consts.BundleVersion,
+		GatewayAPIChannel:         apiChannel,
+		Mode:                      "default",
+		ProfileReports:            []confv1.ProfileReport{pr},
+		SucceededProvisionalTests: provisional,
+	}
+}
+
+func resultOf(st confv1.Status) confv1.Result {
+	switch {
+	case st.Failed > 0:
+		return confv1.Failure
+	case st.Skipped > 0:
+		return confv1.Partial
+	default:
+		return confv1.Success
+	}
+}
+
+func summary(st confv1.Status) string {
+	switch st.Result {
+	case confv1.Failure:
+		return fmt.Sprintf("failed with %d test failures", st.Failed)
+	case confv1.Partial:
+		return fmt.Sprintf("partially succeeded with %d test skips", st.Skipped)
+	default:
+		return "succeeded"
+	}
+}
+
+// marshalReport returns the report as YAML, preceded by comment lines
+// giving the reason for every skipped test (the upstream format has no
+// field for it).
+func marshalReport(rep *confv1.ConformanceReport, results []result) ([]byte, error) {
+	body, err := yaml.Marshal(rep)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString("# Gateway API conformance report of httproute.Router, generated by the\n")
+	b.WriteString("# in-process run in this directory: go test ./... -update-report\n")
+	for _, r := range results {
+		if r.outcome == skipped {
+			fmt.Fprintf(&b, "# skipped %s: %s\n", r.test.ShortName, r.reason)
+		}
+	}
+	b.Write(body)
+	return b.Bytes(), nil
+}
+
+// sameReport reports whether two marshalled reports agree in all but
+// their date.
+func sameReport(a, b []byte) bool {
+	return bytes.Equal(withoutDate(a), withoutDate(b))
+}
+
+func withoutDate(r []byte) []byte {
+	var out [][]byte
+	for line := range bytes.Lines(r) {
+		if !bytes.HasPrefix(line, []byte("date:")) {
+			out = append(out, line)
+		}
+	}
+	return bytes.Join(out, nil)
+}
