@@ -30,7 +30,7 @@ func FuzzDecode(f *testing.F) {
 		if len(data) > 1<<16 {
 			return
 		}
-		m, err := Decode(Options{Extensions: kgateway}, "fuzz.yaml", strings.NewReader(string(data)))
+		m, err := Decode(Options{Extensions: kgateway, Validator: standard}, "fuzz.yaml", strings.NewReader(string(data)))
 		if m == nil {
 			t.Fatal("nil Manifests")
 		}

@@ -11,12 +11,20 @@
 // validation reads them: unknown fields, values of the wrong type, duplicate
 // keys, a missing apiVersion or kind and two objects with the same kind,
 // namespace and name are errors. Objects without a namespace get
-// "default", as kubectl gives them the namespace of its context. Every
-// problem of every document is reported at once, each with the file, line
-// and column it is about:
+// "default", as kubectl gives them the namespace of its context.
 //
-//	routes.yaml:17:7: did not find expected '-' indicator
-//	routes.yaml:24:18: httproute default/httpbin: spec.rules[1].matches[0].queryParams[0].value: Invalid value: "integer": must be of type string
+// Then, by default, every object is validated and defaulted as the API
+// server would with the Gateway API CRDs of the standard channel installed
+// (see package validation; Options.Channel picks the experimental channel,
+// Options.NoValidation skips this step): the objects in the Config carry
+// the CRD defaults, and the problems are the API server's, with its
+// messages.
+//
+// Every problem of every document is reported at once, each with the file,
+// line and column it is about:
+//
+//	routes.yaml:17:7: document 1: did not find expected '-' indicator
+//	routes.yaml:27:9: httproute default/httpbin: spec.rules[1].matches[0].queryParams[0].value: Invalid value: "integer": spec.rules[1].matches[0].queryParams[0].value in body must be of type string: "integer"
 //
 // YAML is read as YAML 1.2, except that plain scalars YAML 1.1 reads as
 // booleans (yes, no, on, off, y, n and their capitalised forms) are
@@ -30,6 +38,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -39,6 +48,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -46,6 +56,7 @@ import (
 	kjson "sigs.k8s.io/json"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/validation"
 )
 
 // Options control how manifests are read.
@@ -56,6 +67,23 @@ type Options struct {
 	// Extensions are not added to Config.Extensions: the host program
 	// builds its Config with the extensions it serves.
 	Extensions []httproute.Extension
+	// Channel is the Gateway API release channel whose CRDs validate and
+	// default the Gateway API objects: validation.Standard (the zero
+	// value) or validation.Experimental, which is needed for experimental
+	// fields such as an HTTPRoute rule's retry or sessionPersistence (the
+	// standard channel rejects them as unknown fields, as a cluster with
+	// the standard CRDs does).
+	Channel validation.Channel
+	// Validator validates and defaults the objects. Nil uses a new
+	// validation.New(Channel) for the call; a program that loads
+	// manifests more than once should pass one Validator, which compiles
+	// the CRD schemas once and does not revalidate unchanged objects.
+	// When set, Channel is ignored.
+	Validator *validation.Validator
+	// NoValidation skips validation and defaulting by the CRDs and the
+	// metadata checks. Documents are still read strictly: unknown fields
+	// and values of the wrong type are errors.
+	NoValidation bool
 }
 
 // Manifests are the objects read from a set of manifests.
@@ -250,6 +278,7 @@ type loader struct {
 	opts      Options
 	kinds     map[schema.GroupVersionKind]*kind
 	structure *structure
+	validator *validation.Validator // nil without validation
 	m         *Manifests
 	// seen is where each object was first read, by group, kind,
 	// namespace and name.
@@ -271,9 +300,17 @@ func newLoader(opts Options) (*loader, error) {
 	if err != nil {
 		return nil, err
 	}
+	v := opts.Validator
+	if v == nil && !opts.NoValidation {
+		v = validation.New(opts.Channel)
+	}
+	if opts.NoValidation {
+		v = nil
+	}
 	return &loader{
 		opts:      opts,
 		kinds:     ks,
+		validator: v,
 		structure: newStructure(true),
 		m:         &Manifests{sources: map[objectKey][]*source{}},
 		seen:      map[seenKey]position{},
@@ -357,13 +394,24 @@ func (l *loader) document(d *document) {
 	ns = defaultNamespace(obj, k.namespaced)
 	l.record(d, k, ns, name)
 
+	// With a CRD to validate the document, its messages about values of
+	// the wrong type are the API server's: the structure check only looks
+	// for unknown fields, which it explains better.
+	schemaChecked := false
+	if l.validator != nil && k.crd {
+		_, schemaChecked = l.validator.Scope(gvk)
+	}
 	var errs field.ErrorList
-	if name == "" {
+	if name == "" && l.validator == nil {
 		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "name is required"))
 	}
 	l.structure.errs = nil
+	l.structure.types = !schemaChecked
 	l.structure.check(reflect.TypeOf(k.new()).Elem(), obj, nil, 0)
 	errs = append(errs, l.structure.errs...)
+	if l.validator != nil && !metadataErrors(errs) {
+		errs = append(errs, l.validate(obj, errs)...)
+	}
 	for _, fe := range errs {
 		l.objError(d, k.as.Kind, ns, name, reasonUnsupportedValue, fe)
 	}
@@ -377,6 +425,47 @@ func (l *loader) document(d *document) {
 		return
 	}
 	k.add(l.m, typed)
+}
+
+// metadataErrors reports whether the structure check found a value of the
+// wrong type in the metadata, which keeps the validator from decoding it.
+func metadataErrors(errs field.ErrorList) bool {
+	for _, fe := range errs {
+		if fe.Type != field.ErrorTypeForbidden && (fe.Field == "metadata" || strings.HasPrefix(fe.Field, "metadata.")) {
+			return true
+		}
+	}
+	return false
+}
+
+// validate validates and defaults a document in place. Unknown fields the
+// structure check has already reported are not reported twice; those it
+// has not are fields of the Go type that the channel's CRD does not have:
+// experimental fields checked against the standard channel.
+func (l *loader) validate(obj map[string]any, reported field.ErrorList) field.ErrorList {
+	seen := map[string]bool{}
+	for _, fe := range reported {
+		if fe.Type == field.ErrorTypeForbidden {
+			seen[fe.Field] = true
+		}
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	var errs field.ErrorList
+	for _, fe := range l.validator.Validate(u) {
+		if fe.Type == field.ErrorTypeForbidden && fe.Detail == "unknown field" {
+			if seen[fe.Field] {
+				continue
+			}
+			if l.validator.Channel() == validation.Standard {
+				fe.Detail = "unknown field in the standard channel; experimental fields need the experimental channel"
+			}
+		}
+		errs = append(errs, fe)
+	}
+	// Validate replaced the content with the defaulted one.
+	clear(obj)
+	maps.Copy(obj, u.Object)
+	return errs
 }
 
 // typeMeta reads the apiVersion and kind of a document.

@@ -15,7 +15,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/validation"
 )
+
+// standard is the validator the tests share, so that the CRD schemas are
+// compiled once.
+var standard = validation.New(validation.Standard)
 
 // kgatewayObject stands for the kgateway kinds of the seed (DirectResponse,
 // Backend): an extension object whose spec the tests do not interpret.
@@ -68,7 +73,7 @@ func TestSeed(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			m, err := Load(Options{Extensions: kgateway}, f)
+			m, err := Load(Options{Extensions: kgateway, Validator: standard}, f)
 			if w, ok := want[filepath.Base(f)]; ok {
 				if diff := cmp.Diff([]string{w}, errorLines(err)); diff != "" {
 					t.Errorf("errors (-want +got):\n%s", diff)
@@ -90,18 +95,38 @@ func TestSeed(t *testing.T) {
 }
 
 // TestSeedQueryValue loads the A/B route with its indentation fixed: the
-// query parameter value written as a number is reported at its line.
+// query parameter value written as a number fails at its line, as the API
+// server would reject it, and, without validation, as the Go type would.
 func TestSeedQueryValue(t *testing.T) {
-	_, err := Load(Options{}, "testdata/ab-fixed.yaml")
-	want := []string{
-		`testdata/ab-fixed.yaml:27:9: httproute default/httpbin: spec.rules[1].matches[0].queryParams[0].value: Invalid value: "integer": must be of type string`,
-	}
-	if diff := cmp.Diff(want, errorLines(err)); diff != "" {
-		t.Errorf("errors (-want +got):\n%s", diff)
-	}
-	var he *httproute.Error
-	if !errors.As(err, &he) || he.Field == nil || he.Field.Type != field.ErrorTypeTypeInvalid {
-		t.Errorf("want an *httproute.Error with a TypeInvalid field error, got %#v", err)
+	tests := []struct {
+		name string
+		opts Options
+		want []string
+	}{{
+		name: "validated",
+		opts: Options{Validator: standard},
+		want: []string{
+			`testdata/ab-fixed.yaml:27:9: httproute default/httpbin: spec.rules[1].matches[0].queryParams[0].value: Invalid value: "integer": spec.rules[1].matches[0].queryParams[0].value in body must be of type string: "integer"`,
+			`testdata/ab-fixed.yaml:4:1: httproute default/httpbin: <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation`,
+		},
+	}, {
+		name: "not validated",
+		opts: Options{NoValidation: true},
+		want: []string{
+			`testdata/ab-fixed.yaml:27:9: httproute default/httpbin: spec.rules[1].matches[0].queryParams[0].value: Invalid value: "integer": must be of type string`,
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.opts, "testdata/ab-fixed.yaml")
+			if diff := cmp.Diff(tt.want, errorLines(err)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			var he *httproute.Error
+			if !errors.As(err, &he) || he.Field == nil || he.Field.Type != field.ErrorTypeTypeInvalid {
+				t.Errorf("want an *httproute.Error with a TypeInvalid field error, got %#v", err)
+			}
+		})
 	}
 }
 
@@ -252,7 +277,7 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Decode(Options{Extensions: kgateway}, "in.yaml", strings.NewReader(tt.in))
+			_, err := Decode(Options{Extensions: kgateway, NoValidation: true}, "in.yaml", strings.NewReader(tt.in))
 			if diff := cmp.Diff(tt.want, errorLines(err)); diff != "" {
 				t.Errorf("errors (-want +got):\n%s", diff)
 			}
@@ -326,7 +351,7 @@ kind: DirectResponse
 metadata: {name: dr}
 spec: {status: 404, body: "gone\n"}
 `
-	m, err := Decode(Options{Extensions: kgateway}, "in.yaml", strings.NewReader(in))
+	m, err := Decode(Options{Extensions: kgateway, Validator: standard}, "in.yaml", strings.NewReader(in))
 	if err == nil || !strings.Contains(err.Error(), `metadata.labels[shared]: Invalid value: "boolean": must be of type string`) {
 		t.Fatalf("want the YAML 1.1 boolean label reported, got %v", err)
 	}
@@ -404,7 +429,7 @@ spec:
       requestRedirect:
         statusCode: 301
 `
-	m, err := Decode(Options{}, "routes.yaml", strings.NewReader(in))
+	m, err := Decode(Options{Validator: standard}, "routes.yaml", strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +478,7 @@ func TestLoadDirectory(t *testing.T) {
 	write("sub/c.yaml", strings.ReplaceAll(route, "web", "c"))
 	write("notes.txt", "not yaml: [")
 	write(".hidden/d.yaml", "not yaml: [")
-	m, err := Load(Options{}, dir)
+	m, err := Load(Options{NoValidation: true}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,5 +516,91 @@ func TestExtensionErrors(t *testing.T) {
 				t.Errorf("got %v, want %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDecodeValidated checks what validation adds to the loader: the API
+// server's messages at the lines of their fields, and the defaults.
+func TestDecodeValidated(t *testing.T) {
+	experimental := validation.New(validation.Experimental)
+	tests := []struct {
+		name string
+		opts Options
+		in   string
+		want []string
+	}{{
+		name: "CEL rule at its line",
+		in: route + `spec:
+  rules:
+  - backendRefs: [{name: web, port: 80}]
+  - filters:
+    - type: RequestRedirect
+      requestRedirect: {scheme: https}
+    backendRefs: [{name: web, port: 80}]
+`,
+		want: []string{`in.yaml:8:5: httproute default/web: spec.rules[1]: Invalid value: RequestRedirect filter must not be used together with backendRefs`},
+	}, {
+		name: "unknown field reported once, with a suggestion",
+		in:   route + "spec:\n  rules:\n  - backendRef: [{name: web, port: 80}]\n",
+		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].backendRef: Forbidden: unknown field; did you mean "backendRefs"?`},
+	}, {
+		name: "experimental field in the standard channel",
+		in:   route + "spec:\n  rules:\n  - retry: {attempts: 2}\n",
+		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].retry: Forbidden: unknown field in the standard channel; experimental fields need the experimental channel`},
+	}, {
+		name: "experimental field in the experimental channel",
+		opts: Options{Validator: experimental},
+		in:   route + "spec:\n  rules:\n  - retry: {attempts: 2}\n",
+	}, {
+		name: "Channel picks the validator",
+		opts: Options{Channel: validation.Experimental},
+		in:   route + "spec:\n  rules:\n  - retry: {attempts: 2}\n",
+	}, {
+		name: "metadata checks",
+		in:   "apiVersion: v1\nkind: Service\nmetadata:\n  name: 1web\n  namespace: apps\n",
+		want: []string{`in.yaml:4:3: service apps/1web: metadata.name: Invalid value: "1web": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')`},
+	}, {
+		name: "metadata of the wrong type, before validation",
+		in:   route + "  labels: [a]\nspec: {}\n",
+		want: []string{`in.yaml:5:3: httproute default/web: metadata.labels: Invalid value: "array": must be of type object`},
+	}, {
+		name: "library check",
+		in:   route + "spec:\n  hostnames: [\"10.0.0.1\"]\n",
+		want: []string{`in.yaml:6:15: httproute default/web: spec.hostnames[0]: Invalid value: "10.0.0.1": must be a DNS name, not an IP address`},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.opts.Validator == nil && tt.opts.Channel == validation.Standard {
+				tt.opts.Validator = standard
+			}
+			_, err := Decode(tt.opts, "in.yaml", strings.NewReader(tt.in))
+			if diff := cmp.Diff(tt.want, errorLines(err)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDefaultsApplied checks that loaded objects carry the CRD defaults,
+// and none without validation.
+func TestDefaultsApplied(t *testing.T) {
+	in := route + "spec:\n  parentRefs: [{name: gw}]\n  rules:\n  - backendRefs: [{name: web, port: 80}]\n"
+	m, err := Decode(Options{Validator: standard}, "in.yaml", strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := m.Config.HTTPRoutes[0]
+	got := fmt.Sprintf("%s/%s %s %s/%s %d %s %s", *r.Spec.ParentRefs[0].Group, *r.Spec.ParentRefs[0].Kind,
+		*r.Spec.Rules[0].Matches[0].Path.Type, *r.Spec.Rules[0].BackendRefs[0].Group, *r.Spec.Rules[0].BackendRefs[0].Kind,
+		*r.Spec.Rules[0].BackendRefs[0].Weight, *r.Spec.Rules[0].Matches[0].Path.Value, r.Namespace)
+	if want := "gateway.networking.k8s.io/Gateway PathPrefix /Service 1 / default"; got != want {
+		t.Errorf("defaults: got %q, want %q", got, want)
+	}
+	m, err = Decode(Options{NoValidation: true}, "in.yaml", strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := m.Config.HTTPRoutes[0]; r.Spec.Rules[0].BackendRefs[0].Weight != nil || r.Namespace != "default" {
+		t.Errorf("without validation: weight %v, namespace %q", r.Spec.Rules[0].BackendRefs[0].Weight, r.Namespace)
 	}
 }

@@ -71,6 +71,14 @@ func (s *structure) check(t reflect.Type, v any, p *field.Path, depth int) {
 				s.errs = append(s.errs, unknownField(p.Child(k), k, fields))
 				continue
 			}
+			if depth == 0 && k == "metadata" && !s.types {
+				// CRD schemas leave metadata to the API server's
+				// decoder, which rejects values of the wrong type.
+				s.types = true
+				s.check(f.typ, m[k], p.Child(k), depth+1)
+				s.types = false
+				continue
+			}
 			s.check(f.typ, m[k], p.Child(k), depth+1)
 		}
 	case reflect.Map:
