@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -273,5 +274,36 @@ func TestReport(t *testing.T) {
 	c, _ := marshalReport(buildReport(results, supported, implementation(), time.Unix(0, 0)), results)
 	if sameReport(a, c) {
 		t.Error("reports with different outcomes are the same")
+	}
+}
+
+func TestPlan(t *testing.T) {
+	test := func(name string, fs ...features.FeatureName) suite.ConformanceTest {
+		return suite.ConformanceTest{ShortName: name, Features: fs}
+	}
+	all := []suite.ConformanceTest{
+		test("HTTPRouteSimple", features.SupportGateway, features.SupportHTTPRoute),
+		test("HTTPRouteNeedsRetry", features.SupportGateway, features.SupportHTTPRoute, features.SupportHTTPRouteRetry),
+		test("GatewayClassObservedGenerationBump", features.SupportGateway),
+		test("GatewayInfrastructureMetadata", features.SupportGateway, features.SupportGatewayInfrastructure),
+		test("TLSRouteSimple", features.SupportGateway, features.SupportTLSRoute),
+	}
+	run, skip := plan(all, supportedSet([]features.FeatureName{features.SupportGatewayInfrastructure, features.SupportTLSRoute}))
+	var ran []string
+	for _, r := range run {
+		ran = append(ran, r.ShortName)
+	}
+	if !slices.Equal(ran, []string{"HTTPRouteSimple"}) {
+		t.Errorf("run %v, want [HTTPRouteSimple]: unsupported features and other profiles are left out", ran)
+	}
+	var skipped []string
+	for _, r := range skip {
+		if r.reason == "" {
+			t.Errorf("%s skipped without a reason", r.test.ShortName)
+		}
+		skipped = append(skipped, r.test.ShortName)
+	}
+	if !slices.Equal(skipped, []string{"GatewayClassObservedGenerationBump", "GatewayInfrastructureMetadata"}) {
+		t.Errorf("skipped %v, want the out-of-scope and the not-runnable test", skipped)
 	}
 }
