@@ -2,8 +2,7 @@
 # Copies the Gateway API CRDs of both release channels from the module cache
 # into validation/crds, where go:embed can reach them (it cannot reach into
 # another module). Run it after changing the gateway-api version in go.mod;
-# hack/verify-crds.sh (run by the validation tests too) checks the copies
-# are current.
+# TestCRDsCurrent in validation/ fails while the copies are stale.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -374,3 +374,33 @@ spec:
     backendRefs:
     - {name: httpbin-v3, port: 8000}
 `
+
+// TestConcurrent validates routes from several goroutines with a fresh
+// Validator, so that the first compilation races with the cache (run with
+// -race).
+func TestConcurrent(t *testing.T) {
+	v := validation.New(validation.Standard)
+	objs, err := readDocuments([]byte(benchRoute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []string)
+	for g := range 4 {
+		go func() {
+			var bad []string
+			for i := range 5 {
+				u := objs[0].DeepCopy()
+				u.SetName(fmt.Sprintf("route-%d", i%2+g%2))
+				for _, fe := range v.Validate(u) {
+					bad = append(bad, fe.Error())
+				}
+			}
+			done <- bad
+		}()
+	}
+	for range 4 {
+		if bad := <-done; len(bad) > 0 {
+			t.Errorf("problems: %v", bad)
+		}
+	}
+}
