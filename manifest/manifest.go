@@ -232,6 +232,10 @@ func manifestFiles(p string) ([]string, error) {
 // writes (a field set by a default is not in the manifest). Problems found
 // later by httproute.New or Update then point at a line too. It returns
 // err.
+//
+// Locate changes the *httproute.Error values themselves: call it before
+// wrapping err with fmt.Errorf, which formats its message at once
+// (errors.Join formats when asked, so joined errors show the positions).
 func (m *Manifests) Locate(err error) error {
 	locate(err, func(e *httproute.Error) {
 		if e.File != "" {

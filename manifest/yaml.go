@@ -149,16 +149,12 @@ func syntaxLine(text []byte, context int, full string) int {
 		if err == nil {
 			continue
 		}
-		if sameProblem(err.Error(), full) {
+		if err.Error() == full {
 			return l
 		}
 	}
 	return 0
 }
-
-// sameProblem reports whether two parser errors have the same message
-// and context line.
-func sameProblem(a, b string) bool { return a == b }
 
 // firstColumn returns the 1-based column of the first character of a line
 // that is not a space, or 1.

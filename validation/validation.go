@@ -344,6 +344,8 @@ func sortErrors(errs field.ErrorList) field.ErrorList {
 	return errs
 }
 
+// skipped reports whether e is the API server's note that the CEL rules
+// were not run.
 func skipped(e *field.Error) bool {
 	return e.Field == "<nil>" && e.BadValue == nil && e.Type == field.ErrorTypeInvalid
 }
