@@ -260,6 +260,9 @@ func proxyHandler(b Backend, ref BackendRef, e *env) http.Handler {
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("%w: %w", ErrTimeout, err)
 			}
+			if st := stateFrom(r.Context()); st != nil {
+				st.attemptErr = err
+			}
 			logger.Debug("backend error", "backend", ref.String(), "error", err)
 			writeError(w, err)
 		},

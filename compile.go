@@ -1,6 +1,7 @@
 package httproute
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ type env struct {
 	logger  *slog.Logger
 	rand    *rand.Rand
 	now     func() time.Time
+	sleeper func(context.Context, time.Duration) error
 	buffers *bufferPool
 }
 
@@ -34,7 +36,7 @@ type runtimeSource struct{}
 func (runtimeSource) Uint64() uint64 { return rand.Uint64() }
 
 func newEnv(cfg *Config) *env {
-	e := &env{logger: cfg.Logger, now: cfg.Now, buffers: newBufferPool()}
+	e := &env{logger: cfg.Logger, now: cfg.Now, sleeper: cfg.Sleep, buffers: newBufferPool()}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -60,6 +62,7 @@ type compiler struct {
 	objects    map[objectKey]Object
 	extensions map[schema.GroupKind]*Extension
 	controller gatewayv1.GatewayController
+	sessionKey []byte
 	problems   []error
 }
 
@@ -106,8 +109,9 @@ type BackendChoice struct {
 	Err error
 }
 
-func compile(cfg *Config) (*table, error) {
+func compile(cfg *Config, sessionKey []byte) (*table, error) {
 	c := &compiler{
+		sessionKey: sessionKey,
 		cfg:        cfg,
 		env:        newEnv(cfg),
 		grants:     newGrants(cfg.ReferenceGrants),
@@ -361,13 +365,20 @@ func (c *compiler) compileRule(r *compiledRoute, i int, rs *gatewayv1.HTTPRouteR
 	var terminal http.Handler
 	switch {
 	case len(choices) > 0:
-		terminal = res.wrapBackends(newSplit(choices, c.env), c.env)
+		terminal = &dispatcher{
+			split:          newSplit(choices, c.env),
+			entries:        choices,
+			backendTimeout: res.backendRequest,
+			retry:          res.retry,
+			session:        res.session,
+			env:            c.env,
+		}
 	default:
 		// No backendRefs: filters may answer (a redirect, a direct
 		// response); whatever they pass on has nowhere to go.
 		terminal = errorHandler{fmt.Errorf("%w: rule has no backendRefs", ErrInvalidRule)}
 	}
-	ru.handler = res.wrapRequest(chain(ruleFilters, terminal), c.env)
+	ru.handler = res.wrapRequest(chain(ruleFilters, terminal))
 	return ru
 }
 
@@ -400,7 +411,7 @@ func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEn
 		return nil, rc.c.routeError(rc.route, reasonUnsupportedValue,
 			field.Invalid(path.Child("weight"), weight, "must be between 0 and 1000000"))
 	}
-	e := &backendEntry{choice: BackendChoice{Ref: ref, Weight: weight}}
+	e := &backendEntry{choice: BackendChoice{Ref: ref, Weight: weight}, index: k}
 	b, rerr := rc.resolveBackend(ref, path)
 	filters, err := rc.filters(br.Filters, path.Child("filters"), true)
 	if err != nil {
@@ -411,6 +422,7 @@ func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEn
 		e.choice.Err = rerr
 		h = errorHandler{fmt.Errorf("%w: %v", ErrInvalidRule, rerr)}
 	} else {
+		e.backend = b
 		h = backendHandler(b, ref, rc.c.env)
 	}
 	e.handler = chain(filters, setBackend(&e.choice, h))

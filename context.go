@@ -14,10 +14,15 @@ type requestState struct {
 	path string
 	// backend is the backendRef chosen by the weighted split, once chosen.
 	backend *BackendChoice
-	// pin is the endpoint address a session asks for; endpoint is the
-	// address an Upstream sent the current attempt to.
+	// pin is the endpoint id a session asks for; endpoint is the id of
+	// the endpoint an Upstream sent the current attempt to; avoid is the
+	// endpoint a retry should not go back to when another is healthy.
 	pin      string
 	endpoint string
+	avoid    string
+	// attemptErr is why the current attempt got no answer from its
+	// backend (set by the proxy), nil otherwise.
+	attemptErr error
 }
 
 type stateKey struct{}

@@ -1,10 +1,15 @@
 package httproute
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -12,73 +17,487 @@ import (
 	"github.com/httproute/httproute/internal/duration"
 )
 
-// resilience is the compiled timeouts of a rule.
+// Defaults and limits of the resilience policies. They are what an Envoy
+// Gateway user would expect where the spec leaves the choice open.
+const (
+	// DefaultRetryAttempts is the number of retries when a retry stanza
+	// does not set attempts (Envoy Gateway's default).
+	DefaultRetryAttempts = 2
+	// DefaultRetryBackoff is the minimum wait between attempts when a
+	// retry stanza does not set backoff (Envoy's base interval).
+	DefaultRetryBackoff = 25 * time.Millisecond
+	// MaxBackoffFactor caps the exponential growth of the wait between
+	// attempts: attempt n waits between backoff and min(backoff*2^n,
+	// backoff*MaxBackoffFactor), never less than backoff.
+	MaxBackoffFactor = 10
+	// RetryBodyLimit is the largest request body kept to replay on a
+	// retry. A request whose body is larger is sent once, never retried.
+	RetryBodyLimit = 64 << 10
+)
+
+// resilience is the compiled timeouts, retry and session policies of a
+// rule.
 type resilience struct {
 	// request bounds the whole transaction, 0 for none.
 	request time.Duration
 	// backendRequest bounds each attempt at a backend, 0 for none.
 	backendRequest time.Duration
+	retry          *retryPolicy
+	session        *sessionPolicy
+}
+
+// retryPolicy is a compiled HTTPRouteRetry.
+type retryPolicy struct {
+	codes    [200]bool // 400..599
+	attempts int
+	backoff  time.Duration
+}
+
+func (p *retryPolicy) retriesCode(code int) bool {
+	return code >= 400 && code < 600 && p.codes[code-400]
+}
+
+// delay is the wait before retry number n (0 for the first retry):
+// uniformly random in [backoff, min(backoff*2^n, backoff*MaxBackoffFactor)].
+func (p *retryPolicy) delay(n int, e *env) time.Duration {
+	if p.backoff <= 0 {
+		return 0
+	}
+	ceil := p.backoff
+	for i := 0; i < n && ceil < p.backoff*MaxBackoffFactor; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, p.backoff*MaxBackoffFactor)
+	if ceil == p.backoff {
+		return p.backoff
+	}
+	return p.backoff + time.Duration(e.rand.Int64N(int64(ceil-p.backoff)+1))
 }
 
 func (rc *ruleCompiler) resilience() (*resilience, *Error) {
 	res := &resilience{}
 	path := rc.path
+	bad := func(fe *field.Error) (*resilience, *Error) {
+		return nil, rc.c.routeError(rc.route, reasonUnsupportedValue, fe)
+	}
 	if t := rc.spec.Timeouts; t != nil {
 		tp := path.Child("timeouts")
 		if t.Request != nil {
 			d, err := duration.Parse(string(*t.Request))
 			if err != nil {
-				return nil, rc.c.routeError(rc.route, reasonUnsupportedValue, field.Invalid(tp.Child("request"), *t.Request, err.Error()))
+				return bad(field.Invalid(tp.Child("request"), *t.Request, err.Error()))
 			}
 			res.request = d
 		}
 		if t.BackendRequest != nil {
 			d, err := duration.Parse(string(*t.BackendRequest))
 			if err != nil {
-				return nil, rc.c.routeError(rc.route, reasonUnsupportedValue, field.Invalid(tp.Child("backendRequest"), *t.BackendRequest, err.Error()))
+				return bad(field.Invalid(tp.Child("backendRequest"), *t.BackendRequest, err.Error()))
 			}
 			res.backendRequest = d
 		}
 		if res.request != 0 && res.backendRequest > res.request {
-			return nil, rc.c.routeError(rc.route, reasonUnsupportedValue, field.Invalid(tp, string(*t.BackendRequest),
-				"backendRequest timeout cannot be longer than request timeout"))
+			return bad(field.Invalid(tp, string(*t.BackendRequest), "backendRequest timeout cannot be longer than request timeout"))
 		}
 	}
-	if rc.spec.Retry != nil {
-		return nil, rc.c.routeError(rc.route, reasonUnsupportedValue, field.Forbidden(path.Child("retry"), "retry is not supported yet"))
+	if rt := rc.spec.Retry; rt != nil {
+		rp := path.Child("retry")
+		p := &retryPolicy{attempts: DefaultRetryAttempts, backoff: DefaultRetryBackoff}
+		for i, code := range rt.Codes {
+			if code < 400 || code > 599 {
+				return bad(field.Invalid(rp.Child("codes").Index(i), code, "must be between 400 and 599"))
+			}
+			p.codes[code-400] = true
+		}
+		if rt.Attempts != nil {
+			if *rt.Attempts < 1 {
+				return bad(field.Invalid(rp.Child("attempts"), *rt.Attempts, "must be at least 1"))
+			}
+			p.attempts = *rt.Attempts
+		}
+		if rt.Backoff != nil {
+			d, err := duration.Parse(string(*rt.Backoff))
+			if err != nil {
+				return bad(field.Invalid(rp.Child("backoff"), *rt.Backoff, err.Error()))
+			}
+			p.backoff = d
+		}
+		res.retry = p
 	}
-	if rc.spec.SessionPersistence != nil {
-		return nil, rc.c.routeError(rc.route, reasonUnsupportedValue, field.Forbidden(path.Child("sessionPersistence"), "sessionPersistence is not supported yet"))
+	if sp := rc.spec.SessionPersistence; sp != nil {
+		p, fe := rc.compileSession(sp, path.Child("sessionPersistence"))
+		if fe != nil {
+			return bad(fe)
+		}
+		res.session = p
 	}
 	return res, nil
 }
 
-// wrapRequest bounds the whole handling of a request by the request
-// timeout.
-func (res *resilience) wrapRequest(h http.Handler, _ *env) http.Handler {
+// wrapRequest bounds the whole handling of a request, retries included, by
+// the request timeout.
+func (res *resilience) wrapRequest(h http.Handler) http.Handler {
 	if res.request <= 0 {
 		return h
 	}
-	return timeoutHandler{h: h, d: res.request}
+	return &timeoutHandler{h: h, d: res.request}
 }
 
-// wrapBackends bounds each backend attempt by the backendRequest timeout.
-func (res *resilience) wrapBackends(h http.Handler, _ *env) http.Handler {
-	if res.backendRequest <= 0 {
-		return h
-	}
-	return timeoutHandler{h: h, d: res.backendRequest}
-}
-
+// timeoutHandler answers 504 when its deadline passes before the handler
+// has answered, even if the handler ignores its context. A handler that
+// has started answering is cut off with the connection when the deadline
+// passes (its context is canceled), as a proxy cuts a stream.
 type timeoutHandler struct {
 	h http.Handler
 	d time.Duration
 }
 
-func (t timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (t *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), t.d)
 	defer cancel()
-	t.h.ServeHTTP(w, r.WithContext(ctx))
+	tw := &timeoutWriter{w: w, h: make(http.Header)}
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			tw.timeout()
+		}
+	})
+	defer stop()
+	t.h.ServeHTTP(tw, r.WithContext(ctx))
+}
+
+// timeoutWriter serializes the handler's writes with the timer's 504.
+type timeoutWriter struct {
+	mu       sync.Mutex
+	w        http.ResponseWriter
+	h        http.Header
+	wrote    bool
+	timedOut bool
+}
+
+func (tw *timeoutWriter) Header() http.Header { return tw.h }
+
+func (tw *timeoutWriter) WriteHeader(code int) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	tw.writeHeaderLocked(code)
+}
+
+func (tw *timeoutWriter) writeHeaderLocked(code int) {
+	if tw.timedOut || (tw.wrote && code >= 200) {
+		return
+	}
+	dst := tw.w.Header()
+	for k, v := range tw.h {
+		dst[k] = v
+	}
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		tw.wrote = true
+	}
+	tw.w.WriteHeader(code)
+}
+
+func (tw *timeoutWriter) Write(p []byte) (int, error) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if tw.timedOut {
+		return 0, http.ErrHandlerTimeout
+	}
+	if !tw.wrote {
+		tw.writeHeaderLocked(http.StatusOK)
+	}
+	return tw.w.Write(p)
+}
+
+func (tw *timeoutWriter) Flush() {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if tw.timedOut {
+		return
+	}
+	if !tw.wrote {
+		tw.writeHeaderLocked(http.StatusOK)
+	}
+	_ = http.NewResponseController(tw.w).Flush()
+}
+
+func (tw *timeoutWriter) Unwrap() http.ResponseWriter { return tw.w }
+
+// timeout answers 504 unless an answer has started.
+func (tw *timeoutWriter) timeout() {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if tw.wrote || tw.timedOut {
+		return
+	}
+	tw.timedOut = true
+	body := http.StatusText(http.StatusGatewayTimeout) + "\n"
+	h := tw.w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	tw.w.WriteHeader(http.StatusGatewayTimeout)
+	_, _ = io.WriteString(tw.w, body)
+	_ = http.NewResponseController(tw.w).Flush()
+}
+
+// dispatcher serves the backend half of a rule: the weighted choice (or
+// the session's backendRef), the per-attempt timeout and the retries.
+type dispatcher struct {
+	split          *split
+	entries        []*backendEntry
+	backendTimeout time.Duration
+	retry          *retryPolicy
+	session        *sessionPolicy
+	env            *env
+}
+
+func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := stateFrom(r.Context())
+	var sess *sessionValue
+	var entry *backendEntry
+	if d.session != nil && st != nil {
+		sess, entry = d.session.resume(r, d.entries, d.env.now())
+		if entry != nil {
+			st.pin = sess.endpoint
+		}
+	}
+	if entry == nil {
+		entry = d.split.choose()
+	}
+	if entry == nil {
+		writeError(w, fmt.Errorf("%w: every backendRef has weight 0", ErrInvalidRule))
+		return
+	}
+	if d.retry == nil && d.session == nil {
+		d.attempt(w, r, entry)
+		return
+	}
+	d.serveWithPolicies(w, r, st, entry, sess)
+}
+
+// attempt serves one attempt at a backend, bounded by the backendRequest
+// timeout.
+func (d *dispatcher) attempt(w http.ResponseWriter, r *http.Request, entry *backendEntry) {
+	if d.backendTimeout <= 0 {
+		entry.handler.ServeHTTP(w, r)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d.backendTimeout)
+	defer cancel()
+	entry.handler.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// serveWithPolicies serves a request under a retry policy, a session
+// policy or both. Each attempt writes into an attemptWriter, which decides
+// when the status arrives whether the answer goes to the client or is
+// dropped for a retry; once anything has gone to the client there is no
+// retry.
+func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, st *requestState, entry *backendEntry, sess *sessionValue) {
+	var body []byte
+	replayable := true
+	if d.retry != nil && r.Body != nil && r.Body != http.NoBody {
+		var complete bool
+		body, complete = readUpTo(r.Body, RetryBodyLimit)
+		if !complete {
+			// Too large to keep: send it once, streaming the rest.
+			replayable = false
+			r = withBody(r, io.MultiReader(bytes.NewReader(body), r.Body), -1)
+		}
+	}
+	for n := 0; ; n++ {
+		req := r
+		if d.retry != nil && replayable && body != nil {
+			req = withBody(r, bytes.NewReader(body), int64(len(body)))
+		}
+		ctx, cancel := r.Context(), context.CancelFunc(func() {})
+		if d.backendTimeout > 0 {
+			ctx, cancel = context.WithTimeout(r.Context(), d.backendTimeout)
+			req = req.WithContext(ctx)
+		}
+		aw := &attemptWriter{w: w, header: make(http.Header)}
+		if st != nil {
+			st.attemptErr, st.endpoint = nil, ""
+		}
+		var release func()
+		aw.decide = func(code int) bool {
+			if d.retry == nil || !replayable || n >= d.retry.attempts || r.Context().Err() != nil {
+				return false
+			}
+			attemptTimedOut := ctx.Err() != nil
+			if !d.retry.retriesCode(code) && !attemptTimedOut && !(st != nil && isConnectionError(st.attemptErr)) {
+				return false
+			}
+			wait := d.retry.delay(n, d.env)
+			if ra, ok := retryAfter(aw.header, d.env.now()); ok && ra > wait {
+				wait = ra
+			}
+			if dl, ok := r.Context().Deadline(); ok && d.env.now().Add(wait).After(dl) {
+				return false // no budget left to wait and retry
+			}
+			rel, ok := acquireRetry(entry.backend)
+			if !ok {
+				return false // the backend's retry budget is spent
+			}
+			release = rel
+			aw.wait = wait
+			return true
+		}
+		aw.beforeHeader = func(h http.Header) {
+			if d.session != nil && st != nil {
+				d.session.issue(h, r, entry, st.endpoint, sess, d.env.now())
+			}
+		}
+		entry.handler.ServeHTTP(aw, req)
+		aw.finish()
+		cancel()
+		if !aw.dropped {
+			if release != nil {
+				release()
+			}
+			return
+		}
+		if err := d.env.sleep(r.Context(), aw.wait); err != nil {
+			release()
+			if !isCanceled(err) {
+				writeError(w, fmt.Errorf("%w: request timeout during retry back-off", ErrTimeout))
+			}
+			return
+		}
+		release()
+		if st != nil {
+			st.avoid, st.pin = st.endpoint, ""
+		}
+		sess = nil
+		if next := d.split.choose(); next != nil {
+			entry = next
+		}
+	}
+}
+
+// isConnectionError reports whether an attempt failed to get an answer
+// from the backend at all: refused, reset, no healthy endpoint.
+func isConnectionError(err error) bool {
+	if err == nil {
+		return false
+	}
+	return errors.Is(err, ErrNoEndpoint) || isConnReset(err)
+}
+
+// retryAfter parses a Retry-After header (seconds or an HTTP date).
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// readUpTo reads at most limit bytes of rc; complete reports whether that
+// was the whole body.
+func readUpTo(rc io.Reader, limit int) ([]byte, bool) {
+	buf, err := io.ReadAll(io.LimitReader(rc, int64(limit)+1))
+	if err != nil || len(buf) > limit {
+		return buf, false
+	}
+	return buf, true
+}
+
+// withBody returns a shallow copy of r reading its body from body.
+func withBody(r *http.Request, body io.Reader, length int64) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.Body = io.NopCloser(body)
+	r2.ContentLength = length
+	r2.GetBody = nil
+	return r2
+}
+
+// attemptWriter holds back the answer of one attempt until its status is
+// known, then either forwards it to the client or drops it for a retry.
+type attemptWriter struct {
+	w            http.ResponseWriter
+	header       http.Header
+	decide       func(code int) bool // true drops the answer for a retry
+	beforeHeader func(http.Header)
+	decided      bool
+	dropped      bool
+	wait         time.Duration
+}
+
+func (aw *attemptWriter) Header() http.Header { return aw.header }
+
+func (aw *attemptWriter) WriteHeader(code int) {
+	if aw.decided {
+		return // a second WriteHeader is a no-op, as in net/http
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		return // informational answers are not passed on while a retry is possible
+	}
+	aw.decided = true
+	if aw.decide != nil && aw.decide(code) {
+		aw.dropped = true
+		return
+	}
+	dst := aw.w.Header()
+	for k, v := range aw.header {
+		dst[k] = v
+	}
+	if aw.beforeHeader != nil {
+		aw.beforeHeader(dst)
+	}
+	aw.w.WriteHeader(code)
+}
+
+func (aw *attemptWriter) Write(p []byte) (int, error) {
+	if !aw.decided {
+		aw.WriteHeader(http.StatusOK)
+	}
+	if aw.dropped {
+		return len(p), nil
+	}
+	return aw.w.Write(p)
+}
+
+func (aw *attemptWriter) Flush() {
+	if !aw.decided {
+		aw.WriteHeader(http.StatusOK)
+	}
+	if !aw.dropped {
+		_ = http.NewResponseController(aw.w).Flush()
+	}
+}
+
+// Unwrap lets an upgraded connection be hijacked once forwarded.
+func (aw *attemptWriter) Unwrap() http.ResponseWriter { return aw.w }
+
+// finish sends the implicit 200 of a handler that wrote nothing.
+func (aw *attemptWriter) finish() {
+	if !aw.decided {
+		aw.WriteHeader(http.StatusOK)
+	}
+}
+
+// sleep waits for d on the Router's clock, or until ctx is done.
+func (e *env) sleep(ctx context.Context, d time.Duration) error {
+	if e.sleeper != nil {
+		return e.sleeper(ctx, d)
+	}
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // recoverHandler turns a panic in h into a 500 (when nothing was written

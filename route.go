@@ -2,11 +2,13 @@ package httproute
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,10 +73,19 @@ type Config struct {
 	// Now is the clock for timeouts' bookkeeping, condition timestamps,
 	// session expiry and back-off. Nil uses time.Now.
 	Now func() time.Time
+	// Sleep waits between retry attempts; it returns early with the
+	// context's error when ctx is done. Nil uses a real timer. Tests pass
+	// one that records the waits and returns at once.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Logger receives problems found while compiling and runtime failures
 	// that are not surfaced to clients (mirror errors, recovered panics).
 	// Nil discards them.
 	Logger *slog.Logger
+	// SessionKey signs session persistence values (HMAC-SHA256). Nil gives
+	// the Router a random key of its own, kept across Update: sessions
+	// then do not survive a restart or move between processes. Set the
+	// same key in every replica that should honour each other's sessions.
+	SessionKey []byte
 }
 
 // DefaultControllerName is the controller name a Router reports in route
@@ -91,6 +102,10 @@ type Object interface {
 // concurrent use. The zero Router answers 404 to every request.
 type Router struct {
 	table atomic.Pointer[table]
+	// keyOnce makes the random session key of a Router without
+	// Config.SessionKey, kept for its lifetime.
+	keyOnce sync.Once
+	key     []byte
 }
 
 var _ http.Handler = (*Router)(nil)
@@ -112,7 +127,15 @@ func New(cfg Config) (*Router, error) {
 // compiling fails, the Router keeps serving its current table and Update
 // returns the error.
 func (rt *Router) Update(cfg Config) error {
-	t, err := compile(&cfg)
+	key := cfg.SessionKey
+	if len(key) == 0 {
+		rt.keyOnce.Do(func() {
+			rt.key = make([]byte, 32)
+			_, _ = cryptorand.Read(rt.key)
+		})
+		key = rt.key
+	}
+	t, err := compile(&cfg, key)
 	if err != nil {
 		return err
 	}

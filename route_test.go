@@ -101,8 +101,11 @@ func TestUpdateUnderParallelRequests(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	if _, ok := seen.Load("b"); !ok {
-		t.Error("no request saw the second table")
+	if _, ok := seen.Load("a"); !ok {
+		t.Error("no request was served while updating")
+	}
+	if code, body := serve(rt, "http://x/p"); code != 200 || body != "b" {
+		t.Errorf("after the last Update: %d %q, want the last table (b)", code, body)
 	}
 }
 

@@ -1,16 +1,19 @@
 package httproute
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 )
 
 // backendEntry is one backendRef of a rule, ready to serve: its choice as
-// Lookup reports it and the handler running its filters and backend.
+// Lookup reports it, the handler running its filters and backend, and the
+// resolved backend itself (nil when the reference is invalid).
 type backendEntry struct {
 	choice  BackendChoice
 	handler http.Handler
+	backend Backend
+	// index is the position of the backendRef in the rule.
+	index int
 }
 
 // split chooses among a rule's backendRefs in proportion to their weights:
@@ -24,10 +27,7 @@ type split struct {
 	rand    *rand.Rand
 }
 
-// newSplit returns the handler that picks a backendRef per request. A rule
-// whose weights are all zero answers 500 to every request, as the spec
-// requires.
-func newSplit(entries []*backendEntry, e *env) http.Handler {
+func newSplit(entries []*backendEntry, e *env) *split {
 	s := &split{rand: e.rand}
 	for _, be := range entries {
 		if be.choice.Weight <= 0 {
@@ -37,13 +37,19 @@ func newSplit(entries []*backendEntry, e *env) http.Handler {
 		s.entries = append(s.entries, be)
 		s.cum = append(s.cum, s.total)
 	}
+	return s
+}
+
+// choose returns the entry for one request, or nil when every weight is
+// zero (the spec requires a 500 then). A single entry needs no draw.
+func (s *split) choose() *backendEntry {
 	switch len(s.entries) {
 	case 0:
-		return errorHandler{fmt.Errorf("%w: every backendRef has weight 0", ErrInvalidRule)}
+		return nil
 	case 1:
-		return s.entries[0].handler
+		return s.entries[0]
 	}
-	return s
+	return s.entries[s.pick()]
 }
 
 // pick returns the index of the entry for one draw.
@@ -59,8 +65,4 @@ func (s *split) pick() int {
 		}
 	}
 	return lo
-}
-
-func (s *split) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.entries[s.pick()].handler.ServeHTTP(w, r)
 }

@@ -20,9 +20,7 @@ func testSplit(src rand.Source, weights ...int32) *split {
 			}),
 		})
 	}
-	h := newSplit(entries, &env{rand: rand.New(src)})
-	s, _ := h.(*split)
-	return s
+	return newSplit(entries, &env{rand: rand.New(src)})
 }
 
 // TestSplitExactSequence pins the choices a seeded source produces: one
@@ -100,14 +98,21 @@ func TestSplitProportions(t *testing.T) {
 func TestSplitDegenerate(t *testing.T) {
 	e := &env{rand: rand.New(rand.NewPCG(1, 1))}
 	allZero := newSplit([]*backendEntry{{choice: BackendChoice{Weight: 0}}, {choice: BackendChoice{Weight: 0}}}, e)
+	if allZero.choose() != nil {
+		t.Fatal("all-zero weights must choose nothing (the rule answers 500)")
+	}
+	d := &dispatcher{split: allZero, env: e}
 	rec := httptest.NewRecorder()
-	allZero.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	d.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if rec.Code != 500 {
 		t.Fatalf("all-zero weights answered %d, want 500", rec.Code)
 	}
 	only := &backendEntry{choice: BackendChoice{Weight: 5}, handler: http.NewServeMux()}
-	if h := newSplit([]*backendEntry{only, {choice: BackendChoice{Weight: 0}}}, e); h != only.handler {
-		t.Fatal("a single non-zero backendRef must be served without a draw")
+	s := newSplit([]*backendEntry{only, {choice: BackendChoice{Weight: 0}}}, e)
+	for i := 0; i < 10; i++ {
+		if s.choose() != only {
+			t.Fatal("the only non-zero backendRef must always be chosen")
+		}
 	}
 }
 

@@ -89,6 +89,7 @@ type Upstream struct {
 // endpoint is one address of an Upstream with its health state.
 type endpoint struct {
 	url          *url.URL
+	id           string // opaque id for session values
 	active       atomic.Int64 // requests in flight
 	connFailures atomic.Int32 // consecutive
 	fails5xx     atomic.Int32 // consecutive
@@ -148,7 +149,7 @@ func (u *Upstream) SetEndpoints(endpoints []string) error {
 			eps = append(eps, ep)
 			continue
 		}
-		eps = append(eps, &endpoint{url: parsed})
+		eps = append(eps, &endpoint{url: parsed, id: endpointID(parsed.Host)})
 	}
 	u.endpoints.Store(&eps)
 	return nil
@@ -201,7 +202,7 @@ func (u *Upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, ErrNoEndpoint
 	}
 	if st != nil {
-		st.endpoint = ep.url.Host
+		st.endpoint = ep.id
 	}
 	ep.active.Add(1)
 	defer ep.active.Add(-1)
@@ -251,11 +252,24 @@ func (u *Upstream) pick(now int64, rnd func() uint64, st *requestState) *endpoin
 	eps := *u.endpoints.Load()
 	if st != nil && st.pin != "" {
 		for _, ep := range eps {
-			if ep.url.Host == st.pin && ep.healthy(now) {
+			if ep.id == st.pin && ep.healthy(now) {
 				return ep
 			}
 		}
 	}
+	if st != nil && st.avoid != "" && len(eps) > 1 {
+		// A retry goes to another healthy endpoint when there is one.
+		for tries := 0; tries < 3; tries++ {
+			if ep := u.pickAny(now, rnd, eps); ep == nil || ep.id != st.avoid {
+				return ep
+			}
+		}
+	}
+	return u.pickAny(now, rnd, eps)
+}
+
+// pickAny chooses a healthy endpoint by the balancer, nil when none is.
+func (u *Upstream) pickAny(now int64, rnd func() uint64, eps []*endpoint) *endpoint {
 	n := len(eps)
 	switch {
 	case n == 0:

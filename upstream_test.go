@@ -40,12 +40,18 @@ func upstreamRequest(t *testing.T, u *Upstream, clock *fakeClock) (string, int) 
 	req := httptest.NewRequest("GET", "http://svc/", nil).WithContext(ctx)
 	req.RequestURI = ""
 	res, err := u.RoundTrip(req)
+	addr := ""
+	for _, ep := range *u.endpoints.Load() {
+		if ep.id == ctx.st.endpoint {
+			addr = ep.url.Host
+		}
+	}
 	if err != nil {
-		return ctx.st.endpoint, 0
+		return addr, 0
 	}
 	io.Copy(io.Discard, res.Body)
 	res.Body.Close()
-	return ctx.st.endpoint, res.StatusCode
+	return addr, res.StatusCode
 }
 
 func loopback(t *testing.T, h http.HandlerFunc) string {
@@ -179,11 +185,14 @@ func TestUpstreamSetEndpointsKeepsHealth(t *testing.T) {
 func TestLeastRequestAvoidsBusyEndpoint(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1000, 0)}
 	release := make(chan struct{})
+	var releaseOnce sync.Once
 	entered := make(chan struct{}, 16)
 	busy := loopback(t, func(w http.ResponseWriter, r *http.Request) {
 		entered <- struct{}{}
 		<-release
 	})
+	// Registered after the server, so it runs before the server's Close.
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 	idle := loopback(t, func(w http.ResponseWriter, r *http.Request) {})
 	u, _ := NewUpstream(UpstreamConfig{Endpoints: []string{busy, idle}})
 	// Occupy the busy endpoint with one request in flight.
@@ -204,6 +213,6 @@ func TestLeastRequestAvoidsBusyEndpoint(t *testing.T) {
 			t.Fatalf("request %d went to the endpoint with a request in flight", i)
 		}
 	}
-	close(release)
+	releaseOnce.Do(func() { close(release) })
 	wg.Wait()
 }

@@ -1,0 +1,131 @@
+package httproute
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// Limits are a backend's circuit breakers, as Envoy Gateway and kgateway
+// offer them by policy: beyond them the Router answers 503 at once instead
+// of piling more load on a backend that cannot keep up.
+type Limits struct {
+	// MaxRequests caps the requests in flight to the backend, counted
+	// from the moment a request is sent until its answer's body is
+	// closed. 0 means no limit.
+	MaxRequests int
+	// MaxRetries caps the retries in flight to the backend (a retry
+	// counts from the failed attempt to the end of the retry). A retry
+	// beyond it is not made: the client gets the failed attempt's answer.
+	// 0 means no limit.
+	MaxRetries int
+}
+
+// Limit returns b with circuit breakers. Share one limited Backend
+// between rules to share its limits. A Backend that is also an
+// http.Handler stays one.
+func Limit(b Backend, l Limits) Backend {
+	lb := &limitedBackend{inner: b, lim: &limiter{limits: l}}
+	if h, ok := b.(http.Handler); ok {
+		return &limitedHandler{limitedBackend: lb, h: h}
+	}
+	return lb
+}
+
+type limiter struct {
+	limits  Limits
+	active  atomic.Int64
+	retries atomic.Int64
+}
+
+func (l *limiter) acquire(counter *atomic.Int64, max int) bool {
+	if max <= 0 {
+		counter.Add(1)
+		return true
+	}
+	if counter.Add(1) > int64(max) {
+		counter.Add(-1)
+		return false
+	}
+	return true
+}
+
+type limitedBackend struct {
+	inner Backend
+	lim   *limiter
+}
+
+// errOverloaded is the answer of a backend whose limit is reached.
+var errOverloaded = fmt.Errorf("%w: backend circuit breaker open", ErrNoEndpoint)
+
+func (b *limitedBackend) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !b.lim.acquire(&b.lim.active, b.lim.limits.MaxRequests) {
+		return nil, errOverloaded
+	}
+	res, err := b.inner.RoundTrip(r)
+	if err != nil {
+		b.lim.active.Add(-1)
+		return nil, err
+	}
+	release := func() { b.lim.active.Add(-1) }
+	if rw, ok := res.Body.(io.ReadWriteCloser); ok {
+		// An upgraded connection (101) must stay writable for the proxy.
+		res.Body = &releaseRWBody{releaseBody{ReadCloser: rw, release: release}, rw}
+	} else {
+		res.Body = &releaseBody{ReadCloser: res.Body, release: release}
+	}
+	return res, nil
+}
+
+func (b *limitedBackend) acquireRetry() (func(), bool) {
+	if !b.lim.acquire(&b.lim.retries, b.lim.limits.MaxRetries) {
+		return nil, false
+	}
+	var once sync.Once
+	return func() { once.Do(func() { b.lim.retries.Add(-1) }) }, true
+}
+
+type limitedHandler struct {
+	*limitedBackend
+	h http.Handler
+}
+
+func (b *limitedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !b.lim.acquire(&b.lim.active, b.lim.limits.MaxRequests) {
+		writeError(w, errOverloaded)
+		return
+	}
+	defer b.lim.active.Add(-1)
+	b.h.ServeHTTP(w, r)
+}
+
+// releaseBody calls release once when the body is closed.
+type releaseBody struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (b *releaseBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
+
+type releaseRWBody struct {
+	releaseBody
+	w io.Writer
+}
+
+func (b *releaseRWBody) Write(p []byte) (int, error) { return b.w.Write(p) }
+
+// acquireRetry takes a retry slot of b's circuit breaker; backends without
+// limits always grant one.
+func acquireRetry(b Backend) (func(), bool) {
+	if lb, ok := b.(interface{ acquireRetry() (func(), bool) }); ok {
+		return lb.acquireRetry()
+	}
+	return func() {}, true
+}
