@@ -89,7 +89,7 @@ type Upstream struct {
 // endpoint is one address of an Upstream with its health state.
 type endpoint struct {
 	url          *url.URL
-	id           string // opaque id for session values
+	id           string       // opaque id for session values
 	active       atomic.Int64 // requests in flight
 	connFailures atomic.Int32 // consecutive
 	fails5xx     atomic.Int32 // consecutive
