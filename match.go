@@ -356,7 +356,7 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, path *field.Path) (*routeMatch, *
 				out.kind, out.path = pathPrefix, strings.TrimRight(val, "/")
 			}
 		case gatewayv1.PathMatchRegularExpression:
-			re, err := regexp.Compile(`^(?:` + val + `)$`)
+			re, err := compileWhole(val)
 			if err != nil {
 				return nil, field.Invalid(vp, val, "invalid RE2 regular expression: "+err.Error())
 			}
@@ -399,7 +399,7 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, path *field.Path) (*routeMatch, *
 		switch typ {
 		case gatewayv1.HeaderMatchExact:
 		case gatewayv1.HeaderMatchRegularExpression:
-			re, err := regexp.Compile(`^(?:` + h.Value + `)$`)
+			re, err := compileWhole(h.Value)
 			if err != nil {
 				return nil, field.Invalid(hp.Child("value"), h.Value, "invalid RE2 regular expression: "+err.Error())
 			}
@@ -428,7 +428,7 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, path *field.Path) (*routeMatch, *
 		switch typ {
 		case gatewayv1.QueryParamMatchExact:
 		case gatewayv1.QueryParamMatchRegularExpression:
-			re, err := regexp.Compile(`^(?:` + q.Value + `)$`)
+			re, err := compileWhole(q.Value)
 			if err != nil {
 				return nil, field.Invalid(qp.Child("value"), q.Value, "invalid RE2 regular expression: "+err.Error())
 			}
@@ -440,6 +440,16 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, path *field.Path) (*routeMatch, *
 		out.query = append(out.query, qm)
 	}
 	return out, nil
+}
+
+// compileWhole compiles an RE2 expression that must match a whole value.
+// The expression is parsed on its own first, so that a value such as
+// "/admin)|(.*" cannot close the anchoring group and match anything.
+func compileWhole(expr string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(expr); err != nil {
+		return nil, err
+	}
+	return regexp.Compile(`^(?:` + expr + `)$`)
 }
 
 // checkMatchPath returns why an Exact or PathPrefix value is not a valid
