@@ -144,7 +144,7 @@ func compile(cfg *Config, sessionKey []byte) (*table, error) {
 	}
 	implicit := len(cfg.Gateways) == 0
 	if implicit {
-		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, ready: true, protocol: gatewayv1.HTTPProtocolType}
+		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType}
 		listeners = []*listener{l}
 		t.implicit = l
 	}
@@ -612,7 +612,7 @@ func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*list
 		}
 		attached, hostnameOnly := false, false
 		for _, l := range selected {
-			if !l.ready || !l.allowsHTTPRoute || !l.admitsNamespace(r.namespace, c.nsLabels) {
+			if !l.accepted || !l.allowsHTTPRoute || !l.admitsNamespace(r.namespace, c.nsLabels) {
 				continue
 			}
 			hosts, ok := effectiveHostnames(l.hostname, r.hostnames)

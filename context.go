@@ -3,6 +3,8 @@ package httproute
 import (
 	"context"
 	"net/http"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // requestState is what the Router knows about a request it is serving. It
@@ -77,8 +79,8 @@ func setBackend(choice *BackendChoice, h http.Handler) http.Handler {
 }
 
 // serve routes one request through the table.
-func (t *table) serve(w http.ResponseWriter, r *http.Request, port int32) {
-	c, err := t.find(r, port)
+func (t *table) serve(w http.ResponseWriter, r *http.Request, port int32, gw *types.NamespacedName) {
+	c, err := t.find(r, port, gw)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -27,9 +27,11 @@ type listener struct {
 	selector labels.Selector
 	// allowsHTTPRoute reports whether allowedRoutes.kinds admits HTTPRoute.
 	allowsHTTPRoute bool
-	// ready reports whether the listener is accepted and programmed, so
-	// that routes may attach to it.
-	ready bool
+	// accepted reports whether routes may attach to the listener (it is
+	// counted in attachedRoutes); ready whether it also serves them (its
+	// references resolved, so it is programmed).
+	accepted bool
+	ready    bool
 	certs []tls.Certificate
 
 	supportedKinds []gatewayv1.RouteGroupKind
@@ -139,6 +141,7 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 		// Invalid route kinds alone do not stop a listener from serving the
 		// HTTPRoutes it also allows; a listener that cannot terminate TLS
 		// does not serve at all.
+		l.accepted = accepted
 		l.ready = accepted && certsOK
 		programmedReason := string(gatewayv1.ListenerReasonProgrammed)
 		if !l.ready {
@@ -169,7 +172,7 @@ func (c *compiler) markConflicts(ls []*listener) {
 				continue
 			}
 			for _, l := range []*listener{a, b} {
-				l.ready = false
+				l.accepted, l.ready = false, false
 				for j := range l.conditions {
 					switch l.conditions[j].Type {
 					case string(gatewayv1.ListenerConditionConflicted):
@@ -307,7 +310,9 @@ func (l *listener) admitsNamespace(ns string, nsLabels map[string]map[string]str
 //
 // A request whose Host selects a different listener of the port than the
 // connection's SNI gets 421 Misdirected Request.
-func (rt *Router) TLSConfig(p int32) *tls.Config {
+func (rt *Router) TLSConfig(p int32) *tls.Config { return rt.tlsConfig(p, nil) }
+
+func (rt *Router) tlsConfig(p int32, gw *types.NamespacedName) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"h2", "http/1.1"},
@@ -316,9 +321,13 @@ func (rt *Router) TLSConfig(p int32) *tls.Config {
 			if t == nil {
 				return nil, fmt.Errorf("httproute: no configuration")
 			}
-			pi := t.all
-			if p != 0 && t.ports[p] != nil {
-				pi = t.ports[p]
+			set := &t.listenerSet
+			if gw != nil && t.gateways[*gw] != nil {
+				set = t.gateways[*gw]
+			}
+			pi := set.all
+			if p != 0 && set.ports[p] != nil {
+				pi = set.ports[p]
 			}
 			g := pi.listenerFor(requestHost(hello.ServerName))
 			if g != nil {

@@ -31,6 +31,8 @@ type goldenRequest struct {
 	Host    string            `json:"host"`
 	Path    string            `json:"path"`
 	Port    int32             `json:"port,omitempty"`
+	// Gateway ("namespace/name") serves the request with Router.Gateway.
+	Gateway string `json:"gateway,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 }
 
@@ -207,6 +209,11 @@ func serveGolden(rt *httproute.Router, gr goldenRequest) goldenOutcome {
 	var h http.Handler = rt
 	if gr.Port != 0 {
 		h = rt.Port(gr.Port)
+	}
+	if gr.Gateway != "" {
+		ns, name, _ := strings.Cut(gr.Gateway, "/")
+		o.Request += " (gateway " + gr.Gateway + ")"
+		h = rt.Gateway(ns, name).Port(gr.Port)
 	}
 	if gr.Port == 0 {
 		if m, ok := rt.Lookup(req); ok {

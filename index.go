@@ -15,12 +15,50 @@ import (
 type table struct {
 	env    *env
 	status Status
-	// ports indexes listeners by port; all holds every listener, for
-	// requests whose local port is unknown or has no listener.
-	ports map[int32]*portIndex
-	all   *portIndex
+	// listenerSet holds the listeners of every Gateway; gateways holds
+	// each Gateway's own, for hosts that serve Gateways at separate
+	// addresses (Router.Gateway).
+	listenerSet
+	gateways map[types.NamespacedName]*listenerSet
 	// implicit is the catch-all listener of a Config without Gateways.
 	implicit *listener
+}
+
+// listenerSet indexes listeners by port; all holds every listener of the
+// set, for requests whose local port is unknown or has no listener.
+type listenerSet struct {
+	ports map[int32]*portIndex
+	all   *portIndex
+}
+
+func newListenerSet() *listenerSet {
+	return &listenerSet{ports: map[int32]*portIndex{}, all: &portIndex{}}
+}
+
+// add indexes a listener in the set.
+func (s *listenerSet) add(l *listener) {
+	if s.ports[l.port] == nil {
+		// Every declared port gets an index, even when none of its
+		// listeners is ready: its requests must not fall through to other
+		// ports' listeners.
+		s.ports[l.port] = &portIndex{}
+	}
+	if !l.ready {
+		return
+	}
+	p := s.ports[l.port]
+	p.group(l.hostname).add(l)
+	if l.protocol == gatewayv1.HTTPSProtocolType {
+		p.tls = true
+	}
+	s.all.group(l.hostname).add(l)
+}
+
+func (s *listenerSet) sort() {
+	for _, p := range s.ports {
+		p.sort()
+	}
+	s.all.sort()
 }
 
 // portIndex selects, among the listeners of one port, the one a request
@@ -81,33 +119,25 @@ func (l *listener) attach(r *compiledRoute, hosts []string) {
 
 // build indexes the routes attached to the listeners.
 func (t *table) build(listeners []*listener) {
-	t.ports = map[int32]*portIndex{}
-	t.all = &portIndex{}
+	t.listenerSet = *newListenerSet()
+	t.gateways = map[types.NamespacedName]*listenerSet{}
 	for _, l := range listeners {
-		if !l.implicit && t.ports[l.port] == nil {
-			// Every declared port gets an index, even when none of its
-			// listeners is ready: its requests must not fall through to
-			// other ports' listeners.
-			t.ports[l.port] = &portIndex{}
-		}
-		if !l.ready {
-			continue
-		}
 		if l.implicit {
 			t.all.group(l.hostname).add(l)
 			continue
 		}
-		p := t.ports[l.port]
-		p.group(l.hostname).add(l)
-		if l.protocol == gatewayv1.HTTPSProtocolType {
-			p.tls = true
+		t.listenerSet.add(l)
+		gs := t.gateways[l.gateway]
+		if gs == nil {
+			gs = newListenerSet()
+			t.gateways[l.gateway] = gs
 		}
-		t.all.group(l.hostname).add(l)
+		gs.add(l)
 	}
-	for _, p := range t.ports {
-		p.sort()
+	t.listenerSet.sort()
+	for _, gs := range t.gateways {
+		gs.sort()
 	}
-	t.all.sort()
 }
 
 func (p *portIndex) group(hostname string) *listenerGroup {
@@ -255,15 +285,23 @@ func (pi *pathIndex) sort() {
 // local port that no listener declares falls back to every listener, so
 // that a test server on a random port serves the whole Config; a port named
 // with Router.Port never falls back.
-func (t *table) find(r *http.Request, port int32) (*candidate, error) {
-	p := t.all
+//
+// gw, when not nil, restricts the search to one Gateway's listeners.
+func (t *table) find(r *http.Request, port int32, gw *types.NamespacedName) (*candidate, error) {
+	set := &t.listenerSet
+	if gw != nil && t.implicit == nil {
+		if set = t.gateways[*gw]; set == nil {
+			return nil, ErrNoRoute
+		}
+	}
+	p := set.all
 	switch {
 	case port > 0:
-		if p = t.ports[port]; p == nil {
+		if p = set.ports[port]; p == nil {
 			return nil, ErrNoRoute
 		}
 	case port < 0:
-		if pp := t.ports[-port]; pp != nil {
+		if pp := set.ports[-port]; pp != nil {
 			p = pp
 		}
 	}

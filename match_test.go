@@ -283,11 +283,11 @@ func TestMatchPathDoesNotAllocate(t *testing.T) {
 	rt := benchRouter(t, 100)
 	req := benchRequest(100)
 	tbl := rt.table.Load()
-	if c, err := tbl.find(req, 0); err != nil || c == nil {
+	if c, err := tbl.find(req, 0, nil); err != nil || c == nil {
 		t.Fatalf("find: %v", err)
 	}
 	allocs := testing.AllocsPerRun(1000, func() {
-		_, _ = tbl.find(req, 0)
+		_, _ = tbl.find(req, 0, nil)
 	})
 	if allocs != 0 {
 		t.Fatalf("matching allocated %.1f times per request, want 0", allocs)

@@ -3,6 +3,7 @@ package httproute
 import (
 	"context"
 	cryptorand "crypto/rand"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -162,7 +164,7 @@ func (rt *Router) Status() Status {
 // serve a listener port from a server on another port. Requests that match
 // no rule get 404.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt.serve(w, r, -localPort(r))
+	rt.serve(w, r, -localPort(r), nil)
 }
 
 // Port returns a handler that serves requests as if they had arrived on the
@@ -172,29 +174,68 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: router.Port(80)}
 func (rt *Router) Port(p int32) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt.serve(w, r, p)
+		rt.serve(w, r, p, nil)
 	})
 }
 
-func (rt *Router) serve(w http.ResponseWriter, r *http.Request, port int32) {
+func (rt *Router) serve(w http.ResponseWriter, r *http.Request, port int32, gw *types.NamespacedName) {
 	t := rt.table.Load()
 	if t == nil {
 		writeError(w, ErrNoRoute)
 		return
 	}
-	t.serve(w, r, port)
+	t.serve(w, r, port, gw)
 }
+
+// Gateway returns a view of the Router restricted to one Gateway, as if
+// that Gateway had an address of its own: its handlers and TLS
+// configuration consider only that Gateway's listeners. Use it to serve
+// several Gateways that declare the same port (on different local
+// addresses); the Router itself merges listeners of the same port and
+// hostname across Gateways. The view follows Update.
+func (rt *Router) Gateway(namespace, name string) *GatewayRouter {
+	return &GatewayRouter{rt: rt, gw: types.NamespacedName{Namespace: namespace, Name: name}}
+}
+
+// GatewayRouter is a Router restricted to one Gateway; see Router.Gateway.
+type GatewayRouter struct {
+	rt *Router
+	gw types.NamespacedName
+}
+
+// ServeHTTP serves the request with the Gateway's listener on the local
+// port the request arrived on (every listener of the Gateway when that
+// port is unknown or undeclared).
+func (g *GatewayRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.rt.serve(w, r, -localPort(r), &g.gw)
+}
+
+// Port returns a handler serving requests as if they arrived on the
+// Gateway's listener port p.
+func (g *GatewayRouter) Port(p int32) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.rt.serve(w, r, p, &g.gw)
+	})
+}
+
+// TLSConfig is Router.TLSConfig restricted to the Gateway's listeners.
+func (g *GatewayRouter) TLSConfig(p int32) *tls.Config { return g.rt.tlsConfig(p, &g.gw) }
+
+// Lookup is Router.Lookup restricted to the Gateway's listeners.
+func (g *GatewayRouter) Lookup(r *http.Request) (*Match, bool) { return g.rt.lookup(r, &g.gw) }
 
 // Lookup reports how the Router would serve r: the Gateway, listener,
 // route, rule, match and backends chosen by matching and precedence. It
 // has no side effects: no filter runs and no backend is called. ok is false
 // when no rule matches (the Router would answer 404 or 421).
-func (rt *Router) Lookup(r *http.Request) (m *Match, ok bool) {
+func (rt *Router) Lookup(r *http.Request) (m *Match, ok bool) { return rt.lookup(r, nil) }
+
+func (rt *Router) lookup(r *http.Request, gw *types.NamespacedName) (*Match, bool) {
 	t := rt.table.Load()
 	if t == nil {
 		return nil, false
 	}
-	c, err := t.find(r, -localPort(r))
+	c, err := t.find(r, -localPort(r), gw)
 	if err != nil {
 		return nil, false
 	}
