@@ -11,6 +11,7 @@ import (
 	"github.com/httproute/httproute"
 	"github.com/httproute/httproute/extension/directresponse"
 	"github.com/httproute/httproute/httproutetest"
+	"github.com/httproute/httproute/manifest"
 )
 
 // seedDirectResponse and seedRoute are the seed's manifests, verbatim.
@@ -146,5 +147,20 @@ func TestInvalidObjectAnswers500(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("conditions = %+v\nwant ResolvedRefs False: %s", st.Parents[0].Conditions, want)
+	}
+}
+
+func TestLoadsWithTheManifestLoader(t *testing.T) {
+	m, err := manifest.Decode(manifest.Options{Extensions: []httproute.Extension{directresponse.Extension()}},
+		"seed.yaml", strings.NewReader(seedDirectResponse+"---\n"+seedRoute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Config.Objects) != 1 || len(m.Config.HTTPRoutes) != 1 {
+		t.Fatalf("loaded %d objects and %d routes", len(m.Config.Objects), len(m.Config.HTTPRoutes))
+	}
+	d, ok := m.Config.Objects[0].(*directresponse.DirectResponse)
+	if !ok || d.Spec.StatusCode != 404 || d.GetObjectKind().GroupVersionKind() != directresponse.GroupVersionKind {
+		t.Errorf("object = %#v", m.Config.Objects[0])
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/httproute/httproute"
 	"github.com/httproute/httproute/extension/regexrewrite"
 	"github.com/httproute/httproute/httproutetest"
+	"github.com/httproute/httproute/manifest"
 )
 
 func TestRewrite(t *testing.T) {
@@ -182,4 +183,19 @@ func FuzzRewrite(f *testing.F) {
 			t.Fatalf("escaped path %q has no leading /", u.EscapedPath())
 		}
 	})
+}
+
+func TestLoadsWithTheManifestLoader(t *testing.T) {
+	m, err := manifest.Decode(manifest.Options{Extensions: []httproute.Extension{regexrewrite.Extension()}},
+		"rewrite.yaml", strings.NewReader(filterYAML+"---\n"+routeYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := m.Config.Objects[0].(*regexrewrite.HTTPRouteFilter)
+	if !ok || f.Spec.URLRewrite.Path.ReplaceRegexMatch.Substitution != `\2/instance/\1` {
+		t.Fatalf("objects = %#v", m.Config.Objects)
+	}
+	if _, err := regexrewrite.New(f); err != nil {
+		t.Error(err)
+	}
 }
