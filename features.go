@@ -30,11 +30,16 @@ func SupportedFeatures() []features.FeatureName {
 		features.SupportHTTPRouteRequestTimeout,
 		features.SupportHTTPRouteBackendTimeout,
 		features.SupportHTTPRouteParentRefPort,
+		features.SupportHTTPRouteDestinationPortMatching,
 		features.SupportHTTPRouteBackendProtocolH2C,
 		features.SupportHTTPRouteBackendProtocolWebSocket,
 		features.SupportHTTPRouteNamedRouteRule,
 		features.SupportHTTPRouteRequestMirror,
 		features.SupportHTTPRouteRequestMultipleMirrors,
 		features.SupportHTTPRouteCORS,
+		features.SupportHTTPRouteRequestPercentageMirror,
+		features.SupportHTTPRouteRetry,
+		features.SupportHTTPRouteRetryBackendTimeout,
+		features.SupportHTTPRouteRetryConnectionError,
 	}
 }

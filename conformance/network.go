@@ -66,8 +66,8 @@ func (n *network) addressLocked(nn types.NamespacedName) string {
 }
 
 // sync makes the servers follow the Gateways: one server per Gateway and
-// listener port, serving router.Port(port), over TLS with
-// router.TLSConfig(port) when a listener of the port is HTTPS. Servers of
+// listener port, serving router.Gateway(ns, name).Port(port), over TLS with
+// that Gateway's TLSConfig(port) when a listener of the port is HTTPS. Servers of
 // ports and Gateways that are gone are closed.
 func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) error {
 	n.mu.Lock()
@@ -106,10 +106,13 @@ func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) erro
 			}
 			var srv *loopbackServer
 			var err error
+			// Each Gateway has an address of its own: serve only its
+			// listeners, even when another Gateway declares the same port.
+			gr := rt.Gateway(nn.Namespace, nn.Name)
 			if isTLS {
-				srv, err = startLoopback(rt.Port(p), false, rt.TLSConfig(p), n.logger)
+				srv, err = startLoopback(gr.Port(p), false, gr.TLSConfig(p), n.logger)
 			} else {
-				srv, err = startLoopback(rt.Port(p), true, nil, n.logger)
+				srv, err = startLoopback(gr.Port(p), true, nil, n.logger)
 			}
 			if err != nil {
 				return fmt.Errorf("gateway %s port %d: %w", nn, p, err)
