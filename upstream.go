@@ -331,3 +331,11 @@ func classifyTransportError(err error) error {
 func isConnReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || strings.Contains(err.Error(), "EOF")
 }
+
+// CloseIdleConnections closes the idle keep-alive connections of the
+// Upstream's transport, when the transport supports it.
+func (u *Upstream) CloseIdleConnections() {
+	if c, ok := u.transport.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
