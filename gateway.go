@@ -32,7 +32,7 @@ type listener struct {
 	// references resolved, so it is programmed).
 	accepted bool
 	ready    bool
-	certs []tls.Certificate
+	certs    []tls.Certificate
 
 	supportedKinds []gatewayv1.RouteGroupKind
 	conditions     []metav1.Condition

@@ -27,12 +27,12 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 // goldenRequest is one request of a golden case.
 type goldenRequest struct {
-	Method  string            `json:"method,omitempty"`
-	Host    string            `json:"host"`
-	Path    string            `json:"path"`
-	Port    int32             `json:"port,omitempty"`
+	Method string `json:"method,omitempty"`
+	Host   string `json:"host"`
+	Path   string `json:"path"`
+	Port   int32  `json:"port,omitempty"`
 	// Gateway ("namespace/name") serves the request with Router.Gateway.
-	Gateway string `json:"gateway,omitempty"`
+	Gateway string            `json:"gateway,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 }
 
