@@ -304,4 +304,3 @@ func printTour(w io.Writer, rt *httproute.Router, base, lambdaEndpoint string) {
 	fmt.Fprintln(w, "  # the seed's redirect-to-https route is shadowed here by the older httpbin route (same hostname")
 	fmt.Fprintln(w, "  # and path); serve it alone to see its 301:  go run -C examples/quickstart . -only 05")
 }
-
