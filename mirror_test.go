@@ -165,9 +165,16 @@ func TestMirrorPercentages(t *testing.T) {
 		{"/zero", "m0", 0},
 		{"/all", "m100", 1},
 	}
+	const dropped = "request mirror dropped: too many mirrored requests in flight"
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
-			for range n {
+			for i := range n {
+				if i%32 == 31 {
+					// Let the copies catch up: sequential primaries can
+					// outrun their mirrors on a loaded machine, and the
+					// in-flight bound (64) would then drop copies.
+					log.settle(t)
+				}
 				if ex := env.Do(httproutetest.Request{Path: tc.path}); ex.Response.StatusCode != 200 {
 					t.Fatalf("primary answered %d", ex.Response.StatusCode)
 				}
@@ -184,8 +191,8 @@ func TestMirrorPercentages(t *testing.T) {
 			}
 		})
 	}
-	if n := log.count("request mirror dropped: too many mirrored requests in flight"); n != 0 {
-		t.Errorf("%d mirrors dropped", n)
+	if n := log.count(dropped); n != 0 {
+		t.Errorf("mirrors dropped although paced below the in-flight bound")
 	}
 }
 
