@@ -1,0 +1,73 @@
+package httproute_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/httproute/httproute"
+)
+
+// BenchmarkServe measures a whole request through ServeHTTP to an
+// in-process backend, so that the Router's own cost is what is measured:
+// plain, with a retry policy that does not retry, with a session, with a
+// request timeout, and with a 10/10/80 split.
+func BenchmarkServe(b *testing.B) {
+	ok := httproute.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	cases := []struct{ name, rule string }{
+		{"plain", `{backendRefs: [{name: a, port: 80}]}`},
+		{"retry-not-taken", `{backendRefs: [{name: a, port: 80}], retry: {codes: [500, 502, 503, 504], attempts: 2, backoff: 25ms}}`},
+		{"session", `{backendRefs: [{name: a, port: 80}], sessionPersistence: {sessionName: s}}`},
+		{"request-timeout", `{backendRefs: [{name: a, port: 80}], timeouts: {request: 10s}}`},
+		{"split-10-10-80", `{backendRefs: [{name: a, port: 80, weight: 10}, {name: b, port: 80, weight: 10}, {name: c, port: 80, weight: 80}]}`},
+		{"header-filter", `{backendRefs: [{name: a, port: 80}], filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-env, value: prod}]}}]}`},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			var route gatewayv1.HTTPRoute
+			if err := yaml.UnmarshalStrict([]byte("metadata: {name: r, namespace: default}\nspec: {rules: ["+tc.rule+"]}"), &route); err != nil {
+				b.Fatal(err)
+			}
+			rt, err := httproute.New(httproute.Config{
+				HTTPRoutes: []*gatewayv1.HTTPRoute{&route},
+				Services: httproute.Services{
+					{Namespace: "default", Name: "a", Port: 80}: ok,
+					{Namespace: "default", Name: "b", Port: 80}: ok,
+					{Namespace: "default", Name: "c", Port: 80}: ok,
+				},
+				SessionKey: []byte("bench"),
+				Strict:     true,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := httptest.NewRequest("GET", "http://example.com/api/items", nil)
+			rec := httptest.NewRecorder()
+			rt.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatalf("status %d", rec.Code)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				w := discardWriter{h: http.Header{}}
+				rt.ServeHTTP(&w, req)
+			}
+		})
+	}
+}
+
+// discardWriter is a cheap ResponseWriter for benchmarks.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
