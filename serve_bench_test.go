@@ -6,8 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"sigs.k8s.io/yaml"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/httproute/httproute"
 )
