@@ -235,23 +235,10 @@ func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 // httputil.ReverseProxy.
 func proxyHandler(b Backend, ref BackendRef, e *env) http.Handler {
 	logger := e.logger
-	host := ref.Name + "." + ref.Namespace
-	if ref.Port != 0 {
-		host += ":" + strconv.Itoa(int(ref.Port))
-	}
 	return &httputil.ReverseProxy{
 		Transport:  b,
 		BufferPool: e.buffers,
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			// Append to the client's X-Forwarded-For as Envoy does.
-			if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
-				pr.Out.Header["X-Forwarded-For"] = append([]string(nil), xff...)
-			}
-			pr.SetXForwarded()
-			pr.Out.URL.Scheme = "http"
-			pr.Out.URL.Host = host
-			pr.Out.Host = pr.In.Host
-		},
+		Rewrite:    forwardRewrite(ref),
 		ErrorLog: log.New(slogWriter{logger}, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if isCanceled(err) && r.Context().Err() != nil {
@@ -266,6 +253,27 @@ func proxyHandler(b Backend, ref BackendRef, e *env) http.Handler {
 			logger.Debug("backend error", "backend", ref.String(), "error", err)
 			writeError(w, err)
 		},
+	}
+}
+
+// forwardRewrite returns the Rewrite of the proxies to a backendRef: the
+// Host the client sent is kept (the spec forbids changing it unless a
+// filter does), X-Forwarded-For is appended to as Envoy does, and
+// X-Forwarded-Host and -Proto are set. The URL's host names the
+// backendRef; an Upstream replaces it with the endpoint it picks.
+func forwardRewrite(ref BackendRef) func(*httputil.ProxyRequest) {
+	host := ref.Name + "." + ref.Namespace
+	if ref.Port != 0 {
+		host += ":" + strconv.Itoa(int(ref.Port))
+	}
+	return func(pr *httputil.ProxyRequest) {
+		if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
+			pr.Out.Header["X-Forwarded-For"] = append([]string(nil), xff...)
+		}
+		pr.SetXForwarded()
+		pr.Out.URL.Scheme = "http"
+		pr.Out.URL.Host = host
+		pr.Out.Host = pr.In.Host
 	}
 }
 

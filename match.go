@@ -268,27 +268,12 @@ func equalUnescaped(s, plain string) bool {
 		return s == plain
 	}
 	j := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '+':
-			c = ' '
-		case '%':
-			if i+2 >= len(s) {
-				return false
-			}
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if !ok1 || !ok2 {
-				return false
-			}
-			c = hi<<4 | lo
-			i += 2
-		}
-		if j >= len(plain) || plain[j] != c {
+	for i := 0; i < len(s); {
+		c, n, ok := queryByte(s, i)
+		if !ok || j >= len(plain) || plain[j] != c {
 			return false
 		}
-		j++
+		i, j = n, j+1
 	}
 	return j == len(plain)
 }
@@ -296,26 +281,36 @@ func equalUnescaped(s, plain string) bool {
 func unescapeQuery(s string) (string, bool) {
 	var b strings.Builder
 	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '+':
-			c = ' '
-		case '%':
-			if i+2 >= len(s) {
-				return "", false
-			}
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if !ok1 || !ok2 {
-				return "", false
-			}
-			c = hi<<4 | lo
-			i += 2
+	for i := 0; i < len(s); {
+		c, n, ok := queryByte(s, i)
+		if !ok {
+			return "", false
 		}
 		b.WriteByte(c)
+		i = n
 	}
 	return b.String(), true
+}
+
+// queryByte decodes the byte of the query component s at i as
+// url.QueryUnescape does ("+" is a space, "%XX" a byte) and returns it with
+// the index of the next one; ok is false for a malformed escape.
+func queryByte(s string, i int) (c byte, next int, ok bool) {
+	switch c = s[i]; c {
+	case '+':
+		return ' ', i + 1, true
+	case '%':
+		if i+2 >= len(s) {
+			return 0, 0, false
+		}
+		hi, ok1 := unhex(s[i+1])
+		lo, ok2 := unhex(s[i+2])
+		if !ok1 || !ok2 {
+			return 0, 0, false
+		}
+		return hi<<4 | lo, i + 3, true
+	}
+	return c, i + 1, true
 }
 
 func unhex(c byte) (byte, bool) {

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,21 +128,9 @@ func mirrorHandler(b Backend, ref BackendRef, logger *slog.Logger) http.Handler 
 	if h, ok := b.(http.Handler); ok {
 		return h
 	}
-	host := ref.Name + "." + ref.Namespace
-	if ref.Port != 0 {
-		host += ":" + strconv.Itoa(int(ref.Port))
-	}
 	return &httputil.ReverseProxy{
 		Transport: b,
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
-				pr.Out.Header["X-Forwarded-For"] = append([]string(nil), xff...)
-			}
-			pr.SetXForwarded()
-			pr.Out.URL.Scheme = "http"
-			pr.Out.URL.Host = host
-			pr.Out.Host = pr.In.Host
-		},
+		Rewrite:   forwardRewrite(ref),
 		ErrorLog: log.New(slogWriter{logger}, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			if mw, ok := w.(*mirrorWriter); ok {

@@ -29,14 +29,8 @@ func (t *Tree[V]) Insert(prefix string) *V {
 	n := &t.root
 	p := strings.TrimSuffix(prefix, "/")
 	for p != "" {
-		// p starts with "/".
-		p = p[1:]
-		seg := p
-		if i := strings.IndexByte(p, '/'); i >= 0 {
-			seg, p = p[:i], p[i:]
-		} else {
-			p = ""
-		}
+		var seg string
+		seg, p = cutSegment(p)
 		child := n.children[seg]
 		if child == nil {
 			if n.children == nil {
@@ -71,13 +65,8 @@ func (t *Tree[V]) Match(path string, buf []*V) []*V {
 	}
 	p := path
 	for len(p) > 0 && p[0] == '/' && n.children != nil {
-		p = p[1:]
-		seg := p
-		if i := strings.IndexByte(p, '/'); i >= 0 {
-			seg, p = p[:i], p[i:]
-		} else {
-			p = ""
-		}
+		var seg string
+		seg, p = cutSegment(p)
 		child := n.children[seg]
 		if child == nil {
 			break
@@ -88,6 +77,16 @@ func (t *Tree[V]) Match(path string, buf []*V) []*V {
 		}
 	}
 	return buf
+}
+
+// cutSegment splits a path that starts with "/" into its first segment and
+// the rest, which starts with "/" or is empty.
+func cutSegment(p string) (seg, rest string) {
+	p = p[1:]
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i:]
+	}
+	return p, ""
 }
 
 // Walk calls fn for every stored prefix and its value, in no particular
