@@ -92,7 +92,7 @@ func TestUpdateUnderParallelRequests(t *testing.T) {
 	}
 	// Swap tables until the readers have served plenty of requests
 	// across the swaps (at least 200 swaps, ending on table B).
-	for i := 0; i < 200 || served.Load() < 2000 || i%2 == 0; i++ {
+	for i := 0; i < 200 || served.Load() < 2000 || i%2 == 1; i++ {
 		cfg := cfgA
 		if i%2 == 1 {
 			cfg = cfgB
