@@ -72,9 +72,20 @@
 // # Filters
 //
 // Filters run in list order, rule filters first, then the filters of the
-// backendRef the weighted choice picked. RequestHeaderModifier and
-// ResponseHeaderModifier apply set, then add, then remove. RequestRedirect
-// answers at once; URLRewrite changes the host and path passed on. The
+// backendRef the weighted choice picked; a filter that answers the request
+// itself (RequestRedirect, a CORS preflight, an ExternalAuth refusal, an
+// extension such as DirectResponse) ends the chain. RequestHeaderModifier
+// and ResponseHeaderModifier apply set, then add, then remove, with names
+// compared without case. RequestRedirect answers at once, omitting the
+// default port of the scheme from Location; URLRewrite changes the host and
+// path passed on, with ReplacePrefixMatch following the spec's table of
+// trailing slashes. RequestMirror sends a copy from its own goroutine that
+// never delays or fails the primary request: bodies up to 64 KiB are
+// mirrored, at most 64 copies per filter are in flight, failures are
+// logged. CORS answers preflights itself and replaces the backend's CORS
+// headers. ExternalAuth (HTTP) asks its backend first: 200 lets the request
+// through with the allowed headers, anything else is returned to the
+// client, and an unreachable auth backend gives 503 (fail closed). The
 // spec's incompatible combinations (RequestRedirect with URLRewrite,
 // RequestRedirect with backendRefs, a single-use filter repeated) make the
 // rule invalid with reason IncompatibleFilters.
@@ -84,13 +95,35 @@
 // A Backend has the shape of http.RoundTripper, so the Router sees the
 // status of an answer before any byte reaches the client. Backends are
 // resolved when a Config is compiled: Services through Config.Services,
-// other kinds through Config.Extensions. Upstream proxies to network
-// endpoints; Handler serves in process. The spec's failure rules apply: a
-// backendRef that cannot be resolved, is forbidden (another namespace
-// without a ReferenceGrant) or has an unknown kind answers 500 for its
-// share of the weighted choice; a rule without backendRefs whose filters do
-// not answer answers 500; a backend that refuses connections answers 503,
-// one that fails after connecting 502, and a timeout 504.
+// other kinds through Config.Extensions. Handler serves in process.
+// Upstream proxies to network endpoints with a tuned transport (h2c for
+// appProtocol kubernetes.io/h2c, WebSocket upgrades always), balancing by
+// least request (power of two choices, the default) or round robin, and
+// ejecting an endpoint after 5 consecutive connection failures for 30s,
+// doubling up to 300s; its endpoints can be replaced with SetEndpoints
+// without rebuilding routes. The spec's failure rules apply: a backendRef
+// that cannot be resolved, is forbidden (another namespace without a
+// ReferenceGrant) or has an unknown kind answers 500 for its share of the
+// weighted choice; a rule without backendRefs whose filters do not answer
+// answers 500; a backend that refuses connections (or has no healthy
+// endpoint) answers 503, one that fails after connecting 502.
+//
+// # Resilience
+//
+// timeouts.request bounds the whole exchange, retries and response body
+// included, and is answered with 504 even when an in-process handler
+// ignores its context; a stream that outlives it is cut. Unset means no
+// timeout. timeouts.backendRequest bounds each attempt. A retry stanza
+// retries connection errors and timed-out attempts always, the statuses in
+// codes otherwise, up to attempts times (default 2), waiting at least
+// backoff (default 25ms) with exponential growth capped at ten times and
+// jitter, and honouring Retry-After within the request timeout. The status
+// of each attempt is held back until the retry decision: nothing is retried
+// once a byte has reached the client. Request bodies up to RetryBodyLimit
+// are replayed; larger ones are sent once. sessionPersistence pins a client
+// to a backendRef and an Upstream endpoint with an HMAC-signed cookie or
+// header (see Config.SessionKey). Limit adds circuit breakers to a backend.
+// Waits use Config.Sleep and expiry Config.Now, so tests are exact.
 //
 // # Extensions
 //
