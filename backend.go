@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -46,6 +47,13 @@ type ObjectRef struct {
 	// Object is the referenced object when Config.Objects holds one of
 	// this group, kind, namespace and name, and nil otherwise.
 	Object Object
+	// Secret returns a Secret of Config.Secrets that the referenced object
+	// may read, for extensions whose objects name Secrets (credentials,
+	// keys): one in the object's own namespace, or in another namespace
+	// whose ReferenceGrant lets the object's group and kind reference
+	// Secrets. Its errors wrap ErrNotFound or ErrNotPermitted. It is set
+	// for references to extension kinds; nil otherwise.
+	Secret func(namespace, name string) (*corev1.Secret, error)
 }
 
 // BackendRef is a backendRef after defaulting, as resolvers see it.

@@ -445,7 +445,29 @@ func (rc *ruleCompiler) backendRef(o *gatewayv1.BackendObjectReference) BackendR
 		ref.Port = *o.Port
 	}
 	ref.Object = rc.c.objects[objectKey{ref.Group, ref.Kind, ref.Namespace, ref.Name}]
+	if ref.Group != "" || ref.Kind != "Service" {
+		ref.Secret = rc.c.secretLookup(ref.Group, ref.Kind, ref.Namespace)
+	}
 	return ref
+}
+
+// secretLookup returns the Secret accessor of an extension object of
+// group/kind in namespace ns (see ObjectRef.Secret).
+func (c *compiler) secretLookup(group, kind, ns string) func(namespace, name string) (*corev1.Secret, error) {
+	return func(namespace, name string) (*corev1.Secret, error) {
+		if namespace == "" {
+			namespace = ns
+		}
+		if !c.grants.allows(group, kind, ns, "", "Secret", namespace, name) {
+			return nil, fmt.Errorf("secret %s/%s is in another namespace than %s %s and no ReferenceGrant allows it: %w",
+				namespace, name, kind, ns, ErrNotPermitted)
+		}
+		s := c.secrets[types.NamespacedName{Namespace: namespace, Name: name}]
+		if s == nil {
+			return nil, fmt.Errorf("secret %s/%s: %w", namespace, name, ErrNotFound)
+		}
+		return s, nil
+	}
 }
 
 // resolveBackend turns a reference into a Backend, or reports why it

@@ -614,6 +614,7 @@ func (rc *ruleCompiler) extensionFilter(ref *gatewayv1.LocalObjectReference, pat
 	}
 	oref := ObjectRef{Group: gk.Group, Kind: gk.Kind, Namespace: rc.route.namespace, Name: string(ref.Name)}
 	oref.Object = rc.c.objects[objectKey{gk.Group, gk.Kind, oref.Namespace, oref.Name}]
+	oref.Secret = rc.c.secretLookup(gk.Group, gk.Kind, oref.Namespace)
 	if ext.New != nil && oref.Object == nil {
 		return fail(reasonBackendNotFound, field.NotFound(path.Child("name"), string(ref.Name)))
 	}

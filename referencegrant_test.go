@@ -1,9 +1,12 @@
 package httproute
 
 import (
+	"errors"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -43,5 +46,41 @@ func TestGrantsAllows(t *testing.T) {
 				t.Errorf("allows = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestSecretLookupHonoursReferenceGrants(t *testing.T) {
+	secret := func(ns, name string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	}
+	c := &compiler{
+		grants: newGrants([]*gatewayv1.ReferenceGrant{{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "creds", Name: "backends-may-read"},
+			Spec: gatewayv1.ReferenceGrantSpec{
+				From: []gatewayv1.ReferenceGrantFrom{{Group: "gateway.kgateway.dev", Kind: "Backend", Namespace: "apps"}},
+				To:   []gatewayv1.ReferenceGrantTo{{Group: "", Kind: "Secret"}},
+			},
+		}}),
+		secrets: map[types.NamespacedName]*corev1.Secret{
+			{Namespace: "apps", Name: "local"}: secret("apps", "local"),
+			{Namespace: "creds", Name: "aws"}:  secret("creds", "aws"),
+			{Namespace: "other", Name: "aws"}:  secret("other", "aws"),
+		},
+	}
+	lookup := c.secretLookup("gateway.kgateway.dev", "Backend", "apps")
+	if s, err := lookup("", "local"); err != nil || s.Name != "local" {
+		t.Errorf("same namespace: %v %v", s, err)
+	}
+	if s, err := lookup("creds", "aws"); err != nil || s.Namespace != "creds" {
+		t.Errorf("granted namespace: %v %v", s, err)
+	}
+	if _, err := lookup("other", "aws"); !errors.Is(err, ErrNotPermitted) {
+		t.Errorf("namespace without a grant: %v, want ErrNotPermitted", err)
+	}
+	if _, err := lookup("apps", "missing"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing secret: %v, want ErrNotFound", err)
+	}
+	if _, err := c.secretLookup("gateway.kgateway.dev", "Parameter", "apps")("creds", "aws"); !errors.Is(err, ErrNotPermitted) {
+		t.Errorf("a grant for another kind must not open the secret: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/httproute/httproute"
 )
 
 // A CredentialsRef is what a Backend names as its AWS identity, for
@@ -52,23 +55,27 @@ func SecretCredentials(secrets []*corev1.Secret) func(CredentialsRef) (aws.Crede
 			return nil, nil
 		}
 		for _, s := range secrets {
-			if s == nil || s.Namespace != ref.Secret.Namespace || s.Name != ref.Secret.Name {
-				continue
+			if s != nil && s.Namespace == ref.Secret.Namespace && s.Name == ref.Secret.Name {
+				return secretProvider(s)
 			}
-			get := func(key string) string {
-				if v, ok := s.Data[key]; ok {
-					return string(v)
-				}
-				return s.StringData[key]
-			}
-			access, secret := get(SecretKeyAccessKey), get(SecretKeySecretKey)
-			if access == "" || secret == "" {
-				return nil, fmt.Errorf("secret %s has no %q or no %q key", ref.Secret, SecretKeyAccessKey, SecretKeySecretKey)
-			}
-			return credentials.NewStaticCredentialsProvider(access, secret, get(SecretKeySessionToken)), nil
 		}
 		return nil, fmt.Errorf("secret %s not found", ref.Secret)
 	}
+}
+
+// secretProvider reads AWS credentials from a Secret as kgateway does.
+func secretProvider(s *corev1.Secret) (aws.CredentialsProvider, error) {
+	get := func(key string) string {
+		if v, ok := s.Data[key]; ok {
+			return string(v)
+		}
+		return s.StringData[key]
+	}
+	access, secret := get(SecretKeyAccessKey), get(SecretKeySecretKey)
+	if access == "" || secret == "" {
+		return nil, fmt.Errorf("secret %s/%s has no %q or no %q key", s.Namespace, s.Name, SecretKeyAccessKey, SecretKeySecretKey)
+	}
+	return credentials.NewStaticCredentialsProvider(access, secret, get(SecretKeySessionToken)), nil
 }
 
 // StaticCredentials returns an Options.Credentials function that gives
@@ -100,8 +107,10 @@ func credentialsRef(b *Backend) CredentialsRef {
 }
 
 // credentialsFor resolves the credentials of a Backend: the host's first,
-// then the documented defaults.
-func (p *Provider) credentialsFor(ref CredentialsRef, region string) (aws.CredentialsProvider, error) {
+// then the Secret the Backend names when the Router's Config holds it
+// (lookup, from httproute.ObjectRef.Secret; nil when the Backend is built
+// outside a Router), then the documented defaults.
+func (p *Provider) credentialsFor(ref CredentialsRef, region string, lookup func(ns, name string) (*corev1.Secret, error)) (aws.CredentialsProvider, error) {
 	if p.opts.Credentials != nil {
 		c, err := p.opts.Credentials(ref)
 		if err != nil {
@@ -111,13 +120,24 @@ func (p *Provider) credentialsFor(ref CredentialsRef, region string) (aws.Creden
 			return c, nil
 		}
 	}
+	if ref.Secret.Name != "" && lookup != nil {
+		s, err := lookup(ref.Secret.Namespace, ref.Secret.Name)
+		switch {
+		case err == nil:
+			return secretProvider(s)
+		case errors.Is(err, httproute.ErrNotFound) && p.opts.Local:
+			// A local emulator needs no credentials.
+		default:
+			return nil, err
+		}
+	}
 	if p.opts.Local {
 		// Local emulators do not check signatures, and a Local provider
 		// never reaches for the host's AWS identity.
 		return aws.AnonymousCredentials{}, nil
 	}
 	if ref.Secret.Name != "" {
-		return nil, fmt.Errorf("the Backend names Secret %s for its AWS credentials but no credentials were supplied for it: set lambda.Options.Credentials (for example to lambda.SecretCredentials(secrets))", ref.Secret)
+		return nil, fmt.Errorf("the Backend names Secret %s for its AWS credentials but it is not in the Router's Config and no credentials were supplied for it: add the Secret to httproute.Config.Secrets or set lambda.Options.Credentials", ref.Secret)
 	}
 	cfg, err := p.defaultConfig()
 	if err != nil {

@@ -10,9 +10,7 @@
 //
 // Extensions returns the two extensions to add to httproute.Config:
 //
-//	cfg.Extensions = append(cfg.Extensions, lambda.Extensions(lambda.Options{
-//		Credentials: lambda.SecretCredentials(cfg.Secrets),
-//	})...)
+//	cfg.Extensions = append(cfg.Extensions, lambda.Extensions(lambda.Options{})...)
 //
 // The Backend kind has objects: manifests decode into *Backend, whose JSON
 // names are those of kgateway's CRD, and Config.Objects carries them. The
@@ -108,12 +106,13 @@
 // # Credentials
 //
 // In a cluster kgateway reads the Secret a Backend names. An embedded
-// Router has no API server: Options.Credentials supplies the credentials
-// for what a Backend names (a CredentialsRef), and SecretCredentials reads
-// them from the Secrets of the Config (keys accessKey, secretKey,
-// sessionToken). Without it, a Backend that names a Secret is unresolved,
-// one that names a role assumes it through STS, and any other uses the
-// SDK's default chain. See Options.Credentials.
+// Router reads it from httproute.Config.Secrets (keys accessKey, secretKey,
+// sessionToken), honouring ReferenceGrants for a Secret in another
+// namespace. Options.Credentials, when set, comes first and may supply
+// credentials from elsewhere (StaticCredentials, a vault). A Backend that
+// names a Secret found nowhere is unresolved; one that names a role
+// assumes it through STS; any other uses the SDK's default chain. See
+// Options.Credentials.
 //
 // # Quick start
 //

@@ -151,6 +151,50 @@ func TestEmulator(t *testing.T) {
 		}
 	})
 
+	t.Run("seed route with the Secret in the Config", func(t *testing.T) {
+		// No Options.Credentials: the Backend's secretRef is read from
+		// httproute.Config.Secrets through the Router, and the invoke is
+		// signed with it (the front checks the signature).
+		cfg, secrets := manifests(t, seedManifests+"\n---\n"+seedSecret)
+		cfg.Secrets = secrets
+		cfg.Extensions = lambda.Extensions(lambda.Options{Endpoint: frontURL})
+		rt, err := httproute.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := serve(t, rt, "POST", "http://example.com/echo", []byte(`{}`), http.Header{"Content-Type": {"application/json"}})
+		if body := readAll(t, res); res.StatusCode != http.StatusOK {
+			t.Fatalf("status %d, body %q", res.StatusCode, body)
+		}
+
+		// Without the Secret in the Config the reference does not resolve,
+		// and the route says so.
+		cfg.Secrets = nil
+		cfg.Strict = false // serve around the problem and report it
+		rt, err = httproute.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = serve(t, rt, "POST", "http://example.com/echo", []byte(`{}`), http.Header{"Content-Type": {"application/json"}})
+		readAll(t, res)
+		if res.StatusCode != http.StatusInternalServerError {
+			t.Fatalf("status %d without the Secret, want 500 (unresolved backendRef)", res.StatusCode)
+		}
+		found := false
+		for _, rs := range rt.Status().HTTPRoutes {
+			for _, ps := range rs.Parents {
+				for _, c := range ps.Conditions {
+					if c.Type == "ResolvedRefs" && c.Status == "False" && strings.Contains(c.Message, "secret kgateway-system/aws-creds") {
+						found = true
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no ResolvedRefs=False condition naming the missing Secret: %+v", rt.Status().HTTPRoutes)
+		}
+	})
+
 	t.Run("transform sync", func(t *testing.T) {
 		rt := newRouter(t, opts, currentBackend("echo", "      qualifier: live"))
 		res := serve(t, rt, "GET", "http://example.com/a/b?status=201&x=1&x=2&y=a%20b&flag", nil,

@@ -3,6 +3,7 @@ package lambda
 import (
 	"context"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"log/slog"
 	"net"
 	"net/http"
@@ -47,9 +48,13 @@ type Options struct {
 	// an error leaves the backendRef unresolved with that message. When it
 	// is nil or returns no provider:
 	//
-	//   - with Local, invokes are unsigned;
-	//   - a Backend that names a Secret is unresolved: credentials are never
-	//     silently taken from elsewhere than the Secret it names;
+	//   - a Backend that names a Secret uses that Secret when the Router's
+	//     Config.Secrets holds it (a Secret in another namespace needs a
+	//     ReferenceGrant from gateway.kgateway.dev/Backend);
+	//   - with Local, invokes are otherwise unsigned;
+	//   - a Backend that names a Secret found nowhere is unresolved:
+	//     credentials are never silently taken from elsewhere than the
+	//     Secret it names;
 	//   - a Backend that names a role assumes it through STS with the SDK's
 	//     default credentials;
 	//   - any other Backend uses the SDK's default credential chain
@@ -147,7 +152,7 @@ func (p *Provider) resolve(ref httproute.BackendRef) (httproute.Backend, error) 
 	if !ok || b == nil {
 		return nil, fmt.Errorf("%s %s/%s is a %T, not a *lambda.Backend: %w", ref.Kind, ref.Namespace, ref.Name, ref.Object, httproute.ErrInvalidKind)
 	}
-	return p.NewBackend(b)
+	return p.newBackend(b, ref.Secret)
 }
 
 // NewBackend returns the Backend that serves b. It fails, naming the
@@ -155,6 +160,12 @@ func (p *Provider) resolve(ref httproute.BackendRef) (httproute.Backend, error) 
 // httproute.ErrUnsupported when a static backend's appProtocol cannot be
 // served.
 func (p *Provider) NewBackend(b *Backend) (httproute.Backend, error) {
+	return p.newBackend(b, nil)
+}
+
+// newBackend is NewBackend with the Router's Secret lookup for the
+// Backend's credentials.
+func (p *Provider) newBackend(b *Backend, secrets func(ns, name string) (*corev1.Secret, error)) (httproute.Backend, error) {
 	p.init()
 	if b == nil {
 		return nil, fmt.Errorf("nil Backend: %w", httproute.ErrNotFound)
@@ -182,7 +193,7 @@ func (p *Provider) NewBackend(b *Backend) (httproute.Backend, error) {
 	case b.Spec.AWS != nil && b.Spec.Static != nil:
 		errs = append(errs, field.Forbidden(spec, "exactly one of aws and static may be set"))
 	case b.Spec.AWS != nil:
-		be, errs, err = p.newLambda(b, spec.Child("aws"))
+		be, errs, err = p.newLambda(b, spec.Child("aws"), secrets)
 	case b.Spec.Static != nil:
 		be, errs, err = p.newStatic(b.Spec.Static, spec.Child("static"))
 	default:
@@ -212,7 +223,7 @@ var (
 )
 
 // newLambda validates an AWS backend and builds its invoker.
-func (p *Provider) newLambda(b *Backend, path *field.Path) (httproute.Backend, field.ErrorList, error) {
+func (p *Provider) newLambda(b *Backend, path *field.Path, secrets func(ns, name string) (*corev1.Secret, error)) (httproute.Backend, field.ErrorList, error) {
 	a := b.Spec.AWS
 	var errs field.ErrorList
 	region := a.Region
@@ -346,7 +357,7 @@ func (p *Provider) newLambda(b *Backend, path *field.Path) (httproute.Backend, f
 			"for example http://127.0.0.1:9001.\n", lb.name)
 		return lb, nil, nil
 	}
-	creds, err := p.credentialsFor(credentialsRef(b), region)
+	creds, err := p.credentialsFor(credentialsRef(b), region, secrets)
 	if err != nil {
 		return nil, nil, err
 	}
