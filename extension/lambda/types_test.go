@@ -272,7 +272,7 @@ func TestCredentials(t *testing.T) {
 
 	t.Run("secret named but not supplied", func(t *testing.T) {
 		_, err := lambda.New(lambda.Options{}).NewBackend(seed)
-		want := "backend kgateway-system/lambda: the Backend names Secret kgateway-system/aws-creds for its AWS credentials but no credentials were supplied for it: set lambda.Options.Credentials (for example to lambda.SecretCredentials(secrets))"
+		want := "backend kgateway-system/lambda: the Backend names Secret kgateway-system/aws-creds for its AWS credentials but it is not in the Router's Config and no credentials were supplied for it: add the Secret to httproute.Config.Secrets or set lambda.Options.Credentials"
 		if err == nil || err.Error() != want {
 			t.Errorf("error %v, want %q", err, want)
 		}
