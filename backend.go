@@ -247,7 +247,7 @@ func proxyHandler(b Backend, ref BackendRef, e *env) http.Handler {
 		Transport:  b,
 		BufferPool: e.buffers,
 		Rewrite:    forwardRewrite(ref),
-		ErrorLog: log.New(slogWriter{logger}, "", 0),
+		ErrorLog:   log.New(slogWriter{logger}, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if isCanceled(err) && r.Context().Err() != nil {
 				return // the client went away; nobody to answer

@@ -131,7 +131,7 @@ func mirrorHandler(b Backend, ref BackendRef, logger *slog.Logger) http.Handler 
 	return &httputil.ReverseProxy{
 		Transport: b,
 		Rewrite:   forwardRewrite(ref),
-		ErrorLog: log.New(slogWriter{logger}, "", 0),
+		ErrorLog:  log.New(slogWriter{logger}, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			if mw, ok := w.(*mirrorWriter); ok {
 				mw.err = err
