@@ -81,12 +81,15 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, "%s:%d:%d: ", e.File, e.Line, e.Column)
 	}
 	b.WriteString(strings.ToLower(e.Kind))
-	b.WriteByte(' ')
-	if e.Namespace != "" {
-		b.WriteString(e.Namespace)
-		b.WriteByte('/')
+	switch {
+	case e.Name == "" && e.Namespace == "":
+	case e.Name == "":
+		b.WriteString(" in namespace " + e.Namespace)
+	case e.Namespace == "":
+		b.WriteString(" " + e.Name)
+	default:
+		b.WriteString(" " + e.Namespace + "/" + e.Name)
 	}
-	b.WriteString(e.Name)
 	b.WriteString(": ")
 	if e.Field != nil {
 		b.WriteString(e.Field.Error())

@@ -1,0 +1,32 @@
+package httproute
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+func TestErrorString(t *testing.T) {
+	fe := field.NotSupported(field.NewPath("spec", "rules").Index(2).Child("filters").Index(0).Child("requestRedirect", "statusCode"), 305, []string{"301", "302"})
+	tests := []struct {
+		name string
+		err  Error
+		want string
+	}{
+		{"namespaced", Error{Kind: "HTTPRoute", Namespace: "default", Name: "web", Field: fe},
+			`httproute default/web: spec.rules[2].filters[0].requestRedirect.statusCode: Unsupported value: 305: supported values: "301", "302"`},
+		{"with position", Error{Kind: "HTTPRoute", Namespace: "default", Name: "web", Field: fe, File: "routes.yaml", Line: 12, Column: 9},
+			`routes.yaml:12:9: httproute default/web: spec.rules[2].filters[0].requestRedirect.statusCode: Unsupported value: 305: supported values: "301", "302"`},
+		{"cluster-scoped", Error{Kind: "Namespace", Name: "team-a", Field: field.Required(field.NewPath("metadata", "labels"), "")},
+			`namespace team-a: metadata.labels: Required value`},
+		{"no name", Error{Kind: "HTTPRoute", Namespace: "default", Field: field.Required(field.NewPath("metadata", "name"), "")},
+			`httproute in namespace default: metadata.name: Required value`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Errorf("Error()\n got: %s\nwant: %s", got, tt.want)
+			}
+		})
+	}
+}
