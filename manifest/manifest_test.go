@@ -197,7 +197,7 @@ func TestDecodeErrors(t *testing.T) {
 	}, {
 		name: "missing name",
 		in:   "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  labels: {a: b}\n",
-		want: []string{`in.yaml:3:1: httproute default/: metadata.name: Required value: name is required`},
+		want: []string{`in.yaml:3:1: httproute in namespace default: metadata.name: Required value: name is required`},
 	}, {
 		name: "missing apiVersion and kind",
 		in:   "metadata:\n  name: web\n",
