@@ -131,9 +131,12 @@ type Extension struct {
 
 // Handler returns a Backend that serves requests in process with h: the
 // request reaches h as the Router has filtered it, without a network hop.
-// When a retry policy needs the answer's status before it reaches the
-// client, h runs in its own goroutine and its answer is streamed through a
-// pipe; otherwise h writes to the client directly.
+// As a backendRef, h is called through ServeHTTP and writes to the client
+// (when a retry or session policy applies, through a writer that holds the
+// answer back until the policy has seen its status). Called through
+// RoundTrip, as mirrors and external authorization call their backends, h
+// runs in its own goroutine and its answer is streamed through a pipe; a
+// panic before h answered is an error, never an implicit 200.
 func Handler(h http.Handler) Backend { return handlerBackend{h} }
 
 type handlerBackend struct{ h http.Handler }
@@ -145,18 +148,28 @@ func (b handlerBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.h.
 func (b handlerBackend) RoundTrip(r *http.Request) (*http.Response, error) {
 	pr, pw := io.Pipe()
 	rw := &pipeWriter{header: http.Header{}, pw: pw, ready: make(chan struct{})}
+	failed := make(chan error, 1)
 	go func() {
 		defer func() {
-			if p := recover(); p != nil && p != http.ErrAbortHandler {
-				pw.CloseWithError(fmt.Errorf("%w: handler panic: %v", ErrBackend, p))
+			if p := recover(); p != nil {
+				err := fmt.Errorf("%w: handler panic: %v", ErrBackend, p)
+				pw.CloseWithError(err)
+				failed <- err // answered already, or RoundTrip returns err
+				return
 			}
-			rw.WriteHeader(http.StatusOK)
+			rw.WriteHeader(http.StatusOK) // the implicit 200 of a handler that wrote nothing
 			pw.Close()
 		}()
 		b.h.ServeHTTP(rw, r)
 	}()
 	select {
 	case <-rw.ready:
+	case err := <-failed:
+		select {
+		case <-rw.ready: // it answered before panicking: the body carries the error
+		default:
+			return nil, err
+		}
 	case <-r.Context().Done():
 		pw.CloseWithError(r.Context().Err())
 		return nil, r.Context().Err()
@@ -229,15 +242,24 @@ func NewTransport(h2c bool) *http.Transport {
 }
 
 // bufferPool recycles the buffers that copy response bodies, which
-// httputil.ReverseProxy would otherwise allocate (32 KiB) per request.
+// httputil.ReverseProxy would otherwise allocate (32 KiB) per request. The
+// pool holds array pointers, so that Put converts the slice back without
+// allocating.
 type bufferPool struct{ p sync.Pool }
 
+const copyBufferSize = 32 << 10
+
 func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+	return &bufferPool{p: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
 }
 
-func (bp *bufferPool) Get() []byte  { return *bp.p.Get().(*[]byte) }
-func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
+func (bp *bufferPool) Get() []byte { return bp.p.Get().(*[copyBufferSize]byte)[:] }
+
+func (bp *bufferPool) Put(b []byte) {
+	if len(b) == copyBufferSize {
+		bp.p.Put((*[copyBufferSize]byte)(b))
+	}
+}
 
 // proxyHandler serves requests through a RoundTripper-shaped Backend with
 // httputil.ReverseProxy.

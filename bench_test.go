@@ -69,14 +69,14 @@ func BenchmarkMatch(b *testing.B) {
 			rt := benchRouter(b, n)
 			req := benchRequest(n)
 			tbl := rt.table.Load()
-			c, err := tbl.find(req, 0, nil)
+			c, err := tbl.find(req, cleanPath(req.URL.EscapedPath()), 0, nil)
 			if err != nil || c.rule.index != 1 {
 				b.Fatalf("benchmark request matched %v, %v; want rule 1", c, err)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				_, _ = tbl.find(req, 0, nil)
+				_, _ = tbl.find(req, cleanPath(req.URL.EscapedPath()), 0, nil)
 			}
 		})
 	}

@@ -74,6 +74,7 @@ type objectKey struct {
 type compiledRoute struct {
 	namespace string
 	name      string
+	key       string // "{namespace}/{name}", the precedence tie-break
 	created   time.Time
 	obj       *gatewayv1.HTTPRoute
 	hostnames []string
@@ -297,6 +298,7 @@ func (c *compiler) compileRoute(hr *gatewayv1.HTTPRoute) *compiledRoute {
 	r := &compiledRoute{
 		namespace: hr.Namespace,
 		name:      hr.Name,
+		key:       hr.Namespace + "/" + hr.Name,
 		created:   hr.CreationTimestamp.Time,
 		obj:       hr,
 	}

@@ -25,6 +25,8 @@ type requestState struct {
 	// attemptErr is why the current attempt got no answer from its
 	// backend (set by the proxy), nil otherwise.
 	attemptErr error
+	// attempt counts the retries made so far (0 for the first attempt).
+	attempt int
 }
 
 type stateKey struct{}
@@ -67,6 +69,18 @@ func BackendFromContext(ctx context.Context) *BackendChoice {
 	return nil
 }
 
+// statelessContext hides the Router's state of a request from requests
+// made on its behalf (mirror copies, external authorization checks): they
+// must neither read nor change the primary's pin, endpoint or attempt.
+type statelessContext struct{ context.Context }
+
+func (c statelessContext) Value(key any) any {
+	if key == (stateKey{}) {
+		return nil
+	}
+	return c.Context.Value(key)
+}
+
 // setBackend records the chosen backendRef in the request state before
 // calling h.
 func setBackend(choice *BackendChoice, h http.Handler) http.Handler {
@@ -80,7 +94,9 @@ func setBackend(choice *BackendChoice, h http.Handler) http.Handler {
 
 // serve routes one request through the table.
 func (t *table) serve(w http.ResponseWriter, r *http.Request, port int32, gw *types.NamespacedName) {
-	c, err := t.find(r, port, gw)
+	escaped := r.URL.EscapedPath()
+	path := cleanPath(escaped)
+	c, err := t.find(r, path, port, gw)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -88,9 +104,9 @@ func (t *table) serve(w http.ResponseWriter, r *http.Request, port int32, gw *ty
 	ctx := &stateContext{Context: r.Context()}
 	ctx.st.env = t.env
 	ctx.st.cand = c
-	ctx.st.path = cleanPath(r.URL.EscapedPath())
+	ctx.st.path = path
 	r2 := r.WithContext(ctx)
-	if ctx.st.path != r.URL.EscapedPath() {
+	if path != escaped {
 		// Forward the cleaned path, not the one that was sent.
 		u := *r.URL
 		setEscapedPath(&u, ctx.st.path)

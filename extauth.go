@@ -186,7 +186,7 @@ func (a *extAuth) check(w http.ResponseWriter, r *http.Request) (*http.Request, 
 		r2.ContentLength = n
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), extAuthTimeout)
+	ctx, cancel := context.WithTimeout(statelessContext{r.Context()}, extAuthTimeout)
 	defer cancel()
 	u := &url.URL{Scheme: "http", Host: a.host, RawQuery: r.URL.RawQuery}
 	setEscapedPath(u, a.prefix+r.URL.EscapedPath())

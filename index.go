@@ -287,7 +287,9 @@ func (pi *pathIndex) sort() {
 // with Router.Port never falls back.
 //
 // gw, when not nil, restricts the search to one Gateway's listeners.
-func (t *table) find(r *http.Request, port int32, gw *types.NamespacedName) (*candidate, error) {
+//
+// path is the cleaned escaped path of r (cleanPath).
+func (t *table) find(r *http.Request, path string, port int32, gw *types.NamespacedName) (*candidate, error) {
 	set := &t.listenerSet
 	if gw != nil && t.implicit == nil {
 		if set = t.gateways[*gw]; set == nil {
@@ -320,7 +322,6 @@ func (t *table) find(r *http.Request, port int32, gw *types.NamespacedName) (*ca
 	if g == nil {
 		return nil, ErrNoRoute
 	}
-	path := cleanPath(r.URL.EscapedPath())
 	if c := g.hosts.find(host, path, r); c != nil {
 		return c, nil
 	}

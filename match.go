@@ -142,10 +142,10 @@ func compareCandidates(a, b *candidate) int {
 	if c := ra.created.Compare(rb.created); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(ra.namespace, rb.namespace); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(ra.name, rb.name); c != 0 {
+	// "{namespace}/{name}" as one string: comparing the namespace first
+	// would differ when one namespace is a prefix of another ("a/z" and
+	// "a-b/c": '-' sorts before '/').
+	if c := cmp.Compare(ra.key, rb.key); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.rule.index, b.rule.index); c != 0 {
@@ -522,11 +522,16 @@ func validHeaderName(s string) bool {
 
 // cleanPath returns the request path to match and forward: the escaped path
 // with "." and ".." segments resolved and repeated slashes merged, keeping a
-// trailing slash. It returns p itself, without allocating, when p is already
-// clean.
+// trailing slash. Percent-encoded dots ("%2e", an unreserved character that
+// RFC 3986 section 6.2.2.2 decodes) are decoded first, so "/a/%2e%2e/b" is
+// "/b" and cannot reach a backend that decodes it after matching. It
+// returns p itself, without allocating, when p is already clean.
 func cleanPath(p string) string {
 	if p == "" {
 		return "/"
+	}
+	if strings.Contains(p, "%2e") || strings.Contains(p, "%2E") {
+		p = strings.ReplaceAll(strings.ReplaceAll(p, "%2e", "."), "%2E", ".")
 	}
 	if p[0] == '/' && !strings.Contains(p, "//") && !strings.Contains(p, "/./") &&
 		!strings.Contains(p, "/../") && !strings.HasSuffix(p, "/.") && !strings.HasSuffix(p, "/..") {

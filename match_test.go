@@ -25,7 +25,7 @@ func TestCompareCandidatesTiers(t *testing.T) {
 		}
 		m.headers = make([]headerMatcher, headers)
 		m.query = make([]queryMatcher, query)
-		r := &compiledRoute{namespace: ns, name: name, created: created}
+		r := &compiledRoute{namespace: ns, name: name, key: ns + "/" + name, created: created}
 		return &candidate{host: rankHost(host), match: m, rule: &rule{route: r, index: ruleIdx}, matchIndex: matchIdx}
 	}
 	tests := []struct {
@@ -66,6 +66,9 @@ func TestCompareCandidatesTiers(t *testing.T) {
 		{"name first in order",
 			mk("x.com", pathPrefix, 5, true, 3, 2, old, "a", "a", 9, 9),
 			mk("x.com", pathPrefix, 5, true, 3, 2, old, "a", "b", 0, 0)},
+		{"namespace/name compared as one string",
+			mk("x.com", pathPrefix, 5, true, 3, 2, old, "a-b", "c", 9, 9),
+			mk("x.com", pathPrefix, 5, true, 3, 2, old, "a", "z", 0, 0)},
 		{"first rule",
 			mk("x.com", pathPrefix, 5, true, 3, 2, old, "a", "a", 1, 9),
 			mk("x.com", pathPrefix, 5, true, 3, 2, old, "a", "a", 2, 0)},
@@ -267,7 +270,9 @@ func TestCleanPath(t *testing.T) {
 		"/../../etc":   "/etc",
 		"/a/b/..":      "/a/",
 		"/a/b/.":       "/a/b/",
-		"/a/%2e%2e/b":  "/a/%2e%2e/b",
+		"/a/%2e%2e/b":  "/b",
+		"/a/%2E/b":     "/a/b",
+		"/a%2eb":       "/a.b",
 		"/status/200/": "/status/200/",
 	}
 	for in, want := range tests {
@@ -283,11 +288,11 @@ func TestMatchPathDoesNotAllocate(t *testing.T) {
 	rt := benchRouter(t, 100)
 	req := benchRequest(100)
 	tbl := rt.table.Load()
-	if c, err := tbl.find(req, 0, nil); err != nil || c == nil {
+	if c, err := tbl.find(req, cleanPath(req.URL.EscapedPath()), 0, nil); err != nil || c == nil {
 		t.Fatalf("find: %v", err)
 	}
 	allocs := testing.AllocsPerRun(1000, func() {
-		_, _ = tbl.find(req, 0, nil)
+		_, _ = tbl.find(req, cleanPath(req.URL.EscapedPath()), 0, nil)
 	})
 	if allocs != 0 {
 		t.Fatalf("matching allocated %.1f times per request, want 0", allocs)

@@ -142,6 +142,12 @@ func mirrorHandler(b Backend, ref BackendRef, logger *slog.Logger) http.Handler 
 
 func (m *mirror) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := stateFrom(r.Context()); st != nil && st.attempt > 0 {
+			// A backendRef's mirror copies the request once, not once per
+			// retry of it.
+			next.ServeHTTP(w, r)
+			return
+		}
 		if !m.all && m.rand.Uint64N(m.den) >= m.num {
 			next.ServeHTTP(w, r)
 			return
@@ -151,7 +157,7 @@ func (m *mirror) middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		cp := r.Clone(mirrorContext{context.WithoutCancel(r.Context())})
+		cp := r.Clone(statelessContext{context.WithoutCancel(r.Context())})
 		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 			cp.Body, cp.ContentLength = http.NoBody, 0
 			m.launch(cp)
@@ -217,18 +223,6 @@ func (m *mirror) serve(mw *mirrorWriter, cp *http.Request) {
 		}
 	}()
 	m.handler.ServeHTTP(mw, cp)
-}
-
-// mirrorContext detaches a mirrored request from the primary's: it is not
-// canceled with it and does not see the Router's state of the primary,
-// which the primary goes on changing.
-type mirrorContext struct{ context.Context }
-
-func (c mirrorContext) Value(key any) any {
-	if key == (stateKey{}) {
-		return nil
-	}
-	return c.Context.Value(key)
 }
 
 // mirrorWriter receives the answer of a mirror backend and discards it.

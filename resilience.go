@@ -33,6 +33,9 @@ const (
 	// RetryBodyLimit is the largest request body kept to replay on a
 	// retry. A request whose body is larger is sent once, never retried.
 	RetryBodyLimit = 64 << 10
+	// MaxRetryAfter is the longest Retry-After a retry waits for; a
+	// backend asking for longer gets its answer passed to the client.
+	MaxRetryAfter = 10 * time.Second
 )
 
 // resilience is the compiled timeouts, retry and session policies of a
@@ -163,18 +166,30 @@ func (t *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 	defer stop()
 	t.h.ServeHTTP(tw, r.WithContext(ctx))
+	tw.finish(errors.Is(ctx.Err(), context.DeadlineExceeded))
 }
 
-// timeoutWriter serializes the handler's writes with the timer's 504.
+// timeoutWriter serializes the handler's writes with the timer's 504. Until
+// the answer starts, the handler's headers are kept apart from the real
+// writer's, which the timer may use; from then on Header is the real
+// writer's map, so that trailers set after the body are sent.
 type timeoutWriter struct {
 	mu       sync.Mutex
 	w        http.ResponseWriter
 	h        http.Header
 	wrote    bool
 	timedOut bool
+	done     bool // the handler returned: the timer must not write
 }
 
-func (tw *timeoutWriter) Header() http.Header { return tw.h }
+func (tw *timeoutWriter) Header() http.Header {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if tw.wrote {
+		return tw.w.Header()
+	}
+	return tw.h
+}
 
 func (tw *timeoutWriter) WriteHeader(code int) {
 	tw.mu.Lock()
@@ -220,13 +235,41 @@ func (tw *timeoutWriter) Flush() {
 	_ = http.NewResponseController(tw.w).Flush()
 }
 
-func (tw *timeoutWriter) Unwrap() http.ResponseWriter { return tw.w }
+// Unwrap gives access to the real writer (Hijack for upgrades) once the
+// answer has started; before, the timer may still answer.
+func (tw *timeoutWriter) Unwrap() http.ResponseWriter {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if tw.wrote {
+		return tw.w
+	}
+	return nil
+}
 
-// timeout answers 504 unless an answer has started.
+// finish runs when the handler returns: a handler that wrote nothing gets
+// the implicit 200 with its headers, or 504 when its deadline has passed,
+// and the timer may no longer write.
+func (tw *timeoutWriter) finish(expired bool) {
+	if expired {
+		tw.timeout()
+	}
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if !tw.wrote && !tw.timedOut {
+		tw.writeHeaderLocked(http.StatusOK)
+	}
+	tw.done = true
+}
+
+// timeout answers 504 unless an answer has started or the handler is done.
 func (tw *timeoutWriter) timeout() {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	if tw.wrote || tw.timedOut {
+	tw.timeoutLocked()
+}
+
+func (tw *timeoutWriter) timeoutLocked() {
+	if tw.wrote || tw.timedOut || tw.done {
 		return
 	}
 	tw.timedOut = true
@@ -304,73 +347,95 @@ func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, s
 		}
 	}
 	for n := 0; ; n++ {
-		req := r
-		if d.retry != nil && replayable && body != nil {
-			req = withBody(r, bytes.NewReader(body), int64(len(body)))
-		}
-		ctx, cancel := r.Context(), context.CancelFunc(func() {})
-		if d.backendTimeout > 0 {
-			ctx, cancel = context.WithTimeout(r.Context(), d.backendTimeout)
-			req = req.WithContext(ctx)
-		}
-		aw := &attemptWriter{w: w, header: make(http.Header)}
 		if st != nil {
-			st.attemptErr, st.endpoint = nil, ""
+			st.attempt = n
 		}
-		var release func()
-		aw.decide = func(code int) bool {
-			if d.retry == nil || !replayable || n >= d.retry.attempts || r.Context().Err() != nil {
-				return false
-			}
-			attemptTimedOut := ctx.Err() != nil
-			if !d.retry.retriesCode(code) && !attemptTimedOut && !(st != nil && isConnectionError(st.attemptErr)) {
-				return false
-			}
-			wait := d.retry.delay(n, d.env)
-			if ra, ok := retryAfter(aw.header, d.env.now()); ok && ra > wait {
-				wait = ra
-			}
-			if dl, ok := r.Context().Deadline(); ok && d.env.now().Add(wait).After(dl) {
-				return false // no budget left to wait and retry
-			}
-			rel, ok := acquireRetry(entry.backend)
-			if !ok {
-				return false // the backend's retry budget is spent
-			}
-			release = rel
-			aw.wait = wait
-			return true
-		}
-		aw.beforeHeader = func(h http.Header) {
-			if d.session != nil && st != nil {
-				d.session.issue(h, r, entry, st.endpoint, sess, d.env.now())
-			}
-		}
-		entry.handler.ServeHTTP(aw, req)
-		aw.finish()
-		cancel()
+		aw, wait, release := d.runAttempt(w, r, st, entry, sess, n, body, replayable)
 		if !aw.dropped {
-			if release != nil {
-				release()
-			}
 			return
 		}
-		if err := d.env.sleep(r.Context(), aw.wait); err != nil {
-			release()
+		err := d.env.sleep(r.Context(), wait)
+		release()
+		if err != nil {
 			if !isCanceled(err) {
 				writeError(w, fmt.Errorf("%w: request timeout during retry back-off", ErrTimeout))
 			}
 			return
 		}
-		release()
 		if st != nil {
+			// The retry goes elsewhere when it can; a session keeps its
+			// expiry and is re-pinned to where the retry lands.
 			st.avoid, st.pin = st.endpoint, ""
 		}
-		sess = nil
 		if next := d.split.choose(); next != nil {
 			entry = next
 		}
 	}
+}
+
+// runAttempt serves one attempt. It returns the attempt's writer (dropped
+// when a retry is to follow), the wait before that retry and the release
+// of the retry slot it holds (a no-op when there is none).
+func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requestState, entry *backendEntry,
+	sess *sessionValue, n int, body []byte, replayable bool) (aw *attemptWriter, wait time.Duration, release func()) {
+	release = func() {}
+	req := r
+	if d.retry != nil && replayable && body != nil {
+		req = withBody(r, bytes.NewReader(body), int64(len(body)))
+	}
+	ctx, cancel := r.Context(), context.CancelFunc(func() {})
+	if d.backendTimeout > 0 {
+		ctx, cancel = context.WithTimeout(r.Context(), d.backendTimeout)
+		req = req.WithContext(ctx)
+	}
+	defer cancel()
+	aw = &attemptWriter{w: w, header: make(http.Header)}
+	if st != nil {
+		st.attemptErr, st.endpoint = nil, ""
+	}
+	aw.decide = func(code int) bool {
+		if d.retry == nil || !replayable || n >= d.retry.attempts || r.Context().Err() != nil {
+			return false
+		}
+		attemptTimedOut := ctx.Err() != nil
+		if !d.retry.retriesCode(code) && !attemptTimedOut && !(st != nil && isConnectionError(st.attemptErr)) {
+			return false
+		}
+		wait = d.retry.delay(n, d.env)
+		if ra, ok := retryAfter(aw.header, d.env.now()); ok {
+			if ra > MaxRetryAfter {
+				return false // the backend asks for longer than a retry may wait
+			}
+			wait = max(wait, ra)
+		}
+		if dl, ok := r.Context().Deadline(); ok && time.Until(dl) <= wait {
+			return false // no budget left to wait and retry
+		}
+		rel, ok := acquireRetry(entry.backend)
+		if !ok {
+			return false // the backend's retry budget is spent
+		}
+		release = rel
+		return true
+	}
+	aw.beforeHeader = func(h http.Header) {
+		if d.session != nil && st != nil {
+			d.session.issue(h, r, entry, st.endpoint, sess, d.env.now())
+		}
+	}
+	defer func() {
+		// A dropped answer is cut short: the proxy then aborts its copy
+		// with http.ErrAbortHandler, which must not reach the server.
+		if p := recover(); p != nil {
+			if !(aw.dropped && p == http.ErrAbortHandler) {
+				release()
+				panic(p)
+			}
+		}
+	}()
+	entry.handler.ServeHTTP(aw, req)
+	aw.finish()
+	return aw, wait, release
 }
 
 // isConnectionError reports whether an attempt failed to get an answer
@@ -419,6 +484,8 @@ func withBody(r *http.Request, body io.Reader, length int64) *http.Request {
 
 // attemptWriter holds back the answer of one attempt until its status is
 // known, then either forwards it to the client or drops it for a retry.
+// Until the decision its headers are its own; once forwarded, Header is the
+// client writer's map, so that trailers set after the body are sent.
 type attemptWriter struct {
 	w            http.ResponseWriter
 	header       http.Header
@@ -426,10 +493,17 @@ type attemptWriter struct {
 	beforeHeader func(http.Header)
 	decided      bool
 	dropped      bool
-	wait         time.Duration
 }
 
-func (aw *attemptWriter) Header() http.Header { return aw.header }
+// errAttemptDropped stops the copy of an answer dropped for a retry.
+var errAttemptDropped = errors.New("httproute: answer dropped for a retry")
+
+func (aw *attemptWriter) Header() http.Header {
+	if aw.decided && !aw.dropped {
+		return aw.w.Header()
+	}
+	return aw.header
+}
 
 func (aw *attemptWriter) WriteHeader(code int) {
 	if aw.decided {
@@ -458,7 +532,7 @@ func (aw *attemptWriter) Write(p []byte) (int, error) {
 		aw.WriteHeader(http.StatusOK)
 	}
 	if aw.dropped {
-		return len(p), nil
+		return 0, errAttemptDropped
 	}
 	return aw.w.Write(p)
 }
@@ -472,8 +546,14 @@ func (aw *attemptWriter) Flush() {
 	}
 }
 
-// Unwrap lets an upgraded connection be hijacked once forwarded.
-func (aw *attemptWriter) Unwrap() http.ResponseWriter { return aw.w }
+// Unwrap gives access to the client's writer (Hijack for upgrades) only
+// once the answer is forwarded: before, a retry may still replace it.
+func (aw *attemptWriter) Unwrap() http.ResponseWriter {
+	if aw.decided && !aw.dropped {
+		return aw.w
+	}
+	return nil
+}
 
 // finish sends the implicit 200 of a handler that wrote nothing.
 func (aw *attemptWriter) finish() {

@@ -235,7 +235,7 @@ func (rt *Router) lookup(r *http.Request, gw *types.NamespacedName) (*Match, boo
 	if t == nil {
 		return nil, false
 	}
-	c, err := t.find(r, -localPort(r), gw)
+	c, err := t.find(r, cleanPath(r.URL.EscapedPath()), -localPort(r), gw)
 	if err != nil {
 		return nil, false
 	}

@@ -206,9 +206,14 @@ func (u *Upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	ep.active.Add(1)
 	defer ep.active.Add(-1)
-	r.URL.Scheme = ep.url.Scheme
-	r.URL.Host = ep.url.Host
-	res, err := u.transport.RoundTrip(r)
+	// A RoundTripper must not modify the request it is given: send a copy
+	// addressed to the endpoint.
+	out := new(http.Request)
+	*out = *r
+	u2 := *r.URL
+	u2.Scheme, u2.Host = ep.url.Scheme, ep.url.Host
+	out.URL = &u2
+	res, err := u.transport.RoundTrip(out)
 	if err != nil {
 		err = classifyTransportError(err)
 		if errors.Is(err, ErrNoEndpoint) || isConnReset(err) {

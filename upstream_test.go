@@ -216,3 +216,30 @@ func TestLeastRequestAvoidsBusyEndpoint(t *testing.T) {
 	releaseOnce.Do(func() { close(release) })
 	wg.Wait()
 }
+
+// TestWritersHideTheClientUntilForwarded checks that a handler cannot reach
+// the client's writer (to hijack it) before a retry decision or a timeout
+// answer is settled.
+func TestWritersHideTheClientUntilForwarded(t *testing.T) {
+	rec := httptest.NewRecorder()
+	aw := &attemptWriter{w: rec, header: make(http.Header), decide: func(int) bool { return false }}
+	if aw.Unwrap() != nil {
+		t.Fatal("attemptWriter unwrapped before its decision")
+	}
+	aw.WriteHeader(200)
+	if aw.Unwrap() != rec {
+		t.Fatal("attemptWriter hides the client after forwarding")
+	}
+	dropped := &attemptWriter{w: rec, header: make(http.Header), decide: func(int) bool { return true }}
+	dropped.WriteHeader(503)
+	if dropped.Unwrap() != nil {
+		t.Fatal("a dropped attempt unwrapped to the client")
+	}
+	if _, err := dropped.Write([]byte("x")); err == nil {
+		t.Fatal("writing a dropped answer must fail so that its copy stops")
+	}
+	tw := &timeoutWriter{w: rec, h: make(http.Header)}
+	if tw.Unwrap() != nil {
+		t.Fatal("timeoutWriter unwrapped before the answer started")
+	}
+}

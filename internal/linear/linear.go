@@ -252,6 +252,7 @@ func clean(p string) string {
 	if p == "" {
 		return "/"
 	}
+	p = strings.ReplaceAll(strings.ReplaceAll(p, "%2e", "."), "%2E", ".")
 	c := path.Clean("/" + p)
 	if (strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")) && c != "/" {
 		c += "/"
