@@ -117,7 +117,8 @@
 // retries connection errors and timed-out attempts always, the statuses in
 // codes otherwise, up to attempts times (default 2), waiting at least
 // backoff (default 25ms) with exponential growth capped at ten times and
-// jitter, and honouring Retry-After within the request timeout. The status
+// jitter, and honouring Retry-After within the request timeout and up to
+// MaxRetryAfter. The status
 // of each attempt is held back until the retry decision: nothing is retried
 // once a byte has reached the client. Request bodies up to RetryBodyLimit
 // are replayed; larger ones are sent once. sessionPersistence pins a client
