@@ -520,6 +520,14 @@ func validHeaderName(s string) bool {
 	return true
 }
 
+// CleanPath returns an escaped URL path the way the Router matches and
+// forwards request paths: "." and ".." segments resolved (percent-encoded
+// dots included), repeated slashes merged, a trailing slash kept, always
+// starting with "/". Filters that rewrite paths run their results through
+// it, so that a rewrite cannot produce a path the Router would not have
+// let through.
+func CleanPath(escaped string) string { return cleanPath(escaped) }
+
 // cleanPath returns the request path to match and forward: the escaped path
 // with "." and ".." segments resolved and repeated slashes merged, keeping a
 // trailing slash. Percent-encoded dots ("%2e", an unreserved character that

@@ -201,13 +201,14 @@ func splitDocuments(s string) []string {
 	var cur []string
 	flush := func() {
 		d := strings.Join(cur, "\n")
-		if strings.TrimSpace(d) != "" {
+		if hasContent(d) {
 			docs = append(docs, d)
 		}
 		cur = cur[:0]
 	}
 	for _, line := range strings.Split(s, "\n") {
-		if strings.TrimRight(line, " \t\r") == "---" {
+		// A document marker may carry a comment ("--- # second").
+		if m := strings.TrimRight(line, " \t\r"); m == "---" || strings.HasPrefix(m, "--- ") || strings.HasPrefix(m, "---\t") {
 			flush()
 			continue
 		}
@@ -215,6 +216,17 @@ func splitDocuments(s string) []string {
 	}
 	flush()
 	return docs
+}
+
+// hasContent reports whether a YAML document has more than blank lines
+// and comments.
+func hasContent(doc string) bool {
+	for _, line := range strings.Split(doc, "\n") {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Env) resolve(ref httproute.BackendRef) (httproute.Backend, error) {

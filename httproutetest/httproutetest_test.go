@@ -65,3 +65,26 @@ func TestDecodeRejectsUnknownFieldsAndKinds(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestDecodeSplitsMarkersWithComments checks that a document marker with a
+// comment separates documents and that comment-only documents are skipped.
+func TestDecodeSplitsMarkersWithComments(t *testing.T) {
+	cfg, err := httproutetest.Decode(nil, `# routes for the test
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: first, namespace: default}
+--- # second
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: second, namespace: default}
+---
+# nothing here
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.HTTPRoutes) != 2 {
+		t.Fatalf("decoded %d routes, want 2", len(cfg.HTTPRoutes))
+	}
+}

@@ -396,7 +396,11 @@ func (l *loader) document(d *document) {
 		return
 	}
 	ns = defaultNamespace(obj, k.namespaced)
-	l.record(d, k, ns, name)
+	duplicate := l.record(d, k, ns, name)
+	// An API server drops the status of an object being created (the
+	// Gateway API CRDs have a status subresource): a status, even of the
+	// wrong shape, is neither checked nor kept.
+	delete(obj, "status")
 
 	// With a CRD to validate the document, its messages about values of
 	// the wrong type are the API server's: the structure check only looks
@@ -423,6 +427,9 @@ func (l *loader) document(d *document) {
 		return
 	}
 
+	if duplicate {
+		return // reported by record; the first object stands
+	}
 	typed, err := decodeTyped(obj, k)
 	if err != nil {
 		l.objError(d, k.as.Kind, ns, name, reasonUnsupportedValue, field.Invalid(nil, gvk.Kind, err.Error()))
@@ -546,13 +553,13 @@ func defaultNamespace(obj map[string]any, namespaced bool) string {
 	return "default"
 }
 
-// record indexes where an object was read, and reports a second object
-// with the same group, kind, namespace and name.
-func (l *loader) record(d *document, k *kind, ns, name string) {
+// record indexes where an object was read, and reports (and returns true
+// for) a second object with the same group, kind, namespace and name,
+// which is left out: its own problems are still reported.
+func (l *loader) record(d *document, k *kind, ns, name string) bool {
 	if name == "" {
-		return
+		return false
 	}
-	l.m.sources[objectKey{k.as.Kind, ns, name}] = append(l.m.sources[objectKey{k.as.Kind, ns, name}], &source{file: d.file, group: k.as.Group, root: d.root})
 	key := seenKey{k.as.Group, k.as.Kind, ns, name}
 	n, _ := lookup(d.root, "metadata.name")
 	here := position{d.file, n.Line, n.Column}
@@ -563,9 +570,11 @@ func (l *loader) record(d *document, k *kind, ns, name string) {
 			Kind: k.as.Kind, Namespace: ns, Name: name, Reason: reasonUnsupportedValue, Field: fe,
 			File: here.file, Line: here.line, Column: here.col,
 		})
-		return
+		return true
 	}
 	l.seen[key] = here
+	l.m.sources[objectKey{k.as.Kind, ns, name}] = append(l.m.sources[objectKey{k.as.Kind, ns, name}], &source{file: d.file, group: k.as.Group, root: d.root})
+	return false
 }
 
 // decodeTyped decodes a checked document into its Go type, strictly, and

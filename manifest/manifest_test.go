@@ -604,3 +604,44 @@ func TestDefaultsApplied(t *testing.T) {
 		t.Errorf("without validation: weight %v, namespace %q", r.Spec.Rules[0].BackendRefs[0].Weight, r.Namespace)
 	}
 }
+
+// TestDuplicateIsLeftOut checks that the second of two objects with the
+// same kind, namespace and name is reported and left out, so that the
+// Config holds one and a Router can be built from it.
+func TestDuplicateIsLeftOut(t *testing.T) {
+	doc := `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web}
+spec: {rules: [{backendRefs: [{name: a, port: 80}]}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web}
+spec: {rules: [{backendRefs: [{name: b, port: 80}]}]}
+`
+	m, err := Decode(Options{}, "in.yaml", strings.NewReader(doc))
+	if err == nil || !strings.Contains(err.Error(), "in.yaml:8:12: httproute default/web: metadata.name: Duplicate value") {
+		t.Fatalf("error %v, want the duplicate reported at its line", err)
+	}
+	if len(m.Config.HTTPRoutes) != 1 || m.Config.HTTPRoutes[0].Spec.Rules[0].BackendRefs[0].Name != "a" {
+		t.Fatalf("routes %d: the first object must stand alone", len(m.Config.HTTPRoutes))
+	}
+}
+
+// TestStatusIsDropped checks that a status, even of the wrong shape, is
+// dropped as an API server drops it on create.
+func TestStatusIsDropped(t *testing.T) {
+	doc := `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web}
+spec: {rules: [{backendRefs: [{name: a, port: 80}]}]}
+status: {parents: 5}
+`
+	m, err := Decode(Options{}, "in.yaml", strings.NewReader(doc))
+	if err != nil {
+		t.Fatalf("a status must not fail the load: %v", err)
+	}
+	if len(m.Config.HTTPRoutes) != 1 || m.Config.HTTPRoutes[0].Status.Parents != nil {
+		t.Fatalf("routes %v", m.Config.HTTPRoutes)
+	}
+}

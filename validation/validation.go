@@ -54,6 +54,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -180,10 +183,17 @@ func (v *Validator) validate(obj runtime.Object) (field.ErrorList, error) {
 	}
 	var content map[string]any
 	if typed {
-		content = u.Object
-		if content == nil {
+		if u.Object == nil {
 			return nil, errors.New("validation: unstructured object without content")
 		}
+		// Unstructured content written in Go may hold int, int32, float32
+		// ... where JSON decoding gives int64 and float64: normalize them,
+		// as the API server only ever sees decoded JSON.
+		norm, err := normalizeJSON(u.Object, nil)
+		if err != nil {
+			return nil, err
+		}
+		content = norm.(map[string]any)
 	} else {
 		content, err = toContent(obj)
 		if err != nil {
@@ -260,15 +270,108 @@ func (v *Validator) store(key [sha256.Size]byte, out *outcome) {
 	v.cache[key] = out
 }
 
-// hashContent identifies an object's kind and content for the cache.
+// hashContent identifies an object's kind and content for the cache. The
+// encoding tags every value with its type and writes strings byte for byte,
+// so that int64(80) and float64(80), or two different invalid UTF-8
+// strings, never share a cache entry (JSON would encode them alike).
 func hashContent(gvk schema.GroupVersionKind, content map[string]any) [sha256.Size]byte {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n", gvk)
-	// encoding/json writes map keys sorted: equal content, equal bytes.
-	_ = json.NewEncoder(h).Encode(content)
+	hashValue(h, content)
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return sum
+}
+
+func hashValue(w io.Writer, v any) {
+	switch x := v.(type) {
+	case nil:
+		io.WriteString(w, "n")
+	case bool:
+		fmt.Fprintf(w, "b%t", x)
+	case int64:
+		fmt.Fprintf(w, "i%d;", x)
+	case float64:
+		fmt.Fprintf(w, "f%x;", math.Float64bits(x))
+	case string:
+		fmt.Fprintf(w, "s%d:", len(x))
+		io.WriteString(w, x)
+	case []any:
+		fmt.Fprintf(w, "a%d[", len(x))
+		for _, e := range x {
+			hashValue(w, e)
+		}
+		io.WriteString(w, "]")
+	case map[string]any:
+		fmt.Fprintf(w, "m%d{", len(x))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			fmt.Fprintf(w, "%d:", len(k))
+			io.WriteString(w, k)
+			hashValue(w, x[k])
+		}
+		io.WriteString(w, "}")
+	default:
+		// normalizeJSON leaves no other type.
+		fmt.Fprintf(w, "?%T%v;", x, x)
+	}
+}
+
+// normalizeJSON returns a deep copy of v with Go numbers converted to the
+// types JSON decoding gives (int64 for integers, float64 otherwise), or an
+// error naming the field path of a value JSON cannot hold.
+func normalizeJSON(v any, path []string) (any, error) {
+	switch x := v.(type) {
+	case nil, bool, string, int64, float64:
+		return x, nil
+	case int:
+		return int64(x), nil
+	case int8:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case int32:
+		return int64(x), nil
+	case uint8:
+		return int64(x), nil
+	case uint16:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return nil, fmt.Errorf("validation: %s: integer %d does not fit int64", strings.Join(path, "."), x)
+		}
+		return int64(x), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return nil, fmt.Errorf("validation: %s: integer %d does not fit int64", strings.Join(path, "."), x)
+		}
+		return int64(x), nil
+	case float32:
+		return float64(x), nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			n, err := normalizeJSON(e, append(path, fmt.Sprintf("[%d]", i)))
+			if err != nil {
+				return nil, err
+			}
+			out[i] = n
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			n, err := normalizeJSON(e, append(path, k))
+			if err != nil {
+				return nil, err
+			}
+			out[k] = n
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("validation: %s: a %T cannot be part of an object's JSON content", strings.Join(path, "."), x)
+	}
 }
 
 // validate defaults and validates an object's content, the steps of the

@@ -404,3 +404,51 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// routeWithPort is an unstructured HTTPRoute whose only backendRef has the
+// given port value, as a Go program might build it.
+func routeWithPort(port any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1",
+		"kind":       "HTTPRoute",
+		"metadata":   map[string]any{"name": "r", "namespace": "default"},
+		"spec": map[string]any{"rules": []any{map[string]any{
+			"backendRefs": []any{map[string]any{"name": "svc", "port": port}},
+		}}},
+	}}
+}
+
+// TestCacheTellsNumberTypesApart validates an object with a float port,
+// then the same object with an integer port: the second must not get the
+// first one's cached result (JSON encodes 80.0 and 80 alike).
+func TestCacheTellsNumberTypesApart(t *testing.T) {
+	v := validation.New(validation.Standard)
+	floatErrs := v.Validate(routeWithPort(float64(80)))
+	if len(floatErrs) == 0 {
+		t.Fatal("a float64 port must be refused as the API server refuses a non-integer")
+	}
+	intRoute := routeWithPort(int64(80))
+	intErrs := v.Validate(intRoute)
+	if len(intErrs) != 0 {
+		t.Fatalf("the int64 copy got the float's cached errors: %v", intErrs)
+	}
+	port := intRoute.Object["spec"].(map[string]any)["rules"].([]any)[0].(map[string]any)["backendRefs"].([]any)[0].(map[string]any)["port"]
+	if _, ok := port.(int64); !ok {
+		t.Fatalf("port became %T: the cached content of another object replaced it", port)
+	}
+}
+
+// TestGoNumberTypes validates unstructured content written in Go with int
+// and uint32 values: they are normalized, never a panic.
+func TestGoNumberTypes(t *testing.T) {
+	v := validation.New(validation.Standard)
+	for _, port := range []any{int(80), uint32(80), int32(80)} {
+		if errs := v.Validate(routeWithPort(port)); len(errs) != 0 {
+			t.Errorf("port %T: %v", port, errs)
+		}
+	}
+	errs := v.Validate(routeWithPort(struct{}{}))
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "cannot be part of an object's JSON content") {
+		t.Errorf("a struct in the content: %v", errs)
+	}
+}

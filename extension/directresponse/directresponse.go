@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -99,9 +100,10 @@ func Validate(d *DirectResponse) field.ErrorList {
 	if b := d.Spec.Body; b != nil {
 		switch {
 		case *b == "":
-			errs = append(errs, field.Invalid(spec.Child("body"), "", "must be at least 1 byte long when set"))
-		case len(*b) > MaxBodyLength:
-			errs = append(errs, field.TooLong(spec.Child("body"), "", MaxBodyLength))
+			errs = append(errs, field.Invalid(spec.Child("body"), "", "must be at least 1 character long when set"))
+		case utf8.RuneCountInString(*b) > MaxBodyLength:
+			// The CRD's maxLength counts characters, as the API server does.
+			errs = append(errs, field.Invalid(spec.Child("body"), "", fmt.Sprintf("must be at most %d characters long", MaxBodyLength)))
 		}
 	}
 	if d.Spec.BodyFormat != nil {

@@ -96,6 +96,7 @@ func TestValidate(t *testing.T) {
 	long := strings.Repeat("x", directresponse.MaxBodyLength+1)
 	empty := ""
 	max := strings.Repeat("x", directresponse.MaxBodyLength)
+	accents := strings.Repeat("é", 4000) // 8000 bytes, 4000 characters
 	format := "%RESPONSE_CODE%"
 	tests := []struct {
 		name string
@@ -104,14 +105,15 @@ func TestValidate(t *testing.T) {
 	}{
 		{"status 200", directresponse.Spec{StatusCode: 200}, ""},
 		{"status 599 with a 4 KiB body", directresponse.Spec{StatusCode: 599, Body: &max}, ""},
+		{"4000 two-byte characters", directresponse.Spec{StatusCode: 200, Body: &accents}, ""},
 		{"status 199", directresponse.Spec{StatusCode: 199},
 			"DirectResponse ns/dr: spec.status: Invalid value: 199: must be between 200 and 599"},
 		{"status unset", directresponse.Spec{},
 			"DirectResponse ns/dr: spec.status: Invalid value: 0: must be between 200 and 599"},
 		{"status 600 and a long body", directresponse.Spec{StatusCode: 600, Body: &long},
-			"DirectResponse ns/dr: spec.status: Invalid value: 600: must be between 200 and 599; spec.body: Too long: may not be more than 4096 bytes"},
+			`DirectResponse ns/dr: spec.status: Invalid value: 600: must be between 200 and 599; spec.body: Invalid value: "": must be at most 4096 characters long`},
 		{"empty body", directresponse.Spec{StatusCode: 200, Body: &empty},
-			`DirectResponse ns/dr: spec.body: Invalid value: "": must be at least 1 byte long when set`},
+			`DirectResponse ns/dr: spec.body: Invalid value: "": must be at least 1 character long when set`},
 		{"bodyFormat", directresponse.Spec{StatusCode: 200, BodyFormat: &format},
 			"DirectResponse ns/dr: spec.bodyFormat: Forbidden: Envoy format strings are not supported; use spec.body"},
 	}

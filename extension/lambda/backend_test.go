@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -291,5 +292,25 @@ func TestAssumeRole(t *testing.T) {
 	}
 	if a := invokeAuth.Load().(string); !strings.Contains(a, "Credential=ASIAASSUMEDROLE00001/") || invokeToken.Load() != "assumed-token" {
 		t.Errorf("invoke signed with %q, token %q; want the assumed role's", a, invokeToken.Load())
+	}
+}
+
+// TestDeclaredLengthDoesNotReserveMemory sends requests that declare a
+// body of nearly the payload limit and carry one byte: the Backend must
+// not allocate what is declared before it arrives.
+func TestDeclaredLengthDoesNotReserveMemory(t *testing.T) {
+	endpoint, _, _ := lambdaAPI(t, 200, nil, `{"body":"ok"}`)
+	rt := newRouter(t, lambda.Options{Local: true, Endpoint: endpoint}, seedManifests)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < 10; i++ {
+		req := httptest.NewRequest("POST", "http://example.com/echo", strings.NewReader("x"))
+		req.ContentLength = 6<<20 - 1
+		rt.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Fatalf("10 one-byte requests declaring 6 MiB allocated %d MiB", grew>>20)
 	}
 }

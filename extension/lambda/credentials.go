@@ -49,10 +49,20 @@ const (
 //
 // The Secrets are read once, when the function is called for a Backend,
 // that is when a Router compiles its Config.
+//
+// It cannot see ReferenceGrants, so it refuses a Secret in another
+// namespace than the Backend's. A Router reads the Secrets of its own
+// Config without this function, honouring ReferenceGrants: prefer that
+// (leave Options.Credentials nil) when Backends and Secrets live in
+// different namespaces.
 func SecretCredentials(secrets []*corev1.Secret) func(CredentialsRef) (aws.CredentialsProvider, error) {
 	return func(ref CredentialsRef) (aws.CredentialsProvider, error) {
 		if ref.Secret.Name == "" {
 			return nil, nil
+		}
+		if ref.Secret.Namespace != ref.Backend.Namespace {
+			return nil, fmt.Errorf("secret %s is in another namespace than Backend %s: SecretCredentials cannot check ReferenceGrants; put the Secret in httproute.Config.Secrets with a ReferenceGrant and leave lambda.Options.Credentials nil",
+				ref.Secret, ref.Backend)
 		}
 		for _, s := range secrets {
 			if s != nil && s.Namespace == ref.Secret.Namespace && s.Name == ref.Secret.Name {

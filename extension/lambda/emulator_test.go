@@ -106,6 +106,9 @@ func startEmulator(tb testing.TB, rie, function string) string {
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Cleanup does not run when go test -timeout kills the binary: have
+	// the kernel kill the emulator when its parent dies.
+	setDeathSignal(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("starting the emulator: %v", err)
 	}

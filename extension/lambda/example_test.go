@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
@@ -100,12 +101,15 @@ spec:
 	// Start a local Lambda emulator (such as the AWS Lambda Runtime Interface Emulator) and set lambda.Options.Endpoint to its address, for example http://127.0.0.1:9001.
 }
 
-// A host program serving AWS: credentials come from the Secrets the
-// Backends name, the same Secrets its Config holds.
+// A host program serving AWS with credentials from Secrets of its own,
+// which it keeps out of the Router's Config: SecretCredentials reads them
+// for Backends of the same namespace. (Secrets in the Config are read by
+// the Router itself, ReferenceGrants honoured, with no Credentials set.)
 func ExampleSecretCredentials() {
-	var cfg httproute.Config // filled from manifests
+	var cfg httproute.Config   // filled from manifests
+	var vault []*corev1.Secret // kept apart from cfg.Secrets
 	cfg.Extensions = lambda.Extensions(lambda.Options{
-		Credentials: lambda.SecretCredentials(cfg.Secrets),
+		Credentials: lambda.SecretCredentials(vault),
 	})
 	router, err := httproute.New(cfg)
 	if err != nil {

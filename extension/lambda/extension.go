@@ -242,6 +242,11 @@ func (p *Provider) newLambda(b *Backend, path *field.Path, secrets func(ns, name
 		maxPayload: p.opts.MaxPayloadBytes,
 		logger:     p.opts.Logger,
 	}
+	if a.SecretRef != nil && (a.Auth != nil || a.Lambda != nil) {
+		// The seed's shape and the current one are exclusive: a secretRef
+		// next to auth (an AssumeRole, say) would be used instead of it.
+		errs = append(errs, field.Forbidden(path.Child("secretRef"), "secretRef belongs to the lambdaFunctions shape; with auth or lambda, use auth.secretRef"))
+	}
 	var endpoint string
 	switch {
 	case a.Lambda != nil && len(a.LambdaFunctions) > 0:

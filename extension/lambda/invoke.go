@@ -187,9 +187,12 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errTooLarge
 	}
+	// Grow with what arrives: a declared Content-Length only sizes the
+	// first allocation up to 64 KiB, so a client cannot reserve megabytes
+	// by declaring them.
 	size := 512
 	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1
+		size = int(min(r.ContentLength+1, 64<<10))
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))

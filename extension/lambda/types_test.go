@@ -277,6 +277,24 @@ func TestCredentials(t *testing.T) {
 			t.Errorf("error %v, want %q", err, want)
 		}
 	})
+	t.Run("secret in another namespace refused by SecretCredentials", func(t *testing.T) {
+		// SecretCredentials cannot check ReferenceGrants: a Backend of one
+		// namespace must not sign with another namespace's keys through it.
+		tenant := seed.DeepCopyObject().(*lambda.Backend)
+		tenant.Namespace = "tenant"
+		_, err := lambda.New(lambda.Options{Credentials: lambda.SecretCredentials(secrets)}).NewBackend(tenant)
+		if err == nil || !strings.Contains(err.Error(), "cannot check ReferenceGrants") {
+			t.Errorf("error %v, want a refusal of the cross-namespace Secret", err)
+		}
+	})
+	t.Run("secretRef mixed with auth is refused", func(t *testing.T) {
+		mixed := seed.DeepCopyObject().(*lambda.Backend)
+		mixed.Spec.AWS.Auth = &lambda.AWSAuth{Type: lambda.AWSAuthTypeAssumeRole, AssumeRole: &lambda.AWSAssumeRole{RoleARN: "arn:aws:iam::123456789012:role/invoker"}}
+		_, err := lambda.New(lambda.Options{Credentials: lambda.SecretCredentials(secrets)}).NewBackend(mixed)
+		if err == nil || !strings.Contains(err.Error(), "spec.aws.secretRef: Forbidden") {
+			t.Errorf("error %v, want spec.aws.secretRef forbidden next to auth", err)
+		}
+	})
 	t.Run("secret missing", func(t *testing.T) {
 		_, err := lambda.New(lambda.Options{Credentials: lambda.SecretCredentials(nil)}).NewBackend(seed)
 		want := "backend kgateway-system/lambda: secret kgateway-system/aws-creds not found"

@@ -253,13 +253,11 @@ func convertSubstitution(s string, groups int) (string, string) {
 }
 
 // Rewrite returns the escaped path p rewritten. The result always starts
-// with "/".
+// with "/" and is clean (httproute.CleanPath): a substitution cannot bring
+// back the ".." segments the Router resolved before matching, as
+// "/static-../admin" rewritten to "/static/../admin" would.
 func (rw *Rewriter) Rewrite(p string) string {
-	out := rw.re.ReplaceAllString(p, rw.template)
-	if !strings.HasPrefix(out, "/") {
-		out = "/" + out
-	}
-	return out
+	return httproute.CleanPath(rw.re.ReplaceAllString(p, rw.template))
 }
 
 func (rw *Rewriter) middleware(next http.Handler) http.Handler {

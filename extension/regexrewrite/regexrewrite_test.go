@@ -199,3 +199,22 @@ func TestLoadsWithTheManifestLoader(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRewriteCannotTraverse checks that a substitution cannot bring back
+// dot segments the Router resolved before matching.
+func TestRewriteCannotTraverse(t *testing.T) {
+	rw, fe := regexrewrite.Compile(`^/static-(.*)$`, `/static/\1`)
+	if fe != nil {
+		t.Fatal(fe)
+	}
+	for in, want := range map[string]string{
+		"/static-../admin":     "/admin",
+		"/static-%2e%2e/admin": "/admin",
+		"/static-css/app.css":  "/static/css/app.css",
+		"/static-a//b":         "/static/a/b",
+	} {
+		if got := rw.Rewrite(in); got != want {
+			t.Errorf("Rewrite(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

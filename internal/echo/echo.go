@@ -144,11 +144,14 @@ func health(w http.ResponseWriter, _ *http.Request) {
 var statusPath = regexp.MustCompile(`^/status/(\d\d\d)$`)
 
 // status answers with the status code in the request URI. Like echo-basic
-// it reads the raw request URI, so a query string makes the answer 400.
+// it reads the raw request URI, so a query string makes the answer 400, as
+// does a code that is not a final status (below 200).
 func status(w http.ResponseWriter, r *http.Request) {
 	code := http.StatusBadRequest
 	if m := statusPath.FindStringSubmatch(r.RequestURI); m != nil {
-		code, _ = strconv.Atoi(m[1])
+		if c, _ := strconv.Atoi(m[1]); c >= 200 {
+			code = c
+		}
 	}
 	w.WriteHeader(code)
 }

@@ -149,6 +149,8 @@ func TestPages(t *testing.T) {
 		{name: "status", path: "/status/503", wantCode: 503},
 		{name: "status with query", path: "/status/503?x=1", wantCode: 400, reason: "the raw request URI must be exactly /status/NNN"},
 		{name: "status not a code", path: "/status/abc", wantCode: 400},
+		{name: "status below 100", path: "/status/099", wantCode: 400, reason: "not a status code; WriteHeader would panic"},
+		{name: "status informational", path: "/status/150", wantCode: 400, reason: "not a final status"},
 		{name: "doubled slashes", path: "//health", wantCode: 200, wantBody: "OK", reason: "doubled slashes are collapsed before routing, instead of a redirect to the clean path"},
 		{name: "doubled slashes in status", path: "//status/201", wantCode: 400, reason: "routing sees /status/201, but the status page reads the raw request URI"},
 		{name: "bad delay", path: "/?delay=soon", wantCode: 500, wantBody: `{"message":"time: invalid duration \"soon\""}`},
