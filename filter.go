@@ -200,27 +200,27 @@ func compileHeaderMod(f *gatewayv1.HTTPHeaderFilter, path *field.Path) (*headerM
 		seen[canon] = true
 		return canon, nil
 	}
-	for i, h := range f.Set {
-		p := path.Child("set").Index(i)
-		name, fe := check(p.Child("name"), string(h.Name))
-		if fe != nil {
-			return nil, fe
+	kvs := func(list []gatewayv1.HTTPHeader, child string) ([]headerKV, *field.Error) {
+		var out []headerKV
+		for i, h := range list {
+			p := path.Child(child).Index(i)
+			name, fe := check(p.Child("name"), string(h.Name))
+			if fe != nil {
+				return nil, fe
+			}
+			if !validHeaderValue(h.Value) {
+				return nil, field.Invalid(p.Child("value"), h.Value, headerValueMsg)
+			}
+			out = append(out, headerKV{name, h.Value})
 		}
-		if !validHeaderValue(h.Value) {
-			return nil, field.Invalid(p.Child("value"), h.Value, headerValueMsg)
-		}
-		m.set = append(m.set, headerKV{name, h.Value})
+		return out, nil
 	}
-	for i, h := range f.Add {
-		p := path.Child("add").Index(i)
-		name, fe := check(p.Child("name"), string(h.Name))
-		if fe != nil {
-			return nil, fe
-		}
-		if !validHeaderValue(h.Value) {
-			return nil, field.Invalid(p.Child("value"), h.Value, headerValueMsg)
-		}
-		m.add = append(m.add, headerKV{name, h.Value})
+	var fe *field.Error
+	if m.set, fe = kvs(f.Set, "set"); fe != nil {
+		return nil, fe
+	}
+	if m.add, fe = kvs(f.Add, "add"); fe != nil {
+		return nil, fe
 	}
 	for i, name := range f.Remove {
 		canon, fe := check(path.Child("remove").Index(i), name)

@@ -1,9 +1,6 @@
 package httproute
 
 import (
-	"maps"
-	"slices"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -66,9 +63,4 @@ func condition(typ string, ok bool, reason, msg string, gen int64, now metav1.Ti
 		ObservedGeneration: gen,
 		LastTransitionTime: now,
 	}
-}
-
-// sortedKeys returns the keys of m in order, for deterministic output.
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
 }

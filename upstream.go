@@ -277,22 +277,10 @@ func (u *Upstream) pick(now int64, rnd func() uint64, st *requestState) *endpoin
 func (u *Upstream) pickAny(now int64, rnd func() uint64, eps []*endpoint) *endpoint {
 	n := len(eps)
 	switch {
-	case n == 0:
-		return nil
-	case n == 1:
-		if eps[0].healthy(now) {
-			return eps[0]
-		}
-		return nil
-	}
-	if u.balancer == RoundRobin {
-		start := int((u.next.Add(1) - 1) % uint64(n))
-		for i := 0; i < n; i++ {
-			if ep := eps[(start+i)%n]; ep.healthy(now) {
-				return ep
-			}
-		}
-		return nil
+	case n <= 1:
+		return firstHealthy(eps, 0, now)
+	case u.balancer == RoundRobin:
+		return firstHealthy(eps, int((u.next.Add(1)-1)%uint64(n)), now)
 	}
 	// Power of two choices: two distinct endpoints at random, the one
 	// with fewer requests in flight wins; ejected ones are skipped.
@@ -313,8 +301,14 @@ func (u *Upstream) pickAny(now int64, rnd func() uint64, eps []*endpoint) *endpo
 	case bh:
 		return b
 	}
-	for k := 1; k < n; k++ {
-		if ep := eps[(i+k)%n]; ep.healthy(now) {
+	return firstHealthy(eps, i, now)
+}
+
+// firstHealthy returns the first healthy endpoint from index start on,
+// wrapping around, or nil when none is healthy.
+func firstHealthy(eps []*endpoint, start int, now int64) *endpoint {
+	for k := range eps {
+		if ep := eps[(start+k)%len(eps)]; ep.healthy(now) {
 			return ep
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -418,16 +419,7 @@ func Check(ex *Exchange, w Want) []string {
 	if w.Status != 0 && res.StatusCode != w.Status {
 		out = append(out, fmt.Sprintf("status = %d, want %d (body %q)", res.StatusCode, w.Status, ex.Body))
 	}
-	for _, k := range sortedKeys(w.Header) {
-		if got := strings.Join(res.Header.Values(k), ","); got != w.Header[k] {
-			out = append(out, fmt.Sprintf("response header %s = %q, want %q", k, got, w.Header[k]))
-		}
-	}
-	for _, k := range w.AbsentHeader {
-		if v := res.Header.Values(k); len(v) > 0 {
-			out = append(out, fmt.Sprintf("response header %s = %q, want it absent", k, v))
-		}
-	}
+	out = checkHeaders(out, "response header", res.Header, w.Header, w.AbsentHeader)
 	if w.Body != "" && ex.Body != w.Body {
 		out = append(out, fmt.Sprintf("body = %q, want %q", ex.Body, w.Body))
 	}
@@ -458,27 +450,25 @@ func Check(ex *Exchange, w Want) []string {
 	if w.BackendPath != "" && rcv.Path != w.BackendPath {
 		out = append(out, fmt.Sprintf("backend path = %q, want %q", rcv.Path, w.BackendPath))
 	}
-	for _, k := range sortedKeys(w.BackendHeader) {
-		if got := strings.Join(rcv.Header.Values(k), ","); got != w.BackendHeader[k] {
-			out = append(out, fmt.Sprintf("backend header %s = %q, want %q", k, got, w.BackendHeader[k]))
-		}
-	}
-	for _, k := range w.BackendAbsentHeader {
-		if v := rcv.Header.Values(k); len(v) > 0 {
-			out = append(out, fmt.Sprintf("backend header %s = %q, want it absent", k, v))
-		}
-	}
+	out = checkHeaders(out, "backend header", rcv.Header, w.BackendHeader, w.BackendAbsentHeader)
 	if w.BackendBody != "" && rcv.Body != w.BackendBody {
 		out = append(out, fmt.Sprintf("backend body = %q, want %q", rcv.Body, w.BackendBody))
 	}
 	return out
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// checkHeaders appends to out how h differs from the wanted values (a
+// repeated header compared as its values joined by ",") and absences.
+func checkHeaders(out []string, what string, h http.Header, want map[string]string, absent []string) []string {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if got := strings.Join(h.Values(k), ","); got != want[k] {
+			out = append(out, fmt.Sprintf("%s %s = %q, want %q", what, k, got, want[k]))
+		}
 	}
-	slices.Sort(keys)
-	return keys
+	for _, k := range absent {
+		if v := h.Values(k); len(v) > 0 {
+			out = append(out, fmt.Sprintf("%s %s = %q, want it absent", what, k, v))
+		}
+	}
+	return out
 }

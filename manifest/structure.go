@@ -5,9 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -65,7 +66,7 @@ func (s *structure) check(t reflect.Type, v any, p *field.Path, depth int) {
 			return
 		}
 		fields := s.fieldsOf(t)
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			f, ok := fields[k]
 			if !ok {
 				s.errs = append(s.errs, unknownField(p.Child(k), k, fields))
@@ -87,7 +88,7 @@ func (s *structure) check(t reflect.Type, v any, p *field.Path, depth int) {
 			s.typeError(p, v, "object")
 			return
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			s.check(t.Elem(), m[k], p.Key(k), depth+1)
 		}
 	case reflect.Slice, reflect.Array:
@@ -219,7 +220,7 @@ func closest(k string, fields map[string]fieldInfo) string {
 	for name := range fields {
 		names = append(names, name)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	for _, name := range names {
 		if d := distance(strings.ToLower(k), strings.ToLower(name)); d < bestDist {
 			best, bestDist = name, d
@@ -316,15 +317,6 @@ func (s *structure) fieldsOf(t reflect.Type) map[string]fieldInfo {
 	}
 	s.fields[t] = out
 	return out
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // jsonType names the JSON type of a converted value as the API server's
