@@ -316,8 +316,19 @@ func (c *compiler) compileRoute(hr *gatewayv1.HTTPRoute) *compiledRoute {
 		// The CRD defaults rules to one rule matching every request.
 		rules = []gatewayv1.HTTPRouteRule{{}}
 	}
+	names := map[gatewayv1.SectionName]bool{}
 	for i := range rules {
-		r.rules = append(r.rules, c.compileRule(r, i, &rules[i]))
+		ru := c.compileRule(r, i, &rules[i])
+		if n := rules[i].Name; n != nil && *n != "" {
+			if names[*n] && ru.invalid == nil {
+				// The CRD rejects this in both channels since v1.7; a
+				// Config built from structs gets the later rule dropped.
+				ru.invalid = c.routeError(r, reasonUnsupportedValue,
+					field.Duplicate(field.NewPath("spec", "rules").Index(i).Child("name"), string(*n)))
+			}
+			names[*n] = true
+		}
+		r.rules = append(r.rules, ru)
 	}
 	return r
 }
@@ -672,18 +683,29 @@ func (c *compiler) gatewayExists(ns, name string) bool {
 	return false
 }
 
+// hostAttachment is one hostname a route serves under on a listener: key
+// is the route's own hostname ("" when it has none), which ranks it (the
+// GatewayRouteHostnameIntersectionPrecedence feature: precedence follows
+// the route's hostname, not the intersection), and host is the
+// intersection with the listener's hostname, which Lookup reports.
+type hostAttachment struct {
+	key, host string
+}
+
 // effectiveHostnames returns the hostnames a route serves under on a
-// listener: the intersections of each route hostname with the listener's,
-// or the listener's own when the route has none.
-func effectiveHostnames(listenerHost string, routeHosts []string) ([]string, bool) {
+// listener: each route hostname that intersects the listener's, or none
+// at all when the route has no hostnames.
+func effectiveHostnames(listenerHost string, routeHosts []string) ([]hostAttachment, bool) {
 	if len(routeHosts) == 0 {
-		return []string{listenerHost}, true
+		return []hostAttachment{{key: "", host: listenerHost}}, true
 	}
-	var out []string
+	var out []hostAttachment
 	for _, h := range routeHosts {
-		if eh, ok := intersectHostnames(listenerHost, h); ok && !slices.Contains(out, eh) {
-			out = append(out, eh)
+		eh, ok := intersectHostnames(listenerHost, h)
+		if !ok || slices.ContainsFunc(out, func(a hostAttachment) bool { return a.key == h }) {
+			continue
 		}
+		out = append(out, hostAttachment{key: h, host: eh})
 	}
 	return out, len(out) > 0
 }

@@ -113,16 +113,22 @@
 // timeouts.request bounds the whole exchange, retries and response body
 // included, and is answered with 504 even when an in-process handler
 // ignores its context; a stream that outlives it is cut. Unset means no
-// timeout. timeouts.backendRequest bounds each attempt. A retry stanza
-// retries connection errors and timed-out attempts always, the statuses in
-// codes otherwise, up to attempts times (default 2), waiting at least
-// backoff (default 25ms) with exponential growth capped at ten times and
-// jitter, and honouring Retry-After within the request timeout and up to
-// MaxRetryAfter. The status
+// timeout. timeouts.backendRequest bounds each attempt; an attempt that
+// outlives it answers 504. A retry stanza (Gateway API v1.7) retries up to
+// attempts times (default 1; 0 disables retries) the statuses listed in
+// codes, whatever the method, and connection errors, where the backend was
+// never reached; a reset after the request was sent answers 502 and is
+// retried only when 502 is listed. Retry n waits a random time between
+// backoff (default 25ms, the base interval) and backoff*2^n capped at ten
+// times backoff, honouring Retry-After within the request timeout and up
+// to MaxRetryAfter. A retry prefers another endpoint and a backendRef that
+// has not failed in this request. The status
 // of each attempt is held back until the retry decision: nothing is retried
 // once a byte has reached the client. Request bodies up to RetryBodyLimit
-// are replayed; larger ones are sent once. sessionPersistence pins a client
-// to a backendRef and an Upstream endpoint with an HMAC-signed cookie or
+// are replayed; larger ones are sent once. sessionPersistence acts after
+// the weighted split (GEP-1619, v1.7): it pins a client to an Upstream
+// endpoint inside the backendRef the split chose, never the choice itself,
+// with an HMAC-signed cookie or
 // header (see Config.SessionKey). Limit adds circuit breakers to a backend.
 // Waits use Config.Sleep and expiry Config.Now, so tests are exact.
 //

@@ -38,8 +38,9 @@ func SupportedFeatures() []features.FeatureName {
 		features.SupportHTTPRouteRequestMultipleMirrors,
 		features.SupportHTTPRouteCORS,
 		features.SupportHTTPRouteRequestPercentageMirror,
-		features.SupportHTTPRouteRetry,
-		features.SupportHTTPRouteRetryBackendTimeout,
+		features.SupportHTTPRouteRetryCodes,
+		features.SupportHTTPRouteBackendURLRewrite,
+		features.SupportGatewayRouteHostnameIntersectionPrecedence,
 		features.SupportHTTPRouteRetryConnectionError,
 	}
 }

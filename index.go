@@ -103,11 +103,11 @@ type pathIndex struct {
 // attachment is a route attached to a listener under some hostnames.
 type attachment struct {
 	route *compiledRoute
-	hosts []string
+	hosts []hostAttachment
 }
 
 // attach records that route r serves on listener l under hosts.
-func (l *listener) attach(r *compiledRoute, hosts []string) {
+func (l *listener) attach(r *compiledRoute, hosts []hostAttachment) {
 	for _, a := range l.routes {
 		if a.route == r {
 			return
@@ -170,15 +170,19 @@ func (g *listenerGroup) add(l *listener) {
 	g.listeners = append(g.listeners, l)
 	for _, a := range l.routes {
 		for _, h := range a.hosts {
-			pi := g.hosts.path(h)
-			rank := rankHost(h)
+			// Routes are indexed and ranked by their own hostname: within
+			// the listener the request was matched to, an exact route
+			// hostname comes before a wildcard one, and a longer wildcard
+			// before a shorter one, whatever the intersections are.
+			pi := g.hosts.path(h.key)
+			rank := rankHost(h.key)
 			for _, ru := range a.route.rules {
 				if ru.invalid != nil {
 					continue
 				}
 				for mi, m := range ru.matches {
 					c := &candidate{host: rank, match: m, rule: ru, matchIndex: mi, port: l.port}
-					c.info = newMatchInfo(l, h, ru, mi, m)
+					c.info = newMatchInfo(l, h.host, ru, mi, m)
 					pi.add(c)
 				}
 			}

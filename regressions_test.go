@@ -143,7 +143,7 @@ func TestTrailersSurviveRetryAndTimeoutPolicies(t *testing.T) {
 	for _, rule := range []string{
 		`{backendRefs: [{name: a, port: 80}], retry: {codes: [503], attempts: 1}}`,
 		`{backendRefs: [{name: a, port: 80}], timeouts: {request: 5s}}`,
-		`{backendRefs: [{name: a, port: 80}], sessionPersistence: {sessionName: s}}`,
+		`{backendRefs: [{name: a, port: 80}], sessionPersistence: {cookie: {name: s}}}`,
 	} {
 		rt := resilienceRouter(t, "- "+rule, httproute.Config{}, map[string][]string{"a": {be.addr}})
 		srv := httptest.NewServer(rt)
@@ -185,7 +185,7 @@ func TestSessionKeepsItsExpiryAcrossRetries(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	rt := resilienceRouter(t, `
 - backendRefs: [{name: a, port: 80}]
-  sessionPersistence: {sessionName: s, absoluteTimeout: 1h, cookieConfig: {lifetimeType: Permanent}}
+  sessionPersistence: {absoluteTimeout: 1h, cookie: {name: s, lifetimeType: Permanent}}
   retry: {codes: [503], attempts: 1}
 `, httproute.Config{SessionKey: []byte("k"), Now: clock, Sleep: (&sleeps{}).sleep}, map[string][]string{"a": {fail.addr, other.addr}})
 	var first *httptest.ResponseRecorder
@@ -265,4 +265,29 @@ func TestUpstreamDoesNotModifyTheCallersRequest(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, "service.example", req.URL.Host, "RoundTrip changed the caller's URL")
 	assert.False(t, errors.Is(err, httproute.ErrNoEndpoint))
+}
+
+func TestDuplicateRuleNameDropsTheLaterRule(t *testing.T) {
+	// Gateway API v1.7 rejects duplicate rule names in both channels; a
+	// Config built from structs (no API server in front) gets the later
+	// rule dropped and reported, the first one keeps serving.
+	route := simpleRoute("web", "/a", "svc")
+	route.Spec.Rules = append(route.Spec.Rules, *route.Spec.Rules[0].DeepCopy())
+	route.Spec.Rules[1].Matches[0].Path.Value = ptr("/b")
+	route.Spec.Rules[0].Name = ptr(gatewayv1.SectionName("same"))
+	route.Spec.Rules[1].Name = ptr(gatewayv1.SectionName("same"))
+	cfg := httproute.Config{
+		HTTPRoutes: []*gatewayv1.HTTPRoute{route},
+		Services:   httproute.Services{{Namespace: "default", Name: "svc", Port: 80}: named("svc")},
+	}
+	rt, err := httproute.New(cfg)
+	require.NoError(t, err)
+	code, _ := serve(rt, "/a")
+	assert.Equal(t, 200, code)
+	code, _ = serve(rt, "/b")
+	assert.Equal(t, 404, code, "the rule with the duplicate name is not served")
+
+	cfg.Strict = true
+	_, err = httproute.New(cfg)
+	assert.EqualError(t, err, `httproute default/web: spec.rules[1].name: Duplicate value: "same"`)
 }

@@ -21,8 +21,8 @@ import (
 // Gateway user would expect where the spec leaves the choice open.
 const (
 	// DefaultRetryAttempts is the number of retries when a retry stanza
-	// does not set attempts (Envoy Gateway's default).
-	DefaultRetryAttempts = 2
+	// does not set attempts (the CRD's default since Gateway API v1.7).
+	DefaultRetryAttempts = 1
 	// DefaultRetryBackoff is the minimum wait between attempts when a
 	// retry stanza does not set backoff (Envoy's base interval).
 	DefaultRetryBackoff = 25 * time.Millisecond
@@ -113,8 +113,8 @@ func (rc *ruleCompiler) resilience() (*resilience, *Error) {
 			p.codes[code-400] = true
 		}
 		if rt.Attempts != nil {
-			if *rt.Attempts < 1 {
-				return bad(field.Invalid(rp.Child("attempts"), *rt.Attempts, "must be at least 1"))
+			if *rt.Attempts < 0 {
+				return bad(field.Invalid(rp.Child("attempts"), *rt.Attempts, "should be greater than or equal to 0"))
 			}
 			p.attempts = *rt.Attempts
 		}
@@ -295,22 +295,19 @@ type dispatcher struct {
 
 func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := stateFrom(r.Context())
-	var sess *sessionValue
-	var entry *backendEntry
-	if d.session != nil && st != nil {
-		sess, entry = d.session.resume(r, d.entries, d.env.now())
-		if entry != nil {
-			st.pin = sess.endpoint
-		}
-	}
-	if entry == nil {
-		entry = d.split.choose()
-	}
+	entry := d.split.choose()
 	if entry == nil {
 		writeError(w, fmt.Errorf("%w: every backendRef has weight 0", ErrInvalidRule))
 		return
 	}
-	if d.retry == nil && d.session == nil {
+	var sess *sessionValue
+	if d.session != nil && st != nil {
+		// The session acts after the split: it pins the endpoint inside
+		// the backendRef the weights chose, never the choice itself.
+		sess = d.session.resume(r, d.env.now())
+		st.pin = sess.pinFor(entry.index)
+	}
+	if (d.retry == nil || d.retry.attempts == 0) && d.session == nil {
 		d.attempt(w, r, entry)
 		return
 	}
@@ -337,7 +334,8 @@ func (d *dispatcher) attempt(w http.ResponseWriter, r *http.Request, entry *back
 func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, st *requestState, entry *backendEntry, sess *sessionValue) {
 	var body []byte
 	replayable := true
-	if d.retry != nil && r.Body != nil && r.Body != http.NoBody {
+	retries := d.retry != nil && d.retry.attempts > 0
+	if retries && r.Body != nil && r.Body != http.NoBody {
 		var complete bool
 		body, complete = readUpTo(r.Body, RetryBodyLimit)
 		if !complete {
@@ -346,6 +344,7 @@ func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, s
 			r = withBody(r, io.MultiReader(bytes.NewReader(body), r.Body), -1)
 		}
 	}
+	var failed []bool // by position in the split: backendRefs that failed this request
 	for n := 0; ; n++ {
 		if st != nil {
 			st.attempt = n
@@ -363,11 +362,14 @@ func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, s
 			return
 		}
 		if st != nil {
-			// The retry goes elsewhere when it can; a session keeps its
-			// expiry and is re-pinned to where the retry lands.
+			// The retry goes to another endpoint when it can; a session
+			// keeps its expiry and is re-pinned to where the retry lands.
 			st.avoid, st.pin = st.endpoint, ""
 		}
-		if next := d.split.choose(); next != nil {
+		// ... and to a backendRef that has not failed this request while
+		// one with weight is left, so that retries fail over.
+		failed = d.split.markFailed(failed, entry)
+		if next := d.split.chooseAvoiding(failed); next != nil {
 			entry = next
 		}
 	}
@@ -380,7 +382,7 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 	sess *sessionValue, n int, body []byte, replayable bool) (aw *attemptWriter, wait time.Duration, release func()) {
 	release = func() {}
 	req := r
-	if d.retry != nil && replayable && body != nil {
+	if body != nil && replayable {
 		req = withBody(r, bytes.NewReader(body), int64(len(body)))
 	}
 	ctx, cancel := r.Context(), context.CancelFunc(func() {})
@@ -397,8 +399,10 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 		if d.retry == nil || !replayable || n >= d.retry.attempts || r.Context().Err() != nil {
 			return false
 		}
-		attemptTimedOut := ctx.Err() != nil
-		if !d.retry.retriesCode(code) && !attemptTimedOut && !(st != nil && isConnectionError(st.attemptErr)) {
+		// Only the listed statuses are retried (an attempt that timed out
+		// answers 504), and connection errors: the backend was never
+		// reached, so any method is safe to send again.
+		if !d.retry.retriesCode(code) && !(st != nil && isConnectionError(st.attemptErr)) {
 			return false
 		}
 		wait = d.retry.delay(n, d.env)
@@ -420,7 +424,7 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 	}
 	aw.beforeHeader = func(h http.Header) {
 		if d.session != nil && st != nil {
-			d.session.issue(h, r, entry, st.endpoint, sess, d.env.now())
+			d.session.issue(h, r, entry.index, st.endpoint, sess, d.env.now())
 		}
 	}
 	defer func() {
@@ -438,13 +442,12 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 	return aw, wait, release
 }
 
-// isConnectionError reports whether an attempt failed to get an answer
-// from the backend at all: refused, reset, no healthy endpoint.
+// isConnectionError reports whether an attempt failed before reaching the
+// backend: no connection could be made (refused, unreachable, dial
+// timeout) or no endpoint was healthy. A connection reset after the
+// request was sent is not one: the backend may have processed it.
 func isConnectionError(err error) bool {
-	if err == nil {
-		return false
-	}
-	return errors.Is(err, ErrNoEndpoint) || isConnReset(err)
+	return err != nil && errors.Is(err, ErrNoEndpoint)
 }
 
 // retryAfter parses a Retry-After header (seconds or an HTTP date).

@@ -178,22 +178,36 @@ func TestRetryOnConnectionErrorGoesToAnotherEndpoint(t *testing.T) {
 	}
 }
 
-func TestRetryAfterResetBeforeAnswer(t *testing.T) {
-	be := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) {
-		if n == 1 {
-			conn, _, _ := http.NewResponseController(w).Hijack()
-			conn.Close() // reset before any answer
-			return
-		}
-		io.WriteString(w, "second")
-	})
-	rt := resilienceRouter(t, `
+func TestResetBeforeAnswerRetriedOnlyWhen502IsListed(t *testing.T) {
+	// GEP-1731 (v1.7): a connection reset after the request was sent is not
+	// retried by default (the backend may have processed it); it answers
+	// 502, which is retried when the rule lists 502.
+	for _, tc := range []struct {
+		name, rule string
+		code       int
+		hits       int64
+	}{
+		{"connection errors only", `retry: {attempts: 1}`, 502, 1},
+		{"502 listed", `retry: {codes: [502], attempts: 1}`, 200, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) {
+				if n == 1 {
+					conn, _, _ := http.NewResponseController(w).Hijack()
+					conn.Close() // reset before any answer
+					return
+				}
+				io.WriteString(w, "second")
+			})
+			rt := resilienceRouter(t, `
 - backendRefs: [{name: a, port: 80}]
-  retry: {attempts: 1}
+  `+tc.rule+`
 `, httproute.Config{Sleep: (&sleeps{}).sleep}, map[string][]string{"a": {be.addr}})
-	rec := do(t, rt, "GET", "/", "", nil)
-	assert.Equal(t, 200, rec.Code)
-	assert.Equal(t, "second", rec.Body.String())
+			rec := do(t, rt, "POST", "/", "payload", nil)
+			assert.Equal(t, tc.code, rec.Code)
+			assert.Equal(t, tc.hits, be.hits.Load())
+		})
+	}
 }
 
 func TestNoRetryAfterPartialResponse(t *testing.T) {
@@ -220,23 +234,37 @@ func TestNoRetryAfterPartialResponse(t *testing.T) {
 	assert.EqualValues(t, 1, be.hits.Load(), "bytes had reached the client: no retry")
 }
 
-func TestBackendRequestTimeoutRetriesStalledAttempt(t *testing.T) {
-	be := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) {
-		if n == 1 {
-			<-r.Context().Done() // stall until the per-attempt timeout cancels
-			return
-		}
-		io.WriteString(w, "fast")
-	})
-	rt := resilienceRouter(t, `
+func TestBackendRequestTimeoutRetriedWhen504IsListed(t *testing.T) {
+	// An attempt that outlives timeouts.backendRequest answers 504: it is
+	// retried when 504 is listed in codes, and only then.
+	for _, tc := range []struct {
+		name, retry string
+		code        int
+		body        string
+		hits        int64
+	}{
+		{"504 listed", `{codes: [504], attempts: 1}`, 200, "fast", 2},
+		{"connection errors only", `{attempts: 1}`, 504, "Gateway Timeout\n", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) {
+				if n == 1 {
+					<-r.Context().Done() // stall until the per-attempt timeout cancels
+					return
+				}
+				io.WriteString(w, "fast")
+			})
+			rt := resilienceRouter(t, `
 - backendRefs: [{name: a, port: 80}]
   timeouts: {request: 10s, backendRequest: 50ms}
-  retry: {attempts: 1}
+  retry: `+tc.retry+`
 `, httproute.Config{Sleep: (&sleeps{}).sleep}, map[string][]string{"a": {be.addr}})
-	rec := do(t, rt, "GET", "/", "", nil)
-	assert.Equal(t, 200, rec.Code)
-	assert.Equal(t, "fast", rec.Body.String())
-	assert.EqualValues(t, 2, be.hits.Load())
+			rec := do(t, rt, "GET", "/", "", nil)
+			assert.Equal(t, tc.code, rec.Code)
+			assert.Equal(t, tc.body, rec.Body.String())
+			assert.Equal(t, tc.hits, be.hits.Load())
+		})
+	}
 }
 
 func TestRetriesBoundedByRequestTimeout(t *testing.T) {
@@ -373,45 +401,99 @@ spec:
 	assert.Equal(t, "Gateway Timeout\n", string(body))
 }
 
-// sessionRoute is a 50/50 split with session persistence.
+// sessionRoute is a 50/50 split over two backendRefs of two endpoints
+// each, with session persistence.
 const sessionRoute = `
 - backendRefs: [{name: a, port: 80}, {name: b, port: 80}]
-  sessionPersistence: {sessionName: sticky, type: Cookie}
+  sessionPersistence: {type: Cookie, cookie: {name: sticky}}
 `
 
 func servedBy(rec *httptest.ResponseRecorder) string { return rec.Body.String() }
 
-func TestStickySessionOverSplit(t *testing.T) {
-	a := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a") })
-	b := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })
-	rt := resilienceRouter(t, sessionRoute, httproute.Config{SessionKey: []byte("k")}, map[string][]string{"a": {a.addr}, "b": {b.addr}})
+// sessionBackends starts backends a1, a2 (Service a) and b1, b2 (Service
+// b), each answering with its name.
+func sessionBackends(t *testing.T) map[string][]string {
+	t.Helper()
+	eps := map[string][]string{}
+	for _, name := range []string{"a1", "a2", "b1", "b2"} {
+		be := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) })
+		eps[name[:1]] = append(eps[name[:1]], be.addr)
+	}
+	return eps
+}
 
-	first := do(t, rt, "GET", "/", "", nil)
-	cookie := first.Result().Cookies()
-	require.Len(t, cookie, 1, "the first answer starts a session")
-	assert.Equal(t, "sticky", cookie[0].Name)
-	assert.True(t, cookie[0].HttpOnly)
-	assert.Zero(t, cookie[0].MaxAge, "a Session lifetime cookie has no Max-Age")
-	pinned := servedBy(first)
-	h := http.Header{"Cookie": {cookie[0].String()}}
-	for i := 0; i < 50; i++ {
-		rec := do(t, rt, "GET", "/", "", h)
-		require.Equal(t, pinned, servedBy(rec), "request %d left its session", i)
-		assert.Empty(t, rec.Header().Get("Set-Cookie"), "an unchanged session is not re-issued")
+// cookieJar keeps the last session cookie a Router issued.
+type cookieJar struct{ c *http.Cookie }
+
+func (j *cookieJar) do(t *testing.T, h http.Handler) *httptest.ResponseRecorder {
+	t.Helper()
+	var hdr http.Header
+	if j.c != nil {
+		hdr = http.Header{"Cookie": {j.c.Name + "=" + j.c.Value}}
 	}
-	// Without the cookie the split is 50/50 again.
-	seen := map[string]bool{}
-	for i := 0; i < 50; i++ {
-		seen[servedBy(do(t, rt, "GET", "/", "", nil))] = true
+	rec := do(t, h, "GET", "/", "", hdr)
+	if cs := rec.Result().Cookies(); len(cs) > 0 {
+		j.c = cs[len(cs)-1]
 	}
-	assert.Len(t, seen, 2)
+	return rec
+}
+
+func TestSessionPersistenceActsAfterTheSplit(t *testing.T) {
+	// GEP-1619 (v1.7): the weights choose the backendRef of every request,
+	// session or not; the session pins the endpoint inside the chosen one.
+	rt := resilienceRouter(t, sessionRoute, httproute.Config{SessionKey: []byte("k")}, sessionBackends(t))
+	var jar cookieJar
+	first := jar.do(t, rt)
+	require.NotNil(t, jar.c, "the first answer starts a session")
+	assert.Equal(t, "sticky", jar.c.Name)
+	assert.Equal(t, "/", jar.c.Path, "the cookie path defaults to /")
+	assert.True(t, jar.c.HttpOnly)
+	assert.Zero(t, jar.c.MaxAge, "a Session lifetime cookie has no Max-Age")
+	assert.True(t, jar.c.Expires.IsZero(), "a Session lifetime cookie has no Expires")
+
+	pinned := map[string]string{servedBy(first)[:1]: servedBy(first)}
+	perBackend := map[string]int{}
+	for i := 0; i < 200; i++ {
+		got := servedBy(jar.do(t, rt))
+		perBackend[got[:1]]++
+		if p, ok := pinned[got[:1]]; ok {
+			require.Equal(t, p, got, "request %d left its endpoint inside backendRef %s", i, got[:1])
+		}
+		pinned[got[:1]] = got
+	}
+	// The split still holds for a client with a session: both backendRefs
+	// get a share (each has probability 2^-200 of getting none).
+	assert.Greater(t, perBackend["a"], 50, "a session must not pin the backendRef")
+	assert.Greater(t, perBackend["b"], 50, "a session must not pin the backendRef")
+	assert.Len(t, pinned, 2, "one endpoint per backendRef")
+}
+
+func TestSessionPersistenceCookiePath(t *testing.T) {
+	rt := resilienceRouter(t, `
+- backendRefs: [{name: a, port: 80}]
+  sessionPersistence: {cookie: {name: s, path: /shop}}
+`, httproute.Config{}, sessionBackends(t))
+	c := do(t, rt, "GET", "/", "", nil).Result().Cookies()
+	require.Len(t, c, 1)
+	assert.Equal(t, "/shop", c[0].Path)
+}
+
+func TestSessionCookieWithAbsoluteTimeoutHasNoMaxAge(t *testing.T) {
+	rt := resilienceRouter(t, `
+- backendRefs: [{name: a, port: 80}]
+  sessionPersistence: {absoluteTimeout: 1h, cookie: {lifetimeType: Session}}
+`, httproute.Config{}, sessionBackends(t))
+	rec := do(t, rt, "GET", "/", "", nil)
+	require.Len(t, rec.Result().Cookies(), 1)
+	raw := rec.Header().Get("Set-Cookie")
+	assert.NotContains(t, raw, "Max-Age")
+	assert.NotContains(t, raw, "Expires")
 }
 
 func TestStickySessionRejectsTamperedOrForeignValues(t *testing.T) {
-	a := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a") })
-	b := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })
-	rt := resilienceRouter(t, sessionRoute, httproute.Config{SessionKey: []byte("k1")}, map[string][]string{"a": {a.addr}, "b": {b.addr}})
-	other := resilienceRouter(t, sessionRoute, httproute.Config{SessionKey: []byte("k2")}, map[string][]string{"a": {a.addr}, "b": {b.addr}})
+	eps := sessionBackends(t)
+	rt := resilienceRouter(t, sessionRoute, httproute.Config{SessionKey: []byte("k1")}, eps)
+	other := resilienceRouter(t, sessionRoute, httproute.Config{SessionKey: []byte("k2")}, eps)
 
 	foreign := do(t, other, "GET", "/", "", nil).Result().Cookies()[0]
 	for _, bad := range []string{"garbage", foreign.Value, foreign.Value + "x", strings.Replace(foreign.Value, ".", ".A", 1)} {
@@ -422,15 +504,13 @@ func TestStickySessionRejectsTamperedOrForeignValues(t *testing.T) {
 }
 
 func TestHeaderSessionAndAbsoluteTimeout(t *testing.T) {
-	a := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a") })
-	b := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	rt := resilienceRouter(t, `
-- backendRefs: [{name: a, port: 80}, {name: b, port: 80}]
-  sessionPersistence: {sessionName: X-Session, type: Header, absoluteTimeout: 1h}
-`, httproute.Config{SessionKey: []byte("k"), Now: clock}, map[string][]string{"a": {a.addr}, "b": {b.addr}})
+- backendRefs: [{name: a, port: 80}]
+  sessionPersistence: {type: Header, header: {name: X-Session}, absoluteTimeout: 1h}
+`, httproute.Config{SessionKey: []byte("k"), Now: clock}, sessionBackends(t))
 	first := do(t, rt, "GET", "/", "", nil)
 	token := first.Header().Get("X-Session")
 	require.NotEmpty(t, token, "a Header session is returned in the named header")
@@ -447,15 +527,33 @@ func TestHeaderSessionAndAbsoluteTimeout(t *testing.T) {
 }
 
 func TestPermanentCookieHasMaxAge(t *testing.T) {
-	a := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) {})
 	rt := resilienceRouter(t, `
 - backendRefs: [{name: a, port: 80}]
-  sessionPersistence: {absoluteTimeout: 30m, cookieConfig: {lifetimeType: Permanent}}
-`, httproute.Config{}, map[string][]string{"a": {a.addr}})
+  sessionPersistence: {absoluteTimeout: 30m, cookie: {lifetimeType: Permanent}}
+`, httproute.Config{}, sessionBackends(t))
 	c := do(t, rt, "GET", "/", "", nil).Result().Cookies()
 	require.Len(t, c, 1)
 	assert.Equal(t, httproute.DefaultSessionName, c[0].Name)
 	assert.Equal(t, 1800, c[0].MaxAge)
+}
+
+func TestInProcessBackendsGetNoSession(t *testing.T) {
+	// An in-process Handler has no endpoints to pin: no cookie is issued.
+	var route gatewayv1.HTTPRoute
+	require.NoError(t, yaml.UnmarshalStrict([]byte(`
+metadata: {name: r, namespace: default}
+spec: {rules: [{backendRefs: [{name: s, port: 80}], sessionPersistence: {cookie: {name: s}}}]}
+`), &route))
+	rt, err := httproute.New(httproute.Config{
+		HTTPRoutes: []*gatewayv1.HTTPRoute{&route},
+		Services: httproute.Services{{Namespace: "default", Name: "s", Port: 80}: httproute.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "in process")
+		}))},
+	})
+	require.NoError(t, err)
+	rec := do(t, rt, "GET", "/", "", nil)
+	assert.Equal(t, "in process", rec.Body.String())
+	assert.Empty(t, rec.Result().Cookies())
 }
 
 func TestStickyEndpointEjectedRepins(t *testing.T) {
@@ -463,7 +561,7 @@ func TestStickyEndpointEjectedRepins(t *testing.T) {
 	e2 := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) { io.WriteString(w, "e2") })
 	rt := resilienceRouter(t, `
 - backendRefs: [{name: a, port: 80}]
-  sessionPersistence: {sessionName: sticky}
+  sessionPersistence: {cookie: {name: sticky}}
   retry: {attempts: 1}
 `, httproute.Config{SessionKey: []byte("k"), Sleep: (&sleeps{}).sleep}, map[string][]string{"a": {e1.addr, e2.addr}})
 	first := do(t, rt, "GET", "/", "", nil)
@@ -575,4 +673,27 @@ func TestNoGoroutineLeaksAfterTimeoutsAndCancels(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	srv.Close()
 	stall.srv.Close()
+}
+
+func TestRetryFailsOverToAnotherBackendRef(t *testing.T) {
+	// The seed: "Combining timeouts and retries lets you identify
+	// non-responsive backends so that you can gracefully failover to other
+	// backends". A retry prefers a backendRef that has not failed in this
+	// request, so a dead Service split 1:1 with a live one costs nothing.
+	live := newBackend(t, func(n int64, w http.ResponseWriter, r *http.Request) { io.WriteString(w, "live") })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := ln.Addr().String()
+	ln.Close()
+	rt := resilienceRouter(t, `
+- backendRefs: [{name: dead, port: 80}, {name: live, port: 80}]
+  retry: {attempts: 2}
+`, httproute.Config{Sleep: (&sleeps{}).sleep}, map[string][]string{"dead": {dead}, "live": {live.addr}})
+	failed := 0
+	for i := 0; i < 200; i++ {
+		if rec := do(t, rt, "GET", "/", "", nil); rec.Code != 200 {
+			failed++
+		}
+	}
+	assert.Zero(t, failed, "requests that failed although a live backendRef was left")
 }

@@ -23,7 +23,7 @@ func BenchmarkServe(b *testing.B) {
 	cases := []struct{ name, rule string }{
 		{"plain", `{backendRefs: [{name: a, port: 80}]}`},
 		{"retry-not-taken", `{backendRefs: [{name: a, port: 80}], retry: {codes: [500, 502, 503, 504], attempts: 2, backoff: 25ms}}`},
-		{"session", `{backendRefs: [{name: a, port: 80}], sessionPersistence: {sessionName: s}}`},
+		{"session", `{backendRefs: [{name: a, port: 80}], sessionPersistence: {cookie: {name: s}}}`},
 		{"request-timeout", `{backendRefs: [{name: a, port: 80}], timeouts: {request: 10s}}`},
 		{"split-10-10-80", `{backendRefs: [{name: a, port: 80, weight: 10}, {name: b, port: 80, weight: 10}, {name: c, port: 80, weight: 80}]}`},
 		{"header-filter", `{backendRefs: [{name: a, port: 80}], filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-env, value: prod}]}}]}`},

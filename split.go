@@ -66,3 +66,48 @@ func (s *split) pick() int {
 	}
 	return lo
 }
+
+// markFailed records in failed (indexed by position in the split) that
+// entry failed, allocating the record on first use.
+func (s *split) markFailed(failed []bool, entry *backendEntry) []bool {
+	for i, e := range s.entries {
+		if e == entry {
+			if failed == nil {
+				failed = make([]bool, len(s.entries))
+			}
+			failed[i] = true
+		}
+	}
+	return failed
+}
+
+// chooseAvoiding is choose restricted to the entries not marked in
+// failed, in proportion to their weights; when every entry has failed it
+// is choose.
+func (s *split) chooseAvoiding(failed []bool) *backendEntry {
+	var total uint64
+	prev := uint64(0)
+	for i, c := range s.cum {
+		if failed == nil || !failed[i] {
+			total += c - prev
+		}
+		prev = c
+	}
+	if total == 0 || total == s.total {
+		return s.choose()
+	}
+	n := s.rand.Uint64N(total)
+	prev = 0
+	for i, c := range s.cum {
+		w := c - prev
+		prev = c
+		if failed[i] {
+			continue
+		}
+		if n < w {
+			return s.entries[i]
+		}
+		n -= w
+	}
+	return s.choose()
+}

@@ -1,6 +1,7 @@
 package httproute
 
 import (
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -63,4 +64,90 @@ func condition(typ string, ok bool, reason, msg string, gen int64, now metav1.Ti
 		ObservedGeneration: gen,
 		LastTransitionTime: now,
 	}
+}
+
+// ownedConditionTypes are the condition types the Gateway API defines for
+// Gateways, listeners and routes: the types a Gateway API controller is
+// responsible for. Conditions of other types on an object belong to
+// someone else and are kept as they are when status is written back.
+var ownedConditionTypes = map[string]bool{
+	"Accepted": true, "Programmed": true, "Ready": true, "ResolvedRefs": true,
+	"AddressesAssigned": true, "Scheduled": true, "InsecureFrontendValidationMode": true,
+	"Conflicted": true, "Detached": true, "OverlappingTLSConfig": true,
+	"PartiallyInvalid": true, "SupportedVersion": true, "AttachedListenerSets": true,
+}
+
+// MergeConditions returns the conditions to write into an object's status
+// that has cur and for which the Router computed next: next, in order,
+// each keeping the LastTransitionTime it has in cur when its status did
+// not change (as meta.SetStatusCondition does, so an unchanged status is
+// not rewritten), followed by the conditions of cur whose type is not a
+// Gateway API condition type (foreign conditions, kept unmodified).
+func MergeConditions(cur, next []metav1.Condition) []metav1.Condition {
+	out := make([]metav1.Condition, 0, len(next)+len(cur))
+	for _, c := range next {
+		for _, o := range cur {
+			if o.Type == c.Type && o.Status == c.Status {
+				c.LastTransitionTime = o.LastTransitionTime
+			}
+		}
+		out = append(out, c)
+	}
+	for _, o := range cur {
+		if !ownedConditionTypes[o.Type] && !hasCondition(next, o.Type) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func hasCondition(cs []metav1.Condition, typ string) bool {
+	for _, c := range cs {
+		if c.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// MergeGatewayStatus returns the status to write into a Gateway whose
+// status is cur, from the status the Router computed: conditions merged
+// by MergeConditions at the Gateway and at each listener, so transition
+// times are stable and foreign conditions survive.
+func MergeGatewayStatus(cur, next gatewayv1.GatewayStatus) gatewayv1.GatewayStatus {
+	out := *next.DeepCopy()
+	out.Conditions = MergeConditions(cur.Conditions, out.Conditions)
+	for i := range out.Listeners {
+		var old []metav1.Condition
+		for _, l := range cur.Listeners {
+			if l.Name == out.Listeners[i].Name {
+				old = l.Conditions
+			}
+		}
+		out.Listeners[i].Conditions = MergeConditions(old, out.Listeners[i].Conditions)
+	}
+	return out
+}
+
+// MergeRouteParents returns the parent statuses to write into a route
+// whose status lists cur, from the ones the Router computed for
+// controller: the entries of other controllers are kept unmodified, the
+// Router's own are replaced by next, with stable transition times.
+func MergeRouteParents(cur, next []gatewayv1.RouteParentStatus, controller gatewayv1.GatewayController) []gatewayv1.RouteParentStatus {
+	out := make([]gatewayv1.RouteParentStatus, 0, len(cur)+len(next))
+	for _, n := range next {
+		n = *n.DeepCopy()
+		for _, o := range cur {
+			if o.ControllerName == n.ControllerName && equality.Semantic.DeepEqual(o.ParentRef, n.ParentRef) {
+				n.Conditions = MergeConditions(o.Conditions, n.Conditions)
+			}
+		}
+		out = append(out, n)
+	}
+	for _, o := range cur {
+		if o.ControllerName != controller {
+			out = append(out, *o.DeepCopy())
+		}
+	}
+	return out
 }

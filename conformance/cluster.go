@@ -389,7 +389,7 @@ func (c *cluster) reconcileClasses(ctx context.Context, classes []gatewayv1.Gate
 			}},
 			SupportedFeatures: supported,
 		}
-		keepTransitionTimes(gwc.Status.Conditions, st.Conditions)
+		st.Conditions = httproute.MergeConditions(gwc.Status.Conditions, st.Conditions)
 		if reflect.DeepEqual(gwc.Status, st) {
 			continue
 		}
@@ -417,14 +417,7 @@ func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway
 				Value: c.net.address(nn),
 			}}
 		}
-		keepTransitionTimes(gw.Status.Conditions, st.Conditions)
-		for i := range st.Listeners {
-			for _, old := range gw.Status.Listeners {
-				if old.Name == st.Listeners[i].Name {
-					keepTransitionTimes(old.Conditions, st.Listeners[i].Conditions)
-				}
-			}
-		}
+		st = httproute.MergeGatewayStatus(gw.Status, st)
 		if reflect.DeepEqual(gw.Status, st) {
 			continue
 		}
@@ -437,13 +430,7 @@ func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway
 		r := &routes[i]
 		nn := types.NamespacedName{Namespace: r.Namespace, Name: r.Name}
 		st := rs.HTTPRoutes[nn]
-		for j := range st.Parents {
-			for _, old := range r.Status.Parents {
-				if reflect.DeepEqual(old.ParentRef, st.Parents[j].ParentRef) {
-					keepTransitionTimes(old.Conditions, st.Parents[j].Conditions)
-				}
-			}
-		}
+		st.Parents = httproute.MergeRouteParents(r.Status.Parents, st.Parents, httproute.DefaultControllerName)
 		if reflect.DeepEqual(r.Status, st) || (len(r.Status.Parents) == 0 && len(st.Parents) == 0) {
 			continue
 		}
@@ -453,19 +440,6 @@ func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway
 		}
 	}
 	return nil
-}
-
-// keepTransitionTimes gives the conditions of cur whose status did not
-// change the transition time they had in old, as controllers do, so that
-// an unchanged status is not rewritten.
-func keepTransitionTimes(old, cur []metav1.Condition) {
-	for i := range cur {
-		for _, o := range old {
-			if o.Type == cur[i].Type && o.Status == cur[i].Status {
-				cur[i].LastTransitionTime = o.LastTransitionTime
-			}
-		}
-	}
 }
 
 func compareStrings(a, b string) int {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,8 +28,9 @@ const reportFile = "report.yaml"
 
 // timeouts returns the suite's timeouts for the in-process cluster. Status
 // is written synchronously with every write, so every wait for a condition
-// succeeds on its first poll and one consistent answer is enough; the
-// limits only bound how long a failing test takes.
+// succeeds on its first poll: the limits are shorter than upstream's and
+// only bound how long a failing test takes. The checks themselves are
+// upstream's: RequiredConsecutiveSuccesses keeps its default.
 func timeouts() config.TimeoutConfig {
 	tc := config.DefaultTimeoutConfig()
 	wait := 3 * time.Second
@@ -45,7 +47,6 @@ func timeouts() config.TimeoutConfig {
 	tc.MaxTimeToConsistency = 5 * time.Second
 	tc.RequestTimeout = 5 * time.Second
 	tc.DefaultTestTimeout = 10 * time.Second
-	tc.RequiredConsecutiveSuccesses = 1
 	tc.TestIsolation = 0
 	return tc
 }
@@ -101,22 +102,34 @@ func TestConformance(t *testing.T) {
 	s.Setup(t, tests.ConformanceTests)
 
 	run, results := plan(tests.ConformanceTests, supported)
+	// Each outcome is recorded when its test ends, in a Cleanup: tests
+	// that call t.Parallel return from t.Run before they have run, and
+	// finish only after this function returns. The report is checked in
+	// the parent's Cleanup, which runs after every subtest has ended.
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		checkReport(t, buildReport(results, supported, implementation(), time.Now()), results)
+	})
 	for _, test := range run {
-		r := result{test: test, outcome: passed}
-		ok := t.Run(test.ShortName, func(t *testing.T) {
+		t.Run(test.ShortName, func(t *testing.T) {
+			t.Cleanup(func() {
+				r := result{test: test, outcome: passed}
+				switch {
+				case t.Failed():
+					r.outcome = failed
+				case t.Skipped():
+					r.outcome = skipped
+					r.reason = "skipped by the test itself"
+				}
+				mu.Lock()
+				results = append(results, r)
+				mu.Unlock()
+			})
 			test.Run(t, s)
-			if t.Skipped() {
-				r.outcome = skipped
-				r.reason = "skipped by the test itself"
-			}
 		})
-		if !ok {
-			r.outcome = failed
-		}
-		results = append(results, r)
 	}
-
-	checkReport(t, buildReport(results, supported, implementation(), time.Now()), results)
 }
 
 // checkReport compares the report of the run with report.yaml, or rewrites

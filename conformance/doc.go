@@ -1,5 +1,5 @@
 // Package conformance runs the upstream Gateway API conformance suite
-// (sigs.k8s.io/gateway-api/conformance v1.6.3, unmodified) against
+// (sigs.k8s.io/gateway-api/conformance v1.7.0, unmodified) against
 // httproute.Router, in process: no cluster, and no traffic beyond
 // 127.0.0.1.
 //

@@ -283,7 +283,7 @@ func TestPlan(t *testing.T) {
 	}
 	all := []suite.ConformanceTest{
 		test("HTTPRouteSimple", features.SupportGateway, features.SupportHTTPRoute),
-		test("HTTPRouteNeedsRetry", features.SupportGateway, features.SupportHTTPRoute, features.SupportHTTPRouteRetry),
+		test("HTTPRouteNeedsRetry", features.SupportGateway, features.SupportHTTPRoute, features.SupportHTTPRouteRetryCodes),
 		test("GatewayClassObservedGenerationBump", features.SupportGateway),
 		test("GatewayInfrastructureMetadata", features.SupportGateway, features.SupportGatewayInfrastructure),
 		test("TLSRouteSimple", features.SupportGateway, features.SupportTLSRoute),

@@ -5,6 +5,7 @@
 # with the manifest package (which validates by default). Prints the sizes
 # of normal and stripped (-ldflags=-s -w) builds.
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3 # Gateway API v1.7.0 needs Go 1.27
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d "$root/.binary-size.XXXXXX")

@@ -4,6 +4,7 @@
 # another module). Run it after changing the gateway-api version in go.mod;
 # TestCRDsCurrent in validation/ fails while the copies are stale.
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3 # Gateway API v1.7.0 needs Go 1.27
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -545,16 +545,16 @@ func TestDecodeValidated(t *testing.T) {
 		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].backendRef: Forbidden: unknown field; did you mean "backendRefs"?`},
 	}, {
 		name: "experimental field in the standard channel",
-		in:   route + "spec:\n  rules:\n  - retry: {attempts: 2}\n",
-		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].retry: Forbidden: unknown field in the standard channel; experimental fields need the experimental channel`},
+		in:   route + "spec:\n  rules:\n  - sessionPersistence: {cookie: {name: s}}\n",
+		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].sessionPersistence: Forbidden: unknown field in the standard channel; experimental fields need the experimental channel`},
 	}, {
 		name: "experimental field in the experimental channel",
 		opts: Options{Validator: experimental},
-		in:   route + "spec:\n  rules:\n  - retry: {attempts: 2}\n",
+		in:   route + "spec:\n  rules:\n  - sessionPersistence: {cookie: {name: s}}\n",
 	}, {
 		name: "Channel picks the validator",
 		opts: Options{Channel: validation.Experimental},
-		in:   route + "spec:\n  rules:\n  - retry: {attempts: 2}\n",
+		in:   route + "spec:\n  rules:\n  - sessionPersistence: {cookie: {name: s}}\n",
 	}, {
 		name: "metadata checks",
 		in:   "apiVersion: v1\nkind: Service\nmetadata:\n  name: 1web\n  namespace: apps\n",

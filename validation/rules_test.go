@@ -222,6 +222,21 @@ var ruleTests = []struct {
 		},
 	},
 	{
+		name: "duplicate rule names in the standard channel (v1.7)",
+		in:   routeHead + "  rules:\n  - name: a\n  - name: a\n",
+		want: []string{
+			"spec.rules: Invalid value: Rule name must be unique within the route",
+		},
+	},
+	{
+		name:    "duplicate rule names in the experimental channel",
+		channel: validation.Experimental,
+		in:      routeHead + "  rules:\n  - name: a\n  - name: a\n",
+		want: []string{
+			"spec.rules: Invalid value: Rule name must be unique within the route",
+		},
+	},
+	{
 		name: "duplicate query parameter match",
 		in:   routeHead + "  rules:\n  - matches: [{queryParams: [{name: a, value: b}, {name: a, value: c}]}]\n",
 		want: []string{
@@ -333,15 +348,19 @@ var ruleTests = []struct {
 	},
 	{
 		name: "experimental field in the standard channel",
-		in:   routeHead + "  rules:\n  - retry: {attempts: 2}\n    backendRefs: [{name: web, port: 80}]\n",
+		in:   routeHead + "  rules:\n  - sessionPersistence: {cookie: {name: s}}\n    backendRefs: [{name: web, port: 80}]\n",
 		want: []string{
-			"spec.rules[0].retry: Forbidden: unknown field",
+			"spec.rules[0].sessionPersistence: Forbidden: unknown field",
 		},
+	},
+	{
+		name: "retry is in the standard channel since v1.7",
+		in:   routeHead + "  rules:\n  - retry: {attempts: 0, codes: [502, 504], backoff: 100ms}\n    backendRefs: [{name: web, port: 80}]\n",
 	},
 	{
 		name:    "experimental field in the experimental channel",
 		channel: validation.Experimental,
-		in:      routeHead + "  rules:\n  - retry: {attempts: 2, codes: [503]}\n    backendRefs: [{name: web, port: 80}]\n",
+		in:      routeHead + "  rules:\n  - sessionPersistence: {type: Header, header: {name: X-S}}\n    backendRefs: [{name: web, port: 80}]\n",
 	},
 	{
 		name:    "retry code out of range",

@@ -405,7 +405,7 @@ func (c *crdVersion) validate(obj map[string]any) field.ErrorList {
 	u := &unstructured.Unstructured{Object: obj}
 	errs = append(errs, metavalidation.ValidateObjectMetaAccessor(u, c.namespaced, metavalidation.NameIsDNSSubdomain, field.NewPath("metadata"))...)
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, c.schema)...)
-	errs = append(errs, schemaobjectmeta.Validate(nil, obj, c.structural, false)...)
+	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, c.structural, false)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, c.structural, obj)...)
 	if c.cel != nil {
 		if blocked := blockingError(errs); blocked != nil {

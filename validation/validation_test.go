@@ -110,7 +110,7 @@ func TestGatewayDefaults(t *testing.T) {
 // TestExperimentalDefaults checks a default that only the experimental
 // channel has: the session persistence type.
 func TestExperimentalDefaults(t *testing.T) {
-	objs, err := readDocuments([]byte(routeHead + "  rules:\n  - sessionPersistence: {sessionName: s}\n    backendRefs: [{name: web, port: 80}]\n"))
+	objs, err := readDocuments([]byte(routeHead + "  rules:\n  - sessionPersistence: {cookie: {name: s}}\n    backendRefs: [{name: web, port: 80}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestExperimentalDefaults(t *testing.T) {
 	}
 	rules, _, _ := unstructured.NestedSlice(objs[0].Object, "spec", "rules")
 	got := rules[0].(map[string]any)["sessionPersistence"]
-	want := map[string]any{"sessionName": "s", "type": "Cookie"}
+	want := map[string]any{"cookie": map[string]any{"name": "s", "path": "/", "lifetimeType": "Session"}, "type": "Cookie"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sessionPersistence after defaulting (-want +got):\n%s", diff)
 	}
@@ -269,7 +269,7 @@ func TestKinds(t *testing.T) {
 	if !strings.Contains(strings.Join(got, "\n"), "gateway.networking.k8s.io/v1beta1, Kind=HTTPRoute") || len(got) != 14 {
 		t.Errorf("standard kinds: %d\n%s", len(got), strings.Join(got, "\n"))
 	}
-	if n := len(validators[validation.Experimental].Kinds()); n != 22 {
+	if n := len(validators[validation.Experimental].Kinds()); n != 23 {
 		t.Errorf("experimental kinds: %d", n)
 	}
 	if ns, ok := validators[validation.Standard].Scope(gatewayv1.SchemeGroupVersion.WithKind("GatewayClass")); !ok || ns {
