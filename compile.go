@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 )
 
 // env is what compiled handlers share at run time: the Router's logger,
@@ -64,6 +65,15 @@ type compiler struct {
 	controller gatewayv1.GatewayController
 	sessionKey []byte
 	problems   []error
+
+	configMaps map[types.NamespacedName]*corev1.ConfigMap
+	xbackends  map[types.NamespacedName]*xv1alpha1.XBackend
+	// xresolved memoizes the XBackends resolved in this compile; xcache
+	// holds the Upstreams of the previous table and xnext those this
+	// compile uses (see xbackendCache).
+	xresolved map[types.NamespacedName]*resolvedXBackend
+	xcache    *xbackendCache
+	xnext     map[types.NamespacedName]*xbackendEntry
 }
 
 type objectKey struct {
@@ -110,8 +120,13 @@ type BackendChoice struct {
 	Err error
 }
 
-func compile(cfg *Config, sessionKey []byte) (*table, error) {
+func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache) (*table, map[types.NamespacedName]*xbackendEntry, error) {
 	c := &compiler{
+		configMaps: map[types.NamespacedName]*corev1.ConfigMap{},
+		xbackends:  map[types.NamespacedName]*xv1alpha1.XBackend{},
+		xresolved:  map[types.NamespacedName]*resolvedXBackend{},
+		xcache:     xcache,
+		xnext:      map[types.NamespacedName]*xbackendEntry{},
 		sessionKey: sessionKey,
 		cfg:        cfg,
 		env:        newEnv(cfg),
@@ -127,7 +142,7 @@ func compile(cfg *Config, sessionKey []byte) (*table, error) {
 		c.controller = DefaultControllerName
 	}
 	if err := c.index(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	t := &table{env: c.env}
@@ -169,6 +184,7 @@ func compile(cfg *Config, sessionKey []byte) (*table, error) {
 	t.status = Status{
 		Gateways:   map[types.NamespacedName]gatewayv1.GatewayStatus{},
 		HTTPRoutes: routeStatus,
+		XBackends:  c.xbackendStatus(routes, routeStatus),
 	}
 	for _, gw := range gateways {
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
@@ -177,9 +193,9 @@ func compile(cfg *Config, sessionKey []byte) (*table, error) {
 	t.build(listeners)
 
 	if cfg.Strict && len(c.problems) > 0 {
-		return nil, errors.Join(c.problems...)
+		return nil, c.xnext, errors.Join(c.problems...)
 	}
-	return t, nil
+	return t, c.xnext, nil
 }
 
 // index checks the Config for objects that make it unservable and indexes
@@ -241,6 +257,24 @@ func (c *compiler) index() error {
 		}
 		if !dup("Secret", s) {
 			c.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+		}
+	}
+	for _, cm := range c.cfg.ConfigMaps {
+		if cm == nil {
+			dup("ConfigMap", nil)
+			continue
+		}
+		if !dup("ConfigMap", cm) {
+			c.configMaps[types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}] = cm
+		}
+	}
+	for _, x := range c.cfg.XBackends {
+		if x == nil {
+			dup("XBackend", nil)
+			continue
+		}
+		if !dup("XBackend", x) {
+			c.xbackends[types.NamespacedName{Namespace: x.Namespace, Name: x.Name}] = x
 		}
 	}
 	for i := range c.cfg.Extensions {
@@ -378,7 +412,7 @@ func (c *compiler) compileRule(r *compiledRoute, i int, rs *gatewayv1.HTTPRouteR
 	var terminal http.Handler
 	switch {
 	case len(choices) > 0:
-		terminal = &dispatcher{
+		d := &dispatcher{
 			split:          newSplit(choices, c.env),
 			entries:        choices,
 			backendTimeout: res.backendRequest,
@@ -386,6 +420,11 @@ func (c *compiler) compileRule(r *compiledRoute, i int, rs *gatewayv1.HTTPRouteR
 			session:        res.session,
 			env:            c.env,
 		}
+		for _, e := range choices {
+			d.anySession = d.anySession || e.session != nil
+		}
+		d.anySession = d.anySession || d.session != nil
+		terminal = d
 	default:
 		// No backendRefs: filters may answer (a redirect, a direct
 		// response); whatever they pass on has nowhere to go.
@@ -437,6 +476,9 @@ func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEn
 	} else {
 		e.backend = b
 		h = backendHandler(b, ref, rc.c.env)
+		if ref.Group == XBackendGroup && ref.Kind == "XBackend" {
+			e.session = rc.c.xbackend(types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}).session
+		}
 	}
 	e.handler = chain(filters, setBackend(&e.choice, h))
 	return e, nil
@@ -488,10 +530,11 @@ func (c *compiler) secretLookup(group, kind, ns string) func(namespace, name str
 func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backend, *Error) {
 	gk := schema.GroupKind{Group: ref.Group, Kind: ref.Kind}
 	isService := ref.Group == "" && ref.Kind == "Service"
+	isXBackend := ref.Group == XBackendGroup && ref.Kind == "XBackend"
 	ext := rc.c.extensions[gk]
-	if !isService && (ext == nil || ext.Backend == nil) {
+	if !isService && !isXBackend && (ext == nil || ext.Backend == nil) {
 		return nil, rc.refError(reasonInvalidKind,
-			field.NotSupported(path.Child("kind"), ref.Kind, []string{"Service"}))
+			field.NotSupported(path.Child("kind"), ref.Kind, rc.c.backendKinds()))
 	}
 	if !rc.c.grants.allows(gatewayv1.GroupName, "HTTPRoute", rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name) {
 		return nil, rc.refError(reasonRefNotPermitted, field.Forbidden(path.Child("namespace"),
@@ -500,6 +543,12 @@ func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backen
 	var b Backend
 	var err error
 	switch {
+	case isXBackend:
+		if ref.Port != 0 {
+			return nil, rc.refError(reasonUnsupportedValue, field.Forbidden(path.Child("port"), "port must not be set when referencing an XBackend"))
+		}
+		x := rc.c.xbackend(types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name})
+		b, err = x.backend, x.err
 	case isService:
 		if ref.Port == 0 {
 			return nil, rc.refError(reasonUnsupportedValue, field.Required(path.Child("port"), "port is required for a Service backendRef"))
@@ -527,6 +576,19 @@ func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backen
 		return nil, rc.refError(reason, field.Invalid(path.Child("name"), ref.Name, err.Error()))
 	}
 	return b, nil
+}
+
+// backendKinds lists the kinds a backendRef may name, for Unsupported
+// value errors: Service, XBackend and every extension kind with a Backend.
+func (c *compiler) backendKinds() []string {
+	var ext []string
+	for gk, e := range c.extensions {
+		if e.Backend != nil {
+			ext = append(ext, gk.String())
+		}
+	}
+	slices.Sort(ext)
+	return append([]string{"Service", "XBackend." + XBackendGroup}, ext...)
 }
 
 // checkHostname returns why h is not a valid route hostname, or "".

@@ -289,7 +289,7 @@ func TestUpstreamRoundRobinAndSetEndpoints(t *testing.T) {
 	if _, err := up.RoundTrip(req); err == nil {
 		t.Fatal("an Upstream without endpoints must fail")
 	}
-	for _, bad := range []string{"https://x:1", "no-port", "http://x:1/path", "::"} {
+	for _, bad := range []string{"ftp://x:1", "no-port", "http://x:1/path", "https://x:1/path", "::"} {
 		if err := up.SetEndpoints([]string{bad}); err == nil {
 			t.Errorf("SetEndpoints(%q) accepted", bad)
 		}

@@ -290,7 +290,22 @@ type dispatcher struct {
 	backendTimeout time.Duration
 	retry          *retryPolicy
 	session        *sessionPolicy
-	env            *env
+	// anySession reports whether the rule or one of its backends has a
+	// session policy.
+	anySession bool
+	env        *env
+}
+
+// sessionFor returns the session policy that applies to requests sent to
+// entry and the backendRef index its pins are kept under: the backend
+// object's own policy (the attachment point Gateway API v1.7 prefers, one
+// backend per policy) or else the rule's (route-inline, deprecated but
+// served).
+func (d *dispatcher) sessionFor(entry *backendEntry) (*sessionPolicy, int) {
+	if entry.session != nil {
+		return entry.session, 0
+	}
+	return d.session, entry.index
 }
 
 func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -300,18 +315,11 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: every backendRef has weight 0", ErrInvalidRule))
 		return
 	}
-	var sess *sessionValue
-	if d.session != nil && st != nil {
-		// The session acts after the split: it pins the endpoint inside
-		// the backendRef the weights chose, never the choice itself.
-		sess = d.session.resume(r, d.env.now())
-		st.pin = sess.pinFor(entry.index)
-	}
-	if (d.retry == nil || d.retry.attempts == 0) && d.session == nil {
+	if (d.retry == nil || d.retry.attempts == 0) && !d.anySession {
 		d.attempt(w, r, entry)
 		return
 	}
-	d.serveWithPolicies(w, r, st, entry, sess)
+	d.serveWithPolicies(w, r, st, entry)
 }
 
 // attempt serves one attempt at a backend, bounded by the backendRequest
@@ -331,7 +339,7 @@ func (d *dispatcher) attempt(w http.ResponseWriter, r *http.Request, entry *back
 // when the status arrives whether the answer goes to the client or is
 // dropped for a retry; once anything has gone to the client there is no
 // retry.
-func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, st *requestState, entry *backendEntry, sess *sessionValue) {
+func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, st *requestState, entry *backendEntry) {
 	var body []byte
 	replayable := true
 	retries := d.retry != nil && d.retry.attempts > 0
@@ -349,7 +357,7 @@ func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, s
 		if st != nil {
 			st.attempt = n
 		}
-		aw, wait, release := d.runAttempt(w, r, st, entry, sess, n, body, replayable)
+		aw, wait, release := d.runAttempt(w, r, st, entry, n, body, replayable)
 		if !aw.dropped {
 			return
 		}
@@ -379,8 +387,19 @@ func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, s
 // when a retry is to follow), the wait before that retry and the release
 // of the retry slot it holds (a no-op when there is none).
 func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requestState, entry *backendEntry,
-	sess *sessionValue, n int, body []byte, replayable bool) (aw *attemptWriter, wait time.Duration, release func()) {
+	n int, body []byte, replayable bool) (aw *attemptWriter, wait time.Duration, release func()) {
 	release = func() {}
+	// The session acts after the split: it pins the endpoint inside the
+	// backendRef the weights chose, never the choice itself. A retry
+	// (n > 0) goes to another endpoint and is re-pinned where it lands.
+	policy, pinIndex := d.sessionFor(entry)
+	var sess *sessionValue
+	if policy != nil && st != nil {
+		sess = policy.resume(r, d.env.now())
+		if n == 0 {
+			st.pin = sess.pinFor(pinIndex)
+		}
+	}
 	req := r
 	if body != nil && replayable {
 		req = withBody(r, bytes.NewReader(body), int64(len(body)))
@@ -423,8 +442,8 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 		return true
 	}
 	aw.beforeHeader = func(h http.Header) {
-		if d.session != nil && st != nil {
-			d.session.issue(h, r, entry.index, st.endpoint, sess, d.env.now())
+		if policy != nil && st != nil {
+			policy.issue(h, r, pinIndex, st.endpoint, sess, d.env.now())
 		}
 	}
 	defer func() {

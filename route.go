@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 )
 
 // Config is everything a Router is built from: the Gateway API objects, the
@@ -43,6 +44,14 @@ type Config struct {
 	// Secrets hold the certificates of HTTPS listeners (type
 	// kubernetes.io/tls, keys tls.crt and tls.key).
 	Secrets []*corev1.Secret
+	// ConfigMaps hold CA certificate bundles (key ca.crt) that backend TLS
+	// validation references (XBackend spec.tls.validation).
+	ConfigMaps []*corev1.ConfigMap
+	// XBackends are Gateway API's backend objects (group
+	// gateway.networking.x-k8s.io, experimental in v1.7) that backendRefs
+	// can name: ExternalHostname or EndpointSelector, with protocol, TLS
+	// and session persistence of their own.
+	XBackends []*xv1alpha1.XBackend
 	// Objects are objects of extension kinds, such as kgateway's
 	// DirectResponse or Backend, that ExtensionRef filters and backendRefs
 	// reference. Their TypeMeta must be set.
@@ -52,6 +61,10 @@ type Config struct {
 	// "Service"). Nil resolves none: every Service backendRef is reported
 	// with reason BackendNotFound and its share of traffic answers 500.
 	Services ServiceResolver
+	// Endpoints resolves the endpointSelector of XBackends to endpoint
+	// addresses. Nil resolves none: such XBackends are reported with
+	// reason BackendNotFound and their share of traffic answers 500.
+	Endpoints EndpointResolver
 	// Extensions add filter and backend kinds, keyed by group and kind.
 	Extensions []Extension
 
@@ -104,6 +117,9 @@ type Object interface {
 // concurrent use. The zero Router answers 404 to every request.
 type Router struct {
 	table atomic.Pointer[table]
+	// mu serializes Update: compiles reuse what the previous one built.
+	mu     sync.Mutex
+	xcache xbackendCache
 	// keyOnce makes the random session key of a Router without
 	// Config.SessionKey, kept for its lifetime.
 	keyOnce sync.Once
@@ -129,6 +145,8 @@ func New(cfg Config) (*Router, error) {
 // compiling fails, the Router keeps serving its current table and Update
 // returns the error.
 func (rt *Router) Update(cfg Config) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
 	key := cfg.SessionKey
 	if len(key) == 0 {
 		rt.keyOnce.Do(func() {
@@ -137,11 +155,13 @@ func (rt *Router) Update(cfg Config) error {
 		})
 		key = rt.key
 	}
-	t, err := compile(&cfg, key)
+	t, xnext, err := compile(&cfg, key, &rt.xcache)
 	if err != nil {
+		rt.xcache.discard(xnext)
 		return err
 	}
 	rt.table.Store(t)
+	rt.xcache.swap(xnext)
 	return nil
 }
 

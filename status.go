@@ -5,6 +5,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 )
 
 // Status is what a Router reports about its Config, in the shape a Gateway
@@ -16,6 +17,9 @@ import (
 type Status struct {
 	Gateways   map[types.NamespacedName]gatewayv1.GatewayStatus
 	HTTPRoutes map[types.NamespacedName]gatewayv1.HTTPRouteStatus
+	// XBackends has one entry per XBackend of the Config: an ancestor per
+	// Gateway whose routes reference it, with its Accepted condition.
+	XBackends map[types.NamespacedName]xv1alpha1.BackendStatus
 }
 
 func (s Status) clone() Status {
@@ -28,6 +32,12 @@ func (s Status) clone() Status {
 	}
 	for k, v := range s.HTTPRoutes {
 		out.HTTPRoutes[k] = *v.DeepCopy()
+	}
+	if s.XBackends != nil {
+		out.XBackends = make(map[types.NamespacedName]xv1alpha1.BackendStatus, len(s.XBackends))
+		for k, v := range s.XBackends {
+			out.XBackends[k] = *v.DeepCopy()
+		}
 	}
 	return out
 }

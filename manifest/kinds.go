@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 
 	"github.com/httproute/httproute"
 )
@@ -57,6 +58,16 @@ func kinds(exts []httproute.Extension) (map[schema.GroupVersionKind]*kind, error
 		func(m *Manifests, o runtime.Object) {
 			m.GatewayClasses = append(m.GatewayClasses, o.(*gatewayv1.GatewayClass))
 		}, "v1", "v1beta1")
+	// Gateway API's experimental x-k8s.io kinds, served with the
+	// experimental channel's CRDs.
+	xk8s := func(k string, newObj func() runtime.Object, add func(*Manifests, runtime.Object)) {
+		gvk := xv1alpha1.SchemeGroupVersion.WithKind(k)
+		ks[gvk] = &kind{as: gvk, namespaced: true, crd: true, new: newObj, add: add}
+	}
+	xk8s("XBackend", func() runtime.Object { return &xv1alpha1.XBackend{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.XBackends = append(m.Config.XBackends, o.(*xv1alpha1.XBackend))
+		})
 	core := func(k string, namespaced bool, newObj func() runtime.Object, add func(*Manifests, runtime.Object)) {
 		gvk := coreV1.WithKind(k)
 		ks[gvk] = &kind{as: gvk, namespaced: namespaced, new: newObj, add: add}
@@ -68,6 +79,10 @@ func kinds(exts []httproute.Extension) (map[schema.GroupVersionKind]*kind, error
 	core("Secret", true, func() runtime.Object { return &corev1.Secret{} },
 		func(m *Manifests, o runtime.Object) {
 			m.Config.Secrets = append(m.Config.Secrets, o.(*corev1.Secret))
+		})
+	core("ConfigMap", true, func() runtime.Object { return &corev1.ConfigMap{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.ConfigMaps = append(m.Config.ConfigMaps, o.(*corev1.ConfigMap))
 		})
 	core("Service", true, func() runtime.Object { return &corev1.Service{} },
 		func(m *Manifests, o runtime.Object) {

@@ -408,6 +408,13 @@ func (l *loader) document(d *document) {
 	schemaChecked := false
 	if l.validator != nil && k.crd {
 		_, schemaChecked = l.validator.Scope(gvk)
+		if !schemaChecked {
+			// What the API server answers when the channel installed has
+			// no CRD for the kind (XBackend is experimental-only).
+			l.docError(d, d.root, fmt.Sprintf("no matches for kind %q in version %q: the %s channel has no CRD for it; use the experimental channel",
+				gvk.Kind, gvk.GroupVersion(), l.validator.Channel()))
+			return
+		}
 	}
 	var errs field.ErrorList
 	if name == "" && l.validator == nil {

@@ -77,6 +77,7 @@ import (
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 	kjson "sigs.k8s.io/json"
 
 	"github.com/httproute/httproute"
@@ -205,6 +206,12 @@ func (v *Validator) validate(obj runtime.Object) (field.ErrorList, error) {
 	}
 
 	crd := idx[gvk]
+	if crd == nil && (gvk.Group == gatewayv1.GroupName || gvk.Group == httproute.XBackendGroup) {
+		// What the API server answers for a Gateway API kind the channel
+		// installed has no CRD for (XBackend is experimental-only).
+		return field.ErrorList{field.Invalid(field.NewPath("kind"), gvk.Kind, fmt.Sprintf(
+			"no matches for kind %q in version %q: the %s channel has no CRD for it; use the experimental channel", gvk.Kind, gvk.GroupVersion(), v.channel))}, nil
+	}
 	namespaced := true
 	if crd != nil {
 		namespaced = crd.namespaced
@@ -504,6 +511,8 @@ var goKinds = map[reflect.Type]schema.GroupVersionKind{
 	reflect.TypeFor[gatewayv1.TLSRoute]():            gatewayv1.SchemeGroupVersion.WithKind("TLSRoute"),
 	reflect.TypeFor[gatewayv1.TCPRoute]():            gatewayv1.SchemeGroupVersion.WithKind("TCPRoute"),
 	reflect.TypeFor[gatewayv1.UDPRoute]():            gatewayv1.SchemeGroupVersion.WithKind("UDPRoute"),
+	reflect.TypeFor[xv1alpha1.XBackend]():            xv1alpha1.SchemeGroupVersion.WithKind("XBackend"),
+	reflect.TypeFor[xv1alpha1.XTelemetryPolicy]():    xv1alpha1.SchemeGroupVersion.WithKind("XTelemetryPolicy"),
 	reflect.TypeFor[gatewayv1beta1.Gateway]():        gatewayv1beta1.SchemeGroupVersion.WithKind("Gateway"),
 	reflect.TypeFor[gatewayv1beta1.HTTPRoute]():      gatewayv1beta1.SchemeGroupVersion.WithKind("HTTPRoute"),
 	reflect.TypeFor[gatewayv1beta1.GatewayClass]():   gatewayv1beta1.SchemeGroupVersion.WithKind("GatewayClass"),
@@ -511,6 +520,7 @@ var goKinds = map[reflect.Type]schema.GroupVersionKind{
 	reflect.TypeFor[corev1.Namespace]():              corev1.SchemeGroupVersion.WithKind("Namespace"),
 	reflect.TypeFor[corev1.Secret]():                 corev1.SchemeGroupVersion.WithKind("Secret"),
 	reflect.TypeFor[corev1.Service]():                corev1.SchemeGroupVersion.WithKind("Service"),
+	reflect.TypeFor[corev1.ConfigMap]():              corev1.SchemeGroupVersion.WithKind("ConfigMap"),
 }
 
 func goKind(obj runtime.Object) schema.GroupVersionKind {
@@ -588,6 +598,12 @@ func (v *Validator) Config(cfg *httproute.Config) error {
 	}
 	for _, o := range cfg.Secrets {
 		check("Secret", o)
+	}
+	for _, o := range cfg.ConfigMaps {
+		check("ConfigMap", o)
+	}
+	for _, o := range cfg.XBackends {
+		check("XBackend", o)
 	}
 	for _, o := range cfg.Objects {
 		if o == nil || reflect.ValueOf(o).IsNil() {

@@ -114,7 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	objects := len(cfg.Gateways) + len(cfg.HTTPRoutes) + len(cfg.ReferenceGrants) + len(cfg.Namespaces) +
-		len(cfg.Secrets) + len(cfg.Objects) + len(m.Services) + len(m.GatewayClasses)
+		len(cfg.Secrets) + len(cfg.ConfigMaps) + len(cfg.XBackends) + len(cfg.Objects) + len(m.Services) + len(m.GatewayClasses)
 	summary := fmt.Sprintf("%d %s loaded (%s channel), %d %s, %d %s",
 		objects, plural(objects, "object"), ch, len(problems), plural(len(problems), "error"),
 		len(warnings), plural(len(warnings), "warning"))
