@@ -39,7 +39,7 @@ func (runtimeSource) Uint64() uint64 { return rand.Uint64() }
 func newEnv(cfg *Config) *env {
 	e := &env{logger: cfg.Logger, now: cfg.Now, sleeper: cfg.Sleep, buffers: newBufferPool()}
 	if e.logger == nil {
-		e.logger = slog.New(slog.DiscardHandler)
+		e.logger = slog.Default()
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -74,6 +74,8 @@ type compiler struct {
 	xresolved map[types.NamespacedName]*resolvedXBackend
 	xcache    *xbackendCache
 	xnext     map[types.NamespacedName]*xbackendEntry
+	// budgets are the retry budgets of the table, one per backend.
+	budgets map[string]*retryBudget
 }
 
 type objectKey struct {
@@ -91,6 +93,9 @@ type compiledRoute struct {
 	// fatal, when set, keeps the whole route from attaching.
 	fatal *Error
 	rules []*rule
+	// warnings are what the Router serves differently from what the
+	// route asks (a capped retry count), told in the Accepted message.
+	warnings []string
 }
 
 // rule is one compiled HTTPRouteRule.
@@ -127,6 +132,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache) (*table, map
 		xresolved:  map[types.NamespacedName]*resolvedXBackend{},
 		xcache:     xcache,
 		xnext:      map[types.NamespacedName]*xbackendEntry{},
+		budgets:    map[string]*retryBudget{},
 		sessionKey: sessionKey,
 		cfg:        cfg,
 		env:        newEnv(cfg),
@@ -158,7 +164,10 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache) (*table, map
 		gwListeners[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = ls
 		listeners = append(listeners, ls...)
 	}
-	implicit := len(cfg.Gateways) == 0
+	// Without Gateways, and unless the Router is a controller of a class
+	// (a host feeding it from a cluster), routes attach to one implicit
+	// listener.
+	implicit := len(cfg.Gateways) == 0 && cfg.GatewayClassName == ""
 	if implicit {
 		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType}
 		listeners = []*listener{l}
@@ -443,6 +452,33 @@ type ruleCompiler struct {
 	path  *field.Path
 }
 
+// warn records something the Router serves differently from what the
+// rule asks: it is logged and told in the route's Accepted message.
+func (rc *ruleCompiler) warn(msg string) {
+	rc.route.warnings = append(rc.route.warnings, msg)
+	rc.c.env.logger.Warn("route served with a limit", "route", rc.route.key, "warning", msg)
+}
+
+// maxRetryAttempts is the cap on retries per request.
+func (c *compiler) maxRetryAttempts() int {
+	if c.cfg.MaxRetryAttempts > 0 {
+		return c.cfg.MaxRetryAttempts
+	}
+	return DefaultMaxRetryAttempts
+}
+
+// retryBudget returns the retry budget of the backend a reference names,
+// shared by every reference to it in the table.
+func (c *compiler) retryBudget(ref BackendRef) *retryBudget {
+	key := ref.String()
+	b := c.budgets[key]
+	if b == nil {
+		b = newRetryBudget(c.cfg.RetryBudget)
+		c.budgets[key] = b
+	}
+	return b
+}
+
 // refError degrades the rule: the reference answers 500 and the route's
 // ResolvedRefs condition is False with the reason.
 func (rc *ruleCompiler) refError(reason string, fe *field.Error) *Error {
@@ -475,6 +511,7 @@ func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEn
 		h = errorHandler{fmt.Errorf("%w: %v", ErrInvalidRule, rerr)}
 	} else {
 		e.backend = b
+		e.budget = rc.c.retryBudget(ref)
 		h = backendHandler(b, ref, rc.c.env)
 		if ref.Group == XBackendGroup && ref.Kind == "XBackend" {
 			e.session = rc.c.xbackend(types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}).session
@@ -632,20 +669,38 @@ func isIPv4(s string) bool {
 }
 
 // attachImplicit attaches a route to the implicit listener of a Config
-// without Gateways.
+// without Gateways: a route without parentRefs attaches (its parent status
+// has an empty parentRef name: there is no Gateway to name); a route whose
+// parentRefs name Gateways attaches only with Config.IgnoreParentRefs, and
+// otherwise gets NoMatchingParent for each, as no such Gateway exists.
 func (c *compiler) attachImplicit(r *compiledRoute, l *listener) []gatewayv1.RouteParentStatus {
 	refs := r.obj.Spec.ParentRefs
-	if len(refs) == 0 {
-		refs = []gatewayv1.ParentReference{{}}
+	servable := r.fatal == nil && r.servable()
+	if len(refs) == 0 || c.cfg.IgnoreParentRefs {
+		if servable {
+			hosts, _ := effectiveHostnames("", r.hostnames)
+			l.attach(r, hosts)
+		}
+		if len(refs) == 0 {
+			refs = []gatewayv1.ParentReference{{}}
+		}
+		out := make([]gatewayv1.RouteParentStatus, 0, len(refs))
+		for _, pr := range refs {
+			out = append(out, c.parentStatus(r, pr, servable, "", ""))
+		}
+		return out
 	}
-	accepted := r.fatal == nil && r.servable()
-	if accepted {
-		hosts, _ := effectiveHostnames("", r.hostnames)
-		l.attach(r, hosts)
-	}
-	out := make([]gatewayv1.RouteParentStatus, 0, len(refs))
+	var out []gatewayv1.RouteParentStatus
 	for _, pr := range refs {
-		out = append(out, c.parentStatus(r, pr, accepted, "", ""))
+		if (pr.Group != nil && *pr.Group != gatewayv1.GroupName) || (pr.Kind != nil && *pr.Kind != "Gateway") {
+			continue // not a parent this Router serves
+		}
+		ns := r.namespace
+		if pr.Namespace != nil {
+			ns = string(*pr.Namespace)
+		}
+		out = append(out, c.parentStatus(r, pr, false, reasonNoMatchingParent,
+			fmt.Sprintf("gateway %s/%s not found (a Config without Gateways serves routes without parentRefs; set IgnoreParentRefs to serve every route)", ns, pr.Name)))
 	}
 	return out
 }
@@ -793,7 +848,7 @@ func (c *compiler) parentStatus(r *compiledRoute, pr gatewayv1.ParentReference, 
 	case len(invalid) == len(r.rules):
 		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), false, invalid[0].Reason, joinFieldErrors(invalid), gen, c.now))
 	case attached:
-		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), true, reasonAccepted, "", gen, c.now))
+		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), true, reasonAccepted, strings.Join(r.warnings, "; "), gen, c.now))
 	default:
 		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), false, reason, msg, gen, c.now))
 	}

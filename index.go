@@ -302,6 +302,9 @@ func (t *table) find(r *http.Request, path string, port int32, gw *types.Namespa
 	}
 	p := set.all
 	switch {
+	case t.implicit != nil:
+		// The implicit listener of a Config without Gateways takes every
+		// port, the ones named with Router.Port included.
 	case port > 0:
 		if p = set.ports[port]; p == nil {
 			return nil, ErrNoRoute
@@ -310,9 +313,6 @@ func (t *table) find(r *http.Request, path string, port int32, gw *types.Namespa
 		if pp := set.ports[-port]; pp != nil {
 			p = pp
 		}
-	}
-	if t.implicit != nil {
-		p = t.all
 	}
 	host := requestHost(r.Host)
 	g := p.listenerFor(host)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -36,6 +38,14 @@ const (
 	// MaxRetryAfter is the longest Retry-After a retry waits for; a
 	// backend asking for longer gets its answer passed to the client.
 	MaxRetryAfter = 10 * time.Second
+	// MaxRetryBackoff caps the wait between two attempts, whatever the
+	// backoff asks for (the spec lets implementations cap it; this cap is
+	// never below a backoff of up to 30 seconds).
+	MaxRetryBackoff = 5 * time.Minute
+	// DefaultMaxRetryAttempts is the most retries one request makes when
+	// Config.MaxRetryAttempts is 0, whatever a rule asks for: a rule that
+	// asks for more is served with this many and says so in its status.
+	DefaultMaxRetryAttempts = 10
 )
 
 // resilience is the compiled timeouts, retry and session policies of a
@@ -61,20 +71,57 @@ func (p *retryPolicy) retriesCode(code int) bool {
 }
 
 // delay is the wait before retry number n (0 for the first retry):
-// uniformly random in [backoff, min(backoff*2^n, backoff*MaxBackoffFactor)].
-func (p *retryPolicy) delay(n int, e *env) time.Duration {
-	if p.backoff <= 0 {
+// uniformly random in [backoff, min(backoff*2^n, backoff*MaxBackoffFactor,
+// MaxRetryBackoff)]. All arithmetic saturates: no backoff or attempt
+// number can overflow it into a negative or panicking draw.
+func (p *retryPolicy) delay(n int, rnd *rand.Rand) time.Duration {
+	base := min(p.backoff, MaxRetryBackoff)
+	if base <= 0 {
 		return 0
 	}
-	ceil := p.backoff
-	for i := 0; i < n && ceil < p.backoff*MaxBackoffFactor; i++ {
-		ceil *= 2
+	limit := min(satMul(base, MaxBackoffFactor), MaxRetryBackoff)
+	ceil := base
+	for i := 0; i < n && ceil < limit; i++ {
+		ceil = satMul(ceil, 2)
 	}
-	ceil = min(ceil, p.backoff*MaxBackoffFactor)
-	if ceil == p.backoff {
-		return p.backoff
+	ceil = min(ceil, limit)
+	if ceil <= base {
+		return base
 	}
-	return p.backoff + time.Duration(e.rand.Int64N(int64(ceil-p.backoff)+1))
+	return base + time.Duration(rnd.Int64N(int64(ceil-base)+1))
+}
+
+// satMul returns d*k, saturating at the largest Duration (d, k >= 0).
+func satMul(d time.Duration, k int64) time.Duration {
+	if d <= 0 || k <= 0 {
+		return 0
+	}
+	if d > math.MaxInt64/time.Duration(k) {
+		return math.MaxInt64
+	}
+	return d * time.Duration(k)
+}
+
+// wait decides the wait before retry number n: the back-off delay, or the
+// backend's Retry-After when it asks for longer. ok is false when no
+// retry should be made: Retry-After asks for more than MaxRetryAfter, or
+// the request's remaining budget does not cover the wait. The wait is
+// never negative and never more than max(MaxRetryAfter, MaxRetryBackoff).
+func (p *retryPolicy) wait(n int, retryAfterValue string, now time.Time, remaining time.Duration, rnd *rand.Rand) (d time.Duration, ok bool) {
+	d = p.delay(n, rnd)
+	if retryAfterValue != "" {
+		ra, valid := parseRetryAfter(retryAfterValue, now)
+		if valid {
+			if ra > MaxRetryAfter {
+				return 0, false // the backend asks for longer than a retry may wait
+			}
+			d = max(d, ra)
+		}
+	}
+	if remaining <= d {
+		return 0, false // no budget left to wait and retry
+	}
+	return d, true
 }
 
 func (rc *ruleCompiler) resilience() (*resilience, *Error) {
@@ -117,6 +164,10 @@ func (rc *ruleCompiler) resilience() (*resilience, *Error) {
 				return bad(field.Invalid(rp.Child("attempts"), *rt.Attempts, "should be greater than or equal to 0"))
 			}
 			p.attempts = *rt.Attempts
+			if limit := rc.c.maxRetryAttempts(); p.attempts > limit {
+				rc.warn(fmt.Sprintf("%s: %d retries asked for, %d made (the Router's cap per request)", rp.Child("attempts"), p.attempts, limit))
+				p.attempts = limit
+			}
 		}
 		if rt.Backoff != nil {
 			d, err := duration.Parse(string(*rt.Backoff))
@@ -124,6 +175,9 @@ func (rc *ruleCompiler) resilience() (*resilience, *Error) {
 				return bad(field.Invalid(rp.Child("backoff"), *rt.Backoff, err.Error()))
 			}
 			p.backoff = d
+			if d > MaxRetryBackoff {
+				rc.warn(fmt.Sprintf("%s: waits are capped at %s", rp.Child("backoff"), MaxRetryBackoff))
+			}
 		}
 		res.retry = p
 	}
@@ -357,7 +411,9 @@ func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, s
 		if st != nil {
 			st.attempt = n
 		}
+		entry.budget.begin()
 		aw, wait, release := d.runAttempt(w, r, st, entry, n, body, replayable)
+		entry.budget.end()
 		if !aw.dropped {
 			return
 		}
@@ -424,21 +480,24 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 		if !d.retry.retriesCode(code) && !(st != nil && isConnectionError(st.attemptErr)) {
 			return false
 		}
-		wait = d.retry.delay(n, d.env)
-		if ra, ok := retryAfter(aw.header, d.env.now()); ok {
-			if ra > MaxRetryAfter {
-				return false // the backend asks for longer than a retry may wait
-			}
-			wait = max(wait, ra)
+		remaining := time.Duration(math.MaxInt64)
+		if dl, ok := r.Context().Deadline(); ok {
+			remaining = time.Until(dl)
 		}
-		if dl, ok := r.Context().Deadline(); ok && time.Until(dl) <= wait {
-			return false // no budget left to wait and retry
+		w, ok := d.retry.wait(n, aw.header.Get("Retry-After"), d.env.now(), remaining, d.env.rand)
+		if !ok {
+			return false
+		}
+		if !entry.budget.acquire() {
+			return false // the backend's retry budget is spent
 		}
 		rel, ok := acquireRetry(entry.backend)
 		if !ok {
-			return false // the backend's retry budget is spent
+			entry.budget.release()
+			return false // the backend's circuit breaker allows no more retries
 		}
-		release = rel
+		wait = w
+		release = func() { rel(); entry.budget.release() }
 		return true
 	}
 	aw.beforeHeader = func(h http.Header) {
@@ -469,17 +528,25 @@ func isConnectionError(err error) bool {
 	return err != nil && errors.Is(err, ErrNoEndpoint)
 }
 
-// retryAfter parses a Retry-After header (seconds or an HTTP date).
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+// parseRetryAfter parses a Retry-After value (delay-seconds or an
+// HTTP-date, RFC 9110 §10.2.3). A delay too long to represent saturates
+// rather than overflowing, so that it is seen as too long.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v != "" && v[0] >= '0' && v[0] <= '9' {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+				return math.MaxInt64, true
+			}
+			return 0, false
+		}
+		if s > uint64(math.MaxInt64/int64(time.Second)) {
+			return math.MaxInt64, true
+		}
 		return time.Duration(s) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return max(t.Sub(now), 0), true // Time.Sub saturates
 	}
 	return 0, false
 }

@@ -29,9 +29,11 @@ import (
 // to the Config after New or Update return, except to the objects it
 // reports in Status.
 type Config struct {
-	// Gateways and their listeners. When there are none, every HTTPRoute
-	// attaches to one implicit listener that accepts any port, any host and
-	// any namespace, whatever its parentRefs say.
+	// Gateways and their listeners. When there are none and
+	// GatewayClassName is empty, HTTPRoutes without parentRefs attach to
+	// one implicit listener that accepts any port, any host and any
+	// namespace; routes whose parentRefs name Gateways attach to it only
+	// with IgnoreParentRefs, and otherwise report NoMatchingParent.
 	Gateways []*gatewayv1.Gateway
 	// HTTPRoutes to serve.
 	HTTPRoutes []*gatewayv1.HTTPRoute
@@ -68,9 +70,16 @@ type Config struct {
 	// Extensions add filter and backend kinds, keyed by group and kind.
 	Extensions []Extension
 
+	// IgnoreParentRefs makes the implicit listener of a Config without
+	// Gateways serve every HTTPRoute, whatever its parentRefs name: for
+	// serving manifests written for a cluster without their Gateway.
+	IgnoreParentRefs bool
+
 	// GatewayClassName, when set, restricts the Router to Gateways of that
 	// class; other Gateways are ignored as a controller ignores Gateways of
-	// other classes. Empty serves every Gateway.
+	// other classes. Empty serves every Gateway. A Router with a class is
+	// a controller: with no Gateway of its class it serves nothing (no
+	// implicit listener), as a host feeding it from a cluster expects.
 	GatewayClassName gatewayv1.ObjectName
 	// ControllerName is written in route parent statuses. Empty means
 	// DefaultControllerName.
@@ -94,8 +103,17 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Logger receives problems found while compiling and runtime failures
 	// that are not surfaced to clients (mirror errors, recovered panics).
-	// Nil discards them.
+	// Nil logs to slog.Default(); slog.New(slog.DiscardHandler) discards.
 	Logger *slog.Logger
+	// MaxRetryAttempts caps the retries of one request, whatever a rule's
+	// retry.attempts asks for; a rule that asks for more is served with
+	// the cap and says so in its Accepted condition's message. 0 means
+	// DefaultMaxRetryAttempts (10).
+	MaxRetryAttempts int
+	// RetryBudget bounds the retries in flight to each backend relative
+	// to its load (Envoy's retry budget); the zero value is 20% of the
+	// requests in flight with a minimum of 3.
+	RetryBudget RetryBudget
 	// SessionKey signs session persistence values (HMAC-SHA256). Nil gives
 	// the Router a random key of its own, kept across Update: sessions
 	// then do not survive a restart or move between processes. Set the
@@ -159,6 +177,13 @@ func (rt *Router) Update(cfg Config) error {
 	if err != nil {
 		rt.xcache.discard(xnext)
 		return err
+	}
+	if prev := rt.table.Load(); prev != nil {
+		controller := cfg.ControllerName
+		if controller == "" {
+			controller = DefaultControllerName
+		}
+		t.status.keepTransitionTimes(prev.status, controller)
 	}
 	rt.table.Store(t)
 	rt.xcache.swap(xnext)

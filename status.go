@@ -143,9 +143,18 @@ func MergeGatewayStatus(cur, next gatewayv1.GatewayStatus) gatewayv1.GatewayStat
 // whose status lists cur, from the ones the Router computed for
 // controller: the entries of other controllers are kept unmodified, the
 // Router's own are replaced by next, with stable transition times.
+// Entries for the implicit listener of a Config without Gateways (an empty
+// parentRef name) are left out: they name no object a cluster has.
 func MergeRouteParents(cur, next []gatewayv1.RouteParentStatus, controller gatewayv1.GatewayController) []gatewayv1.RouteParentStatus {
+	return mergeParents(cur, next, controller, false)
+}
+
+func mergeParents(cur, next []gatewayv1.RouteParentStatus, controller gatewayv1.GatewayController, keepImplicit bool) []gatewayv1.RouteParentStatus {
 	out := make([]gatewayv1.RouteParentStatus, 0, len(cur)+len(next))
 	for _, n := range next {
+		if n.ParentRef.Name == "" && !keepImplicit {
+			continue
+		}
 		n = *n.DeepCopy()
 		for _, o := range cur {
 			if o.ControllerName == n.ControllerName && equality.Semantic.DeepEqual(o.ParentRef, n.ParentRef) {
@@ -160,4 +169,35 @@ func MergeRouteParents(cur, next []gatewayv1.RouteParentStatus, controller gatew
 		}
 	}
 	return out
+}
+
+// keepTransitionTimes gives every condition of s whose type and status are
+// the same in prev (the Router's previous status) the LastTransitionTime
+// it had there, as meta.SetStatusCondition does, so that a status writer
+// sees no change where nothing changed.
+func (s *Status) keepTransitionTimes(prev Status, controller gatewayv1.GatewayController) {
+	for nn, st := range s.Gateways {
+		if old, ok := prev.Gateways[nn]; ok {
+			s.Gateways[nn] = MergeGatewayStatus(old, st)
+		}
+	}
+	for nn, st := range s.HTTPRoutes {
+		if old, ok := prev.HTTPRoutes[nn]; ok {
+			st.Parents = mergeParents(old.Parents, st.Parents, controller, true)
+			s.HTTPRoutes[nn] = st
+		}
+	}
+	for nn, st := range s.XBackends {
+		old, ok := prev.XBackends[nn]
+		if !ok {
+			continue
+		}
+		for i := range st.Ancestors {
+			for _, o := range old.Ancestors {
+				if equality.Semantic.DeepEqual(o.AncestorRef, st.Ancestors[i].AncestorRef) {
+					st.Ancestors[i].Conditions = MergeConditions(o.Conditions, st.Ancestors[i].Conditions)
+				}
+			}
+		}
+	}
 }

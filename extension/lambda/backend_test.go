@@ -221,6 +221,7 @@ func TestDefaultCredentialChain(t *testing.T) {
 	// The zero Provider works as New(Options{}).
 	cfg, _ := manifests(t, currentBackend("echo", "      endpointURL: "+endpoint))
 	cfg.Extensions = new(lambda.Provider).Extensions()
+	cfg.IgnoreParentRefs = true // the seed's routes name a Gateway the tests do not load
 	zero, err := httproute.New(cfg)
 	if err != nil {
 		t.Fatal(err)

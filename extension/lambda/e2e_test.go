@@ -122,6 +122,7 @@ func TestEmulator(t *testing.T) {
 	t.Run("seed route", func(t *testing.T) {
 		cfg, secrets := manifests(t, seedManifests+"\n---\n"+seedSecret)
 		cfg.Extensions = lambda.Extensions(lambda.Options{Endpoint: frontURL, Credentials: lambda.SecretCredentials(secrets)})
+		cfg.IgnoreParentRefs = true // the seed's routes name a Gateway the tests do not load
 		rt, err := httproute.New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -158,6 +159,7 @@ func TestEmulator(t *testing.T) {
 		cfg, secrets := manifests(t, seedManifests+"\n---\n"+seedSecret)
 		cfg.Secrets = secrets
 		cfg.Extensions = lambda.Extensions(lambda.Options{Endpoint: frontURL})
+		cfg.IgnoreParentRefs = true // the seed's routes name a Gateway the tests do not load
 		rt, err := httproute.New(cfg)
 		if err != nil {
 			t.Fatal(err)
