@@ -593,17 +593,14 @@ func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backen
 		if rc.c.cfg.Services == nil {
 			err = fmt.Errorf("no ServiceResolver configured: %w", ErrNotFound)
 		} else {
-			b, err = rc.c.cfg.Services.ResolveService(ref)
+			b, err = callResolver("the ServiceResolver", func() (Backend, error) { return rc.c.cfg.Services.ResolveService(ref) })
 		}
 	default:
 		if ext.New != nil && ref.Object == nil {
 			err = fmt.Errorf("%s %s/%s: %w", ref.Kind, ref.Namespace, ref.Name, ErrNotFound)
 		} else {
-			b, err = ext.Backend(ref)
+			b, err = callResolver("the "+gk.String()+" extension", func() (Backend, error) { return ext.Backend(ref) })
 		}
-	}
-	if err == nil && b == nil {
-		err = fmt.Errorf("resolver returned no backend: %w", ErrNotFound)
 	}
 	if err != nil {
 		reason := reasonBackendNotFound
