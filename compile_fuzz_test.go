@@ -3,8 +3,8 @@ package httproute_test
 import (
 	"log/slog"
 	"net/http"
-	"slices"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
