@@ -378,10 +378,9 @@ func (rc *ruleCompiler) compilePathModifier(p *gatewayv1.HTTPPathModifier, path 
 		if p.ReplaceFullPath == nil {
 			return nil, field.Required(path.Child("replaceFullPath"), "replaceFullPath must be specified when type is set to 'ReplaceFullPath'")
 		}
-		full, fe := normalReplacement(*p.ReplaceFullPath, path.Child("replaceFullPath"))
-		if fe != nil {
-			return nil, fe
-		}
+		// Replacements are normalized like request paths (CleanPath), so
+		// that a path built from one and a normal request path is normal.
+		full := cleanPath(*p.ReplaceFullPath)
 		return &pathModifier{full: &full}, nil
 	case gatewayv1.PrefixMatchHTTPPathModifier:
 		if p.ReplacePrefixMatch == nil {
@@ -393,27 +392,12 @@ func (rc *ruleCompiler) compilePathModifier(p *gatewayv1.HTTPPathModifier, path 
 					"ReplacePrefixMatch is only compatible with a PathPrefix match")
 			}
 		}
-		prefix, fe := normalReplacement(*p.ReplacePrefixMatch, path.Child("replacePrefixMatch"))
-		if fe != nil {
-			return nil, fe
-		}
+		prefix := cleanPath(*p.ReplacePrefixMatch)
 		return &pathModifier{prefix: &prefix, trimmed: strings.TrimRight(prefix, "/")}, nil
 	default:
 		return nil, field.NotSupported(path.Child("type"), p.Type,
 			[]gatewayv1.HTTPPathModifierType{gatewayv1.FullPathHTTPPathModifier, gatewayv1.PrefixMatchHTTPPathModifier})
 	}
-}
-
-// normalReplacement returns a rewrite or redirect path in normal form
-// (normalizePath, escaped slashes kept), so that a path built from it and
-// from a normal request path is normal too. An invalid escape is an
-// error.
-func normalReplacement(v string, path *field.Path) (string, *field.Error) {
-	out, verdict := normalizePath(v, EscapedSlashKeepUnchanged, false)
-	if verdict != pathServe {
-		return "", field.Invalid(path, v, "must be a path whose '%' characters start valid percent-encodings")
-	}
-	return out, nil
 }
 
 // apply returns the new escaped path for a request whose escaped path is

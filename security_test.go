@@ -272,12 +272,18 @@ func TestInProcessHandlersSeeTheRequestURITheyAreServed(t *testing.T) {
     - type: URLRewrite
       urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /v2/a}}
     backendRefs: [{name: web, port: 80}]
+  - matches: [{path: {value: /full}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: "/%7eone//x/../two%3b"}}
+    backendRefs: [{name: web, port: 80}]
   - backendRefs: [{name: web, port: 80}]
 `))
 	cfg.Services = httproute.Services{{Namespace: "default", Name: "web", Port: 80}: httproute.Handler(recordingBackend("web"))}
 	rt := newRouter(t, cfg)
 	for target, want := range map[string]received{
 		"/a/b?x=1":       {Backend: "web", RequestURI: "/v2/a/b?x=1", Path: "/v2/a/b"},
+		"/full/x":        {Backend: "web", RequestURI: "/~one/two%3B", Path: "/~one/two;", RawPath: "/~one/two%3B"},
 		"//api//x":       {Backend: "web", RequestURI: "/api/x", Path: "/api/x"},
 		"http://h/p%3bq": {Backend: "web", RequestURI: "/p%3Bq", Path: "/p;q", RawPath: "/p%3Bq"},
 		"/plain?q":       {Backend: "web", RequestURI: "/plain?q", Path: "/plain"},
