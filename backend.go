@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -305,6 +306,62 @@ func forwardRewrite(ref BackendRef) func(*httputil.ProxyRequest) {
 		pr.Out.URL.Host = host
 		pr.Out.Host = pr.In.Host
 	}
+}
+
+// withoutConnectionFields returns h without the fields its Connection
+// header names (RFC 9110 section 7.6.1): they describe the client's
+// connection, not the request, and are removed when the request arrives,
+// before matching and filters, so that whatever a filter sets reaches the
+// backend. "close" names no field; "upgrade" keeps Upgrade, which a
+// protocol upgrade needs, and stays in Connection. h itself is returned
+// when Connection names no field that h holds (as "Connection:
+// keep-alive" without a Keep-Alive field), otherwise a modified copy.
+func withoutConnectionFields(h http.Header) http.Header {
+	conn := h["Connection"]
+	if !namesPresentField(h, conn) {
+		return h
+	}
+	h2 := h.Clone()
+	var keep []string
+	for _, v := range conn {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			switch tok = textproto.TrimString(tok); {
+			case tok == "":
+			case strings.EqualFold(tok, "close"), strings.EqualFold(tok, "upgrade"):
+				keep = append(keep, tok)
+			default:
+				delete(h2, textproto.CanonicalMIMEHeaderKey(tok))
+			}
+		}
+	}
+	delete(h2, "Connection")
+	if len(keep) > 0 {
+		h2["Connection"] = []string{strings.Join(keep, ", ")}
+	}
+	return h2
+}
+
+// namesPresentField reports whether the Connection values conn name a
+// field of h other than Upgrade. It does not allocate.
+func namesPresentField(h http.Header, conn []string) bool {
+	for _, v := range conn {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			tok = textproto.TrimString(tok)
+			if tok == "" || strings.EqualFold(tok, "close") || strings.EqualFold(tok, "upgrade") {
+				continue
+			}
+			for k := range h {
+				if strings.EqualFold(k, tok) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // slogWriter turns the standard logger's lines into debug records.

@@ -12,7 +12,7 @@ import (
 type requestState struct {
 	env  *env
 	cand *candidate
-	// path is the cleaned, escaped path the request matched with.
+	// path is the normalized, escaped path the request matched with.
 	path string
 	// backend is the backendRef chosen by the weighted split, once chosen.
 	backend *BackendChoice
@@ -82,35 +82,48 @@ func (c statelessContext) Value(key any) any {
 }
 
 // setBackend records the chosen backendRef in the request state before
-// calling h.
+// calling h, with a RequestURI that agrees with the URL the filters left
+// (withRequestURI).
 func setBackend(choice *BackendChoice, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if st := stateFrom(r.Context()); st != nil {
 			st.backend = choice
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, withRequestURI(r))
 	})
 }
 
-// serve routes one request through the table.
+// serve routes one request through the table. The path is normalized once
+// (normalizePath), before anything else looks at the request; matching,
+// filters and backends all see the normal form, in r.URL and
+// r.RequestURI alike. The fields the client's Connection header names are
+// removed next, before matching and filters, so that they cannot remove
+// what a filter sets.
 func (t *table) serve(w http.ResponseWriter, r *http.Request, port int32, gw *types.NamespacedName) {
-	escaped := r.URL.EscapedPath()
-	path := cleanPath(escaped)
-	c, err := t.find(r, path, port, gw)
+	raw, path, v := t.paths.check(r.URL)
+	if v != pathServe {
+		v.answer(w, r, path)
+		return
+	}
+	ctx := &stateContext{Context: r.Context()}
+	r2 := r.WithContext(ctx)
+	r2.Header = withoutConnectionFields(r2.Header)
+	c, err := t.find(r2, path, port, gw)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	ctx := &stateContext{Context: r.Context()}
 	ctx.st.env = t.env
 	ctx.st.cand = c
 	ctx.st.path = path
-	r2 := r.WithContext(ctx)
-	if path != escaped {
-		// Forward the cleaned path, not the one that was sent.
+	if path != raw {
+		// Forward the normalized path, not the one that was sent.
 		u := *r.URL
-		setEscapedPath(&u, ctx.st.path)
+		setEscapedPath(&u, path)
 		r2.URL = &u
+	}
+	if r2.Method != http.MethodConnect {
+		r2.RequestURI, _ = originForm(r2.RequestURI, r2.URL, path)
 	}
 	c.rule.handler.ServeHTTP(w, r2)
 }

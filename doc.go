@@ -21,9 +21,11 @@
 // port it arrived on (or the port passed to Router.Port) whose hostname
 // matches its Host most specifically. Requests are only matched against the
 // routes of that listener (listener isolation). On HTTPS listeners the
-// connection's SNI selects the listener, and a Host that selects another
-// listener of the port gets 421. A Config without Gateways has one implicit
-// listener that every route attaches to.
+// connection's SNI selects the listener whose certificate the handshake
+// uses (without SNI, the listener without hostname), and a Host that
+// selects another listener of the port gets 421, with or without SNI. A
+// Config without Gateways has one implicit listener that every route
+// attaches to.
 //
 // Within the listener, a route serves under the intersection of its
 // hostnames with the listener's. Paths match as the spec says: Exact is
@@ -34,8 +36,26 @@
 // header names are case-insensitive; a repeated header is matched as its
 // values joined by ","; a repeated query parameter is matched on its first
 // value. Everything in one match is ANDed; the matches of a rule are ORed.
-// The path matched and forwarded is the escaped request path with "." and
-// ".." segments resolved and repeated slashes merged.
+//
+// The path is normalized once per request, before anything looks at it,
+// as RFC 3986 section 6.2.2 describes: escapes of unreserved characters
+// are decoded ("/%61dmin" is "/admin"), the hex digits of the other
+// escapes upper-cased, bytes a path may not hold raw escaped, "." and ".."
+// segments resolved ("%2e" included) and repeated slashes merged, a
+// trailing slash kept; an invalid escape is answered 400. That one form
+// is what matching, Lookup, rewrites, redirects, ExternalAuth and backends
+// see: a proxied backend receives it as its request-target, an in-process
+// handler in r.URL.Path, r.URL.RawPath and r.RequestURI, which agree.
+// Exact and PathPrefix values are normalized when compiled. Escaped slashes
+// and backslashes ("%2F", "%5C") follow Config.EscapedSlashes, Envoy's
+// four actions: by default (Envoy Gateway's) the request is redirected
+// (307) to the path with them unescaped; KeepUnchanged keeps them as
+// escapes that never separate segments; RejectRequest answers 400;
+// UnescapeAndForward serves the unescaped path. A path longer than
+// Config.MaxPathLength (DefaultMaxPathLength, 8 KiB, by default) as the
+// client sent it is answered 414 before it is normalized or matched. The
+// fields the client's Connection header names are removed when the
+// request arrives, before matching and filters.
 //
 // Every default of the CRDs is applied in one place when compiling: no
 // matches means PathPrefix "/"; no rules means one such rule; a path with no
@@ -66,8 +86,10 @@
 // The index walks candidates in exactly this order without scanning: a map
 // of listeners by hostname, a map of route hostnames (exact, then wildcard
 // suffixes from the longest), then per hostname an Exact-path map, the
-// ordered regular expressions, and a path-segment trie whose nodes hold
-// candidates already sorted. Matching allocates nothing.
+// regular expressions indexed by their literal prefix (a request runs only
+// those whose literal prefix its path starts with, merged back into
+// precedence order), and a path-segment trie whose nodes hold candidates
+// already sorted. Matching allocates nothing.
 //
 // # Filters
 //
@@ -86,6 +108,11 @@
 // headers. ExternalAuth (HTTP) asks its backend first: 200 lets the request
 // through with the allowed headers, anything else is returned to the
 // client, and an unreachable auth backend gives 503 (fail closed). The
+// names in allowedResponseHeaders are the auth service's alone: the
+// client's fields of those names (or of names differing only in case or
+// in "_" for "-") are removed before the check. A RequestRedirect that
+// would build an http(s) Location with an empty host (a request with an
+// empty or missing Host) answers 400 instead. The
 // spec's incompatible combinations (RequestRedirect with URLRewrite,
 // RequestRedirect with backendRefs, a single-use filter repeated) make the
 // rule invalid with reason IncompatibleFilters.
@@ -113,8 +140,12 @@
 // timeouts.request bounds the whole exchange, retries and response body
 // included, and is answered with 504 even when an in-process handler
 // ignores its context; a stream that outlives it is cut. Unset means no
-// timeout. timeouts.backendRequest bounds each attempt; an attempt that
-// outlives it answers 504. A retry stanza (Gateway API v1.7) retries up to
+// timeout. timeouts.backendRequest bounds each attempt, at any kind of
+// backend; an attempt that outlives it answers 504. An in-process handler
+// under it runs in its own goroutine, so that its attempt fails (504, or a
+// retry) when the deadline passes even if it ignores its context; its
+// later writes go nowhere, and an answer it had started is cut off as a
+// proxied stream is. A retry stanza (Gateway API v1.7) retries up to
 // attempts times (default 1; 0 disables retries) the statuses listed in
 // codes, whatever the method, and connection errors, where the backend was
 // never reached; a reset after the request was sent answers 502 and is

@@ -378,7 +378,10 @@ func (rc *ruleCompiler) compilePathModifier(p *gatewayv1.HTTPPathModifier, path 
 		if p.ReplaceFullPath == nil {
 			return nil, field.Required(path.Child("replaceFullPath"), "replaceFullPath must be specified when type is set to 'ReplaceFullPath'")
 		}
-		return &pathModifier{full: p.ReplaceFullPath}, nil
+		// Replacements are normalized like request paths (CleanPath), so
+		// that a path built from one and a normal request path is normal.
+		full := cleanPath(*p.ReplaceFullPath)
+		return &pathModifier{full: &full}, nil
 	case gatewayv1.PrefixMatchHTTPPathModifier:
 		if p.ReplacePrefixMatch == nil {
 			return nil, field.Required(path.Child("replacePrefixMatch"), "replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'")
@@ -389,7 +392,8 @@ func (rc *ruleCompiler) compilePathModifier(p *gatewayv1.HTTPPathModifier, path 
 					"ReplacePrefixMatch is only compatible with a PathPrefix match")
 			}
 		}
-		return &pathModifier{prefix: p.ReplacePrefixMatch, trimmed: strings.TrimRight(*p.ReplacePrefixMatch, "/")}, nil
+		prefix := cleanPath(*p.ReplacePrefixMatch)
+		return &pathModifier{prefix: &prefix, trimmed: strings.TrimRight(prefix, "/")}, nil
 	default:
 		return nil, field.NotSupported(path.Child("type"), p.Type,
 			[]gatewayv1.HTTPPathModifierType{gatewayv1.FullPathHTTPPathModifier, gatewayv1.PrefixMatchHTTPPathModifier})
@@ -401,9 +405,6 @@ func (rc *ruleCompiler) compilePathModifier(p *gatewayv1.HTTPPathModifier, path 
 // where the prefix and the rest of the path meet.
 func (pm *pathModifier) apply(p string, m *routeMatch) string {
 	if pm.full != nil {
-		if *pm.full == "" || (*pm.full)[0] != '/' {
-			return "/" + *pm.full
-		}
 		return *pm.full
 	}
 	if m == nil || m.kind != pathPrefix || !hasPathPrefix(p, m.path) {
@@ -484,6 +485,12 @@ func (rd *redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if host == "" {
 		host = requestHostKeepCase(r.Host)
 	}
+	if host == "" {
+		// An http(s) URI must have a host (RFC 9110 section 4.2.1):
+		// "https:///evil.com/x" is read by browsers as another site.
+		writeStatus(w, http.StatusBadRequest)
+		return
+	}
 	var port int32
 	switch {
 	case rd.port != 0:
@@ -543,11 +550,13 @@ func requestHostKeepCase(h string) string {
 	return h
 }
 
-// setEscapedPath sets the path of u from an escaped path.
+// setEscapedPath sets the path of u from an escaped path, as url.Parse
+// would: Path decoded, RawPath set only when the escaping is not the one
+// url.URL.EscapedPath would produce from Path.
 func setEscapedPath(u *url.URL, escaped string) {
 	if p, err := url.PathUnescape(escaped); err == nil {
 		u.Path = p
-		if p == escaped {
+		if defaultEncoded(escaped) {
 			u.RawPath = ""
 		} else {
 			u.RawPath = escaped
@@ -555,6 +564,36 @@ func setEscapedPath(u *url.URL, escaped string) {
 		return
 	}
 	u.Path, u.RawPath = escaped, ""
+}
+
+// defaultEncoded reports whether escaped is exactly how url.URL escapes
+// its decoded form: every escape is upper-case and stands for a byte
+// url.URL escapes, and no raw byte is one it would escape. It does not
+// allocate.
+func defaultEncoded(escaped string) bool {
+	for i := 0; i < len(escaped); i++ {
+		c := escaped[i]
+		if c == '%' {
+			if d, ok := escapeAt(escaped, i); !ok || !upperEscape(escaped, i) || !urlEscapes(d) {
+				return false
+			}
+			i += 2
+			continue
+		}
+		if urlEscapes(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// urlEscapes reports whether url.URL.EscapedPath escapes the byte c of a
+// path.
+func urlEscapes(c byte) bool {
+	if isUnreserved(c) {
+		return false
+	}
+	return strings.IndexByte("$&+,/:;=@", c) < 0
 }
 
 // rewrite is a compiled HTTPURLRewriteFilter.

@@ -309,7 +309,8 @@ func (l *listener) admitsNamespace(ns string, nsLabels map[string]map[string]str
 //	http.Serve(ln, router)
 //
 // A request whose Host selects a different listener of the port than the
-// connection's SNI gets 421 Misdirected Request.
+// one whose certificate the handshake used gets 421 Misdirected Request,
+// with or without SNI (without, that is the listener without hostname).
 func (rt *Router) TLSConfig(p int32) *tls.Config { return rt.tlsConfig(p, nil) }
 
 func (rt *Router) tlsConfig(p int32, gw *types.NamespacedName) *tls.Config {

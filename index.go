@@ -9,6 +9,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/httproute/httproute/internal/pathtrie"
+	"github.com/httproute/httproute/internal/prefixtrie"
 )
 
 // table is one compiled, immutable routing table. Routers swap whole tables.
@@ -22,6 +23,8 @@ type table struct {
 	gateways map[types.NamespacedName]*listenerSet
 	// implicit is the catch-all listener of a Config without Gateways.
 	implicit *listener
+	// paths is how request paths are normalized and bounded.
+	paths pathPolicy
 }
 
 // listenerSet indexes listeners by port; all holds every listener of the
@@ -92,12 +95,87 @@ type hostIndex struct {
 }
 
 // pathIndex holds the candidates of one hostname: Exact paths in a map,
-// regular expressions in precedence order, prefixes in a segment trie. Every
-// list is sorted by compareCandidates.
+// regular expressions indexed by their literal prefixes, prefixes in a
+// segment trie. Every list is sorted by compareCandidates.
 type pathIndex struct {
 	exact  map[string][]*candidate
-	regex  []*candidate
+	regex  regexIndex
 	prefix pathtrie.Tree[[]*candidate]
+}
+
+// regexIndex holds the RegularExpression candidates of one hostname in
+// precedence order, and indexes them by the literal prefix of their
+// pattern (routeMatch.literal): a request runs only the expressions whose
+// literal prefix its path starts with, which are the only ones that can
+// match it. Thousands of patterns with distinct prefixes then cost a
+// request about what a few do.
+type regexIndex struct {
+	list []*candidate
+	// byLiteral maps each literal prefix to the positions in list of the
+	// candidates that have it, ascending.
+	byLiteral prefixtrie.Tree[[]int]
+}
+
+func (ri *regexIndex) sort() {
+	slices.SortStableFunc(ri.list, compareCandidates)
+	ri.byLiteral = prefixtrie.Tree[[]int]{}
+	for i, c := range ri.list {
+		slot := ri.byLiteral.Insert(c.match.literal)
+		*slot = append(*slot, i)
+	}
+}
+
+// each calls fn, in precedence order, with the candidates whose literal
+// prefix path starts with, until fn returns true. It does not allocate
+// unless more than 8 literal prefixes of the hostname nest in path.
+func (ri *regexIndex) each(path string, fn func(*candidate) bool) {
+	if len(ri.list) == 0 {
+		return
+	}
+	var buf [8]*[]int
+	lists := ri.byLiteral.Match(path, buf[:0])
+	if len(lists) == 1 {
+		for _, i := range *lists[0] {
+			if fn(ri.list[i]) {
+				return
+			}
+		}
+		return
+	}
+	// Merge the ascending lists: the smallest position first.
+	var posBuf [8]int
+	pos := posBuf[:0]
+	for range lists {
+		pos = append(pos, 0)
+	}
+	for {
+		best, bestAt := -1, 0
+		for j, l := range lists {
+			if pos[j] < len(*l) && (best < 0 || (*l)[pos[j]] < best) {
+				best, bestAt = (*l)[pos[j]], j
+			}
+		}
+		if best < 0 {
+			return
+		}
+		pos[bestAt]++
+		if fn(ri.list[best]) {
+			return
+		}
+	}
+}
+
+// find returns the first candidate in precedence order that matches r.
+func (ri *regexIndex) find(path string, r *http.Request) *candidate {
+	var found *candidate
+	ri.each(path, func(c *candidate) bool {
+		if c.match.matches(r, path) {
+			found = c
+			return true
+		}
+		return false
+	})
+	return found
 }
 
 // attachment is a route attached to a listener under some hostnames.
@@ -256,7 +334,7 @@ func (pi *pathIndex) add(c *candidate) {
 		}
 		pi.exact[c.match.path] = appendUnique(pi.exact[c.match.path], c)
 	case pathRegex:
-		pi.regex = appendUnique(pi.regex, c)
+		pi.regex.list = appendUnique(pi.regex.list, c)
 	default:
 		slot := pi.prefix.Insert(c.match.path + "/")
 		*slot = appendUnique(*slot, c)
@@ -278,7 +356,7 @@ func (pi *pathIndex) sort() {
 	for _, l := range pi.exact {
 		slices.SortStableFunc(l, compareCandidates)
 	}
-	slices.SortStableFunc(pi.regex, compareCandidates)
+	pi.regex.sort()
 	pi.prefix.Walk(func(_ string, l *[]*candidate) { slices.SortStableFunc(*l, compareCandidates) })
 }
 
@@ -292,7 +370,7 @@ func (pi *pathIndex) sort() {
 //
 // gw, when not nil, restricts the search to one Gateway's listeners.
 //
-// path is the cleaned escaped path of r (cleanPath).
+// path is the normalized escaped path of r (normalizePath).
 func (t *table) find(r *http.Request, path string, port int32, gw *types.NamespacedName) (*candidate, error) {
 	set := &t.listenerSet
 	if gw != nil && t.implicit == nil {
@@ -316,9 +394,11 @@ func (t *table) find(r *http.Request, path string, port int32, gw *types.Namespa
 	}
 	host := requestHost(r.Host)
 	g := p.listenerFor(host)
-	if r.TLS != nil && p.tls && r.TLS.ServerName != "" {
-		// On TLS listeners the connection's SNI chose the listener; a Host
-		// that selects another listener of the port is misdirected (421).
+	if r.TLS != nil && p.tls {
+		// On TLS listeners the connection's SNI chose the listener whose
+		// certificate the handshake used (no SNI: the listener without
+		// hostname, see TLSConfig); a Host that selects another listener
+		// of the port is misdirected (421).
 		if p.listenerFor(requestHost(r.TLS.ServerName)) != g {
 			return nil, ErrMisdirected
 		}
@@ -379,10 +459,8 @@ func (pi *pathIndex) find(path string, r *http.Request) *candidate {
 			return c
 		}
 	}
-	for _, c := range pi.regex {
-		if c.match.matches(r, path) {
-			return c
-		}
+	if c := pi.regex.find(path, r); c != nil {
+		return c
 	}
 	var buf [16]*[]*candidate
 	nodes := pi.prefix.Match(path, buf[:0])

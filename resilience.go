@@ -1,6 +1,7 @@
 package httproute
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -385,7 +387,205 @@ func (d *dispatcher) attempt(w http.ResponseWriter, r *http.Request, entry *back
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), d.backendTimeout)
 	defer cancel()
-	entry.handler.ServeHTTP(w, r.WithContext(ctx))
+	d.serveAttempt(w, r.WithContext(ctx), entry)
+}
+
+// serveAttempt serves one attempt at entry's backend. Under a
+// backendRequest timeout, an in-process backend (an http.Handler) runs in
+// a goroutine of its own (boundedAttempt), so that its attempt fails as a
+// timeout when the deadline passes, as a proxied attempt does, whether or
+// not the handler honours its context.
+func (d *dispatcher) serveAttempt(w http.ResponseWriter, r *http.Request, entry *backendEntry) {
+	if _, inProcess := entry.backend.(http.Handler); d.backendTimeout > 0 && inProcess {
+		boundedAttempt(w, r, entry)
+		return
+	}
+	entry.handler.ServeHTTP(w, r)
+}
+
+// errAttemptTimeout is the failure of an attempt that outlived its
+// backendRequest timeout.
+var errAttemptTimeout = fmt.Errorf("%w: backendRequest timeout", ErrTimeout)
+
+// boundedAttempt runs entry's handler in its own goroutine until it
+// returns or r's context is done, whichever comes first. When the deadline
+// passes before the handler has answered, the attempt answers 504 (which a
+// retry stanza listing 504 retries); when the answer has started, it is
+// cut off as a proxy cuts a stream. From the deadline on, the handler can
+// no longer write, whether it goes on or returns. It works on a copy of
+// the request state, so that it never races with the attempts that
+// follow.
+func boundedAttempt(w http.ResponseWriter, r *http.Request, entry *backendEntry) {
+	ctx := r.Context()
+	bctx := &stateContext{Context: ctx}
+	st := stateFrom(ctx)
+	if st != nil {
+		st.backend = &entry.choice
+		bctx.st = *st
+	}
+	bw := &boundedWriter{w: w, h: make(http.Header), ctx: ctx}
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		entry.handler.ServeHTTP(bw, r.WithContext(bctx))
+	}()
+	finished := false
+	select {
+	case p := <-done:
+		if p != nil {
+			panic(p)
+		}
+		if bw.finish() {
+			return
+		}
+		finished = true // but too late: its answer was refused
+	case <-ctx.Done():
+	}
+	switch bw.detach() {
+	case attemptHijacked:
+		// The connection is the handler's: wait for it.
+		if !finished {
+			if p := <-done; p != nil {
+				panic(p)
+			}
+		}
+	case attemptStarted:
+		if ctx.Value(http.ServerContextKey) != nil {
+			// Abort the answer so that the client sees it incomplete,
+			// as httputil.ReverseProxy does.
+			panic(http.ErrAbortHandler)
+		}
+	default:
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return // the client went away: nobody to answer
+		}
+		if st != nil {
+			st.attemptErr = errAttemptTimeout
+		}
+		writeError(w, errAttemptTimeout)
+	}
+}
+
+// attemptState is how far a bounded attempt's answer got.
+type attemptState uint8
+
+const (
+	attemptPending  attemptState = iota // nothing written
+	attemptStarted                      // the status is written
+	attemptHijacked                     // the handler took the connection
+)
+
+// boundedWriter is the ResponseWriter of a bounded attempt. Until its
+// context is done, it writes through to w; after, the handler's writes
+// fail. The handler's header map stays its own, copied to w's when the
+// answer starts and when the handler returns in time (for trailers), so
+// that a late handler never touches w's.
+type boundedWriter struct {
+	mu    sync.Mutex
+	w     http.ResponseWriter
+	h     http.Header
+	ctx   context.Context
+	state attemptState
+	// closed is set once the deadline has passed (or the attempt is
+	// over): nothing more reaches w; cut records that a write was refused.
+	closed bool
+	cut    bool
+}
+
+// closedLocked reports whether the handler may no longer write.
+func (bw *boundedWriter) closedLocked() bool {
+	if !bw.closed && bw.ctx.Err() != nil {
+		bw.closed = true
+	}
+	return bw.closed
+}
+
+func (bw *boundedWriter) Header() http.Header { return bw.h }
+
+func (bw *boundedWriter) WriteHeader(code int) {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	bw.writeHeaderLocked(code)
+}
+
+func (bw *boundedWriter) writeHeaderLocked(code int) bool {
+	if bw.state != attemptPending {
+		return true
+	}
+	if bw.closedLocked() {
+		return false
+	}
+	copyHeader(bw.w.Header(), bw.h)
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		bw.state = attemptStarted
+	}
+	bw.w.WriteHeader(code)
+	return true
+}
+
+func (bw *boundedWriter) Write(p []byte) (int, error) {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	if !bw.writeHeaderLocked(http.StatusOK) || bw.closedLocked() {
+		bw.cut = bw.state == attemptStarted
+		return 0, errAttemptTimeout
+	}
+	return bw.w.Write(p)
+}
+
+func (bw *boundedWriter) Flush() {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	if bw.writeHeaderLocked(http.StatusOK) && !bw.closedLocked() {
+		_ = http.NewResponseController(bw.w).Flush()
+	}
+}
+
+// Hijack hands the connection over; the attempt then lasts as long as the
+// handler.
+func (bw *boundedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	if bw.state != attemptPending || bw.closedLocked() {
+		return nil, nil, errAttemptTimeout
+	}
+	conn, rw, err := http.NewResponseController(bw.w).Hijack()
+	if err == nil {
+		bw.state = attemptHijacked
+	}
+	return conn, rw, err
+}
+
+// finish ends an attempt whose handler returned: the implicit 200 of a
+// handler that wrote nothing, and the trailers it set. It reports false
+// when the deadline had passed before the answer was complete.
+func (bw *boundedWriter) finish() bool {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	if bw.state == attemptHijacked {
+		return true
+	}
+	if !bw.writeHeaderLocked(http.StatusOK) || bw.cut {
+		return false
+	}
+	copyHeader(bw.w.Header(), bw.h)
+	bw.closed = true
+	return true
+}
+
+// detach stops the handler's writes and reports how far its answer got.
+func (bw *boundedWriter) detach() attemptState {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	bw.closed = true
+	return bw.state
+}
+
+// copyHeader sets in dst every field of src.
+func copyHeader(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = v
+	}
 }
 
 // serveWithPolicies serves a request under a retry policy, a session
@@ -515,7 +715,7 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 			}
 		}
 	}()
-	entry.handler.ServeHTTP(aw, req)
+	d.serveAttempt(aw, req, entry)
 	aw.finish()
 	return aw, wait, release
 }

@@ -119,6 +119,15 @@ type Config struct {
 	// then do not survive a restart or move between processes. Set the
 	// same key in every replica that should honour each other's sessions.
 	SessionKey []byte
+
+	// EscapedSlashes is what requests whose path holds "%2F" or "%5C" (an
+	// escaped slash or backslash) get; the zero value is
+	// EscapedSlashUnescapeAndRedirect, Envoy Gateway's default.
+	EscapedSlashes EscapedSlashAction
+	// MaxPathLength is the longest request path served, in bytes as the
+	// client sent it; longer ones get 414 URI Too Long. Zero (or a
+	// negative value) means DefaultMaxPathLength, 8 KiB.
+	MaxPathLength int
 }
 
 // DefaultControllerName is the controller name a Router reports in route
@@ -173,11 +182,16 @@ func (rt *Router) Update(cfg Config) error {
 		})
 		key = rt.key
 	}
+	paths, err := newPathPolicy(&cfg)
+	if err != nil {
+		return err
+	}
 	t, xnext, err := compile(&cfg, key, &rt.xcache)
 	if err != nil {
 		rt.xcache.discard(xnext)
 		return err
 	}
+	t.paths = paths
 	if prev := rt.table.Load(); prev != nil {
 		controller := cfg.ControllerName
 		if controller == "" {
@@ -271,8 +285,10 @@ func (g *GatewayRouter) Lookup(r *http.Request) (*Match, bool) { return g.rt.loo
 
 // Lookup reports how the Router would serve r: the Gateway, listener,
 // route, rule, match and backends chosen by matching and precedence. It
-// has no side effects: no filter runs and no backend is called. ok is false
-// when no rule matches (the Router would answer 404 or 421).
+// has no side effects: no filter runs and no backend is called. The path
+// is matched in its normal form, as ServeHTTP matches it. ok is false when
+// no rule matches (the Router would answer 404 or 421) and when the path
+// is not served as sent (the Router would answer 307, 400 or 414).
 func (rt *Router) Lookup(r *http.Request) (m *Match, ok bool) { return rt.lookup(r, nil) }
 
 func (rt *Router) lookup(r *http.Request, gw *types.NamespacedName) (*Match, bool) {
@@ -280,7 +296,16 @@ func (rt *Router) lookup(r *http.Request, gw *types.NamespacedName) (*Match, boo
 	if t == nil {
 		return nil, false
 	}
-	c, err := t.find(r, cleanPath(r.URL.EscapedPath()), -localPort(r), gw)
+	_, path, v := t.paths.check(r.URL)
+	if v != pathServe {
+		return nil, false
+	}
+	if h := withoutConnectionFields(r.Header); len(h) != len(r.Header) {
+		r2 := *r
+		r2.Header = h
+		r = &r2
+	}
+	c, err := t.find(r, path, -localPort(r), gw)
 	if err != nil {
 		return nil, false
 	}
@@ -299,8 +324,10 @@ func localPort(r *http.Request) int32 {
 
 // writeError answers a request the Router could not route or serve, with
 // the status code of the error's class and a short plain-text body.
-func writeError(w http.ResponseWriter, err error) {
-	code := statusFor(err)
+func writeError(w http.ResponseWriter, err error) { writeStatus(w, statusFor(err)) }
+
+// writeStatus answers with code and its status text as a plain-text body.
+func writeStatus(w http.ResponseWriter, code int) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
