@@ -148,19 +148,19 @@ func TestDecodeErrors(t *testing.T) {
   - matchs:
     - path: {value: /}
 `,
-		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].matchs: Forbidden: unknown field; did you mean "matches"?`},
+		want: []string{`in.yaml:7:5: httproute default/web: strict decoding error: unknown field "spec.rules[0].matchs"; did you mean "matches"?`},
 	}, {
 		name: "unknown top-level field",
 		in:   route + "sepc: {}\n",
-		want: []string{`in.yaml:5:1: httproute default/web: sepc: Forbidden: unknown field; did you mean "spec"?`},
+		want: []string{`in.yaml:5:1: httproute default/web: strict decoding error: unknown field "sepc"; did you mean "spec"?`},
 	}, {
 		name: "field names are case-sensitive",
 		in:   route + "spec:\n  Hostnames: [a.example]\n",
-		want: []string{`in.yaml:6:3: httproute default/web: spec.Hostnames: Forbidden: unknown field; did you mean "hostnames"?`},
+		want: []string{`in.yaml:6:3: httproute default/web: strict decoding error: unknown field "spec.Hostnames"; did you mean "hostnames"?`},
 	}, {
 		name: "unknown field far from any name",
 		in:   route + "spec:\n  zzzzzzzzzzzz: 1\n",
-		want: []string{`in.yaml:6:3: httproute default/web: spec.zzzzzzzzzzzz: Forbidden: unknown field`},
+		want: []string{`in.yaml:6:3: httproute default/web: strict decoding error: unknown field "spec.zzzzzzzzzzzz"`},
 	}, {
 		name: "all problems of a document",
 		in: route + `spec:
@@ -197,7 +197,7 @@ func TestDecodeErrors(t *testing.T) {
 	}, {
 		name: "missing name",
 		in:   "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  labels: {a: b}\n",
-		want: []string{`in.yaml:3:1: httproute in namespace default: metadata.name: Required value: name is required`},
+		want: []string{`in.yaml:3:1: httproute in namespace default: metadata.name: Required value: name or generateName is required`},
 	}, {
 		name: "missing apiVersion and kind",
 		in:   "metadata:\n  name: web\n",
@@ -250,9 +250,17 @@ func TestDecodeErrors(t *testing.T) {
 		in:   route + "spec:\n\thostnames: []\n",
 		want: []string{`in.yaml:6:1: document 1: found character that cannot start any token`},
 	}, {
-		name: "unsupported tag",
-		in:   route + "spec:\n  hostnames: !shell [a]\n",
-		want: []string{`in.yaml:6:14: document 1: unsupported YAML tag !shell`},
+		name: "a scalar's tag that does not fit its text",
+		in:   route + "spec:\n  hostnames: [!!int a]\n",
+		want: []string{"in.yaml:6:15: document 1: cannot decode !!str `a` as a !!int"},
+	}, {
+		name: "invalid !!binary",
+		in:   route + "spec:\n  hostnames: [!!binary a_b]\n",
+		want: []string{"in.yaml:6:15: document 1: !!binary value contains invalid base64 data"},
+	}, {
+		name: "null key",
+		in:   route + "spec:\n  ~: 1\n",
+		want: []string{"in.yaml:6:3: document 1: a mapping key cannot be null"},
 	}, {
 		name: "infinity",
 		in:   route + "spec:\n  rules:\n  - backendRefs:\n    - {name: a, weight: .inf}\n",
@@ -542,11 +550,11 @@ func TestDecodeValidated(t *testing.T) {
 	}, {
 		name: "unknown field reported once, with a suggestion",
 		in:   route + "spec:\n  rules:\n  - backendRef: [{name: web, port: 80}]\n",
-		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].backendRef: Forbidden: unknown field; did you mean "backendRefs"?`},
+		want: []string{`in.yaml:7:5: httproute default/web: strict decoding error: unknown field "spec.rules[0].backendRef"; did you mean "backendRefs"?`},
 	}, {
 		name: "experimental field in the standard channel",
 		in:   route + "spec:\n  rules:\n  - sessionPersistence: {cookie: {name: s}}\n",
-		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].sessionPersistence: Forbidden: unknown field in the standard channel; experimental fields need the experimental channel`},
+		want: []string{`in.yaml:7:5: httproute default/web: strict decoding error: unknown field "spec.rules[0].sessionPersistence"; it is not in the standard channel: experimental fields need the experimental channel`},
 	}, {
 		name: "experimental field in the experimental channel",
 		opts: Options{Validator: experimental},

@@ -1,0 +1,60 @@
+package manifest
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// BenchmarkDecodeEmptyDocuments decodes 2 MiB of "---" lines: 512 Ki
+// empty documents, which must cost next to nothing.
+func BenchmarkDecodeEmptyDocuments(b *testing.B) {
+	data := bytes.Repeat([]byte("---\n"), 512<<10)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(Options{NoValidation: true}, "empty.yaml", bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeRoutes decodes and validates n HTTPRoutes of a few rules
+// each, as a real configuration has them.
+func BenchmarkDecodeRoutes(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		var sb strings.Builder
+		for i := range n {
+			fmt.Fprintf(&sb, `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: route-%d
+  namespace: apps
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: ["r%d.example.com"]
+  rules:
+  - matches:
+    - path: {type: PathPrefix, value: /api}
+      headers: [{name: x-version, value: "2"}]
+    backendRefs: [{name: api-v2, port: 8080}]
+  - matches:
+    - path: {type: PathPrefix, value: /api}
+    backendRefs: [{name: api, port: 8080, weight: 90}, {name: api-canary, port: 8080, weight: 10}]
+  - backendRefs: [{name: web, port: 80}]
+`, i, i)
+		}
+		data := []byte(sb.String())
+		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decode(Options{Validator: standard}, "routes.yaml", bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
