@@ -235,6 +235,14 @@ func TestDecodeErrors(t *testing.T) {
 		in:   route + "  name: other\n",
 		want: []string{`in.yaml:5:3: document 1: mapping key "name" already defined at line 4`},
 	}, {
+		name: "key written twice around a merge",
+		in:   route + "  labels: {a: x, <<: {a: y}, a: z}\n",
+		want: []string{`in.yaml:5:30: document 1: mapping key "a" already defined at line 5`},
+	}, {
+		name: "key written twice in a large mapping",
+		in:   route + "  labels: {k0: x, k1: x, k2: x, k3: x, k4: x, k5: x, k6: x, k7: x, k8: x, k9: x, k10: x, k11: x, k12: x, k13: x, k14: x, k15: x, k16: x, k3: y}\n",
+		want: []string{`in.yaml:5:138: document 1: mapping key "k3" already defined at line 5`},
+	}, {
 		name: "duplicate objects",
 		in:   route + "---\n" + route,
 		want: []string{`in.yaml:9:3: httproute default/web: metadata.name: Duplicate value: "web": HTTPRoute default/web is already defined at in.yaml:4:3`},

@@ -179,6 +179,9 @@ func isTimestamp(s string) bool {
 func jsonValue(n *yaml.Node, v any) (any, error) {
 	switch x := v.(type) {
 	case string:
+		if utf8.ValidString(x) {
+			return v, nil // without boxing the string again
+		}
 		return validUTF8(x), nil
 	case uint64:
 		return float64(x), nil

@@ -320,25 +320,58 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 type pair struct {
 	key  string
 	k, v *yaml.Node
+	// written is the key's node when the mapping itself writes the key
+	// (rather than merging it in), to tell a key written twice.
+	written *yaml.Node
 }
 
 // pairList is the entries of a mapping in order, a later entry with the
-// same key replacing an earlier one in place.
+// same key replacing an earlier one in place. Small mappings, most of
+// them, are searched; large ones indexed.
 type pairList struct {
 	list  []pair
 	index map[string]int
 }
 
+// indexFrom is the size from which a pairList indexes its keys.
+const indexFrom = 16
+
+// find returns the index of key, -1 when absent.
+func (l *pairList) find(key string) int {
+	if l.index != nil {
+		if i, ok := l.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range l.list {
+		if l.list[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// set adds p, or replaces the entry of its key, keeping whether the
+// mapping writes the key.
 func (l *pairList) set(p pair) {
-	if i, ok := l.index[p.key]; ok {
+	if i := l.find(p.key); i >= 0 {
+		if p.written == nil {
+			p.written = l.list[i].written
+		}
 		l.list[i] = p
 		return
 	}
-	if l.index == nil {
-		l.index = map[string]int{}
-	}
-	l.index[p.key] = len(l.list)
 	l.list = append(l.list, p)
+	switch {
+	case l.index != nil:
+		l.index[p.key] = len(l.list) - 1
+	case len(l.list) >= indexFrom:
+		l.index = make(map[string]int, 2*len(l.list))
+		for i := range l.list {
+			l.index[l.list[i].key] = i
+		}
+	}
 }
 
 // pairs returns the entries of a mapping as kubectl reads them: entries
@@ -347,33 +380,31 @@ func (l *pairList) set(p pair) {
 // winning) where it stands, so that what comes later wins, as go-yaml v2
 // merges. A key written twice in the mapping itself is an error (kubectl
 // silently keeps the last one).
-func (c *converter) pairs(m *yaml.Node, depth int) (*pairList, error) {
+func (c *converter) pairs(m *yaml.Node, depth int) (pairList, error) {
 	if depth > maxDepth {
-		return nil, &yamlError{m, fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
+		return pairList{}, &yamlError{m, fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
 	}
-	ps := &pairList{}
-	written := map[string]*yaml.Node{}
+	ps := pairList{list: make([]pair, 0, len(m.Content)/2)}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		c.budget--
 		if c.budget < 0 {
-			return nil, &yamlError{m, "aliases expand to too many nodes"}
+			return pairList{}, &yamlError{m, "aliases expand to too many nodes"}
 		}
 		k, v := m.Content[i], m.Content[i+1]
 		if isMerge(k) {
-			if err := c.merge(ps, v, depth+1); err != nil {
-				return nil, err
+			if err := c.merge(&ps, v, depth+1); err != nil {
+				return pairList{}, err
 			}
 			continue
 		}
 		key, err := c.key(k)
 		if err != nil {
-			return nil, err
+			return pairList{}, err
 		}
-		if prev, ok := written[key]; ok {
-			return nil, &yamlError{k, fmt.Sprintf("mapping key %s already defined at line %d", describeKey(key, k), prev.Line)}
+		if j := ps.find(key); j >= 0 && ps.list[j].written != nil {
+			return pairList{}, &yamlError{k, fmt.Sprintf("mapping key %s already defined at line %d", describeKey(key, k), ps.list[j].written.Line)}
 		}
-		written[key] = k
-		ps.set(pair{key, k, v})
+		ps.set(pair{key: key, k: k, v: v, written: k})
 	}
 	return ps, nil
 }
@@ -396,6 +427,7 @@ func (c *converter) merge(ps *pairList, v *yaml.Node, depth int) error {
 			return err
 		}
 		for _, p := range merged.list {
+			p.written = nil
 			ps.set(p)
 		}
 		return nil
@@ -513,7 +545,7 @@ func mappingPair(m *yaml.Node, key string) (k, v *yaml.Node) {
 	if err != nil {
 		return nil, nil
 	}
-	if i, ok := ps.index[key]; ok {
+	if i := ps.find(key); i >= 0 {
 		return ps.list[i].k, ps.list[i].v
 	}
 	return nil, nil

@@ -8,10 +8,11 @@
 // the structural OpenAPI schema (types, enums, patterns, lengths, item
 // limits, required fields), list-type uniqueness (x-kubernetes-list-type
 // set and map), the CEL rules of x-kubernetes-validations, CRD defaulting,
-// pruning of unknown fields (reported as errors, as kubectl's strict field
-// validation does) and the generic metadata checks (the name is a DNS
-// subdomain, the namespace a DNS label, labels and annotations are well
-// formed). The CRDs are those of the sigs.k8s.io/gateway-api version in
+// pruning of unknown fields (reported alone, as the strict decoding error
+// with which the API server refuses such an object before validating it)
+// and the generic metadata checks (the name, generated from generateName
+// when there is none, is a DNS subdomain, the namespace a DNS label,
+// labels and annotations are well formed). The CRDs are those of the sigs.k8s.io/gateway-api version in
 // go.mod, copied into this package by hack/update-crds.sh.
 //
 // # Channels
@@ -28,7 +29,9 @@
 //
 // On top of the CRD rules, Validate reports what the API server cannot
 // know but the Router needs: regular expressions (path, header and query
-// parameter RegularExpression matches) that Go's RE2 engine cannot compile.
+// parameter RegularExpression matches) that Go's RE2 engine cannot
+// compile, and hostnames (of routes and listeners) that are IP addresses,
+// which the spec excludes and the CRD patterns let through.
 // References between objects (parentRefs, backendRefs, ExtensionRefs,
 // ReferenceGrants, certificate Secrets) are not checked here object by
 // object: References reports them for a whole Config, as the Router
