@@ -77,11 +77,14 @@ type Watcher struct {
 
 	// reload serializes reloads: Run's and those the host asks for.
 	reload sync.Mutex
-	// current is the configuration applied last, nil before the first.
-	current *Manifests
 
+	// mu guards what Status and Current report, so that they answer
+	// while a reload runs.
 	mu     sync.Mutex
 	status WatchStatus
+	// current is the configuration applied last, nil before the first;
+	// written with reload held too.
+	current *Manifests
 }
 
 // WatchStatus is what a Watcher has done, for a status endpoint.
@@ -140,8 +143,8 @@ func (w *Watcher) Status() WatchStatus {
 // Current returns the configuration applied last, nil before the first.
 // The host must not change it.
 func (w *Watcher) Current() *Manifests {
-	w.reload.Lock()
-	defer w.reload.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return w.current
 }
 
@@ -153,21 +156,24 @@ func (w *Watcher) Reload() error {
 	w.reload.Lock()
 	defer w.reload.Unlock()
 	next, err := Load(w.cfg.Options, w.cfg.Paths...)
+	current := w.Current()
 	applied := false
 	switch {
 	case err != nil:
-	case w.current != nil && next.digest == w.current.digest:
+	case current != nil && next.digest == current.digest:
 		// Unchanged: an editor's swap file, a touch, a reload signal.
 	default:
-		if err = w.guard(next); err == nil {
-			if err = w.cfg.Apply(next); err == nil {
-				w.current, applied = next, true
-			}
+		if err = w.guard(current, next); err == nil {
+			err = w.cfg.Apply(next)
+			applied = err == nil
 		}
 	}
 
 	now := time.Now()
 	w.mu.Lock()
+	if applied {
+		w.current = next
+	}
 	w.status.Reloads++
 	w.status.Err = err
 	if err != nil {
@@ -194,11 +200,11 @@ func (w *Watcher) Reload() error {
 
 // guard refuses a configuration that loads empty or removes too many of
 // the current HTTPRoutes.
-func (w *Watcher) guard(next *Manifests) error {
+func (w *Watcher) guard(current, next *Manifests) error {
 	if objects(next) == 0 && !w.cfg.AllowEmpty {
 		return fmt.Errorf("%w: it has no objects (an emptied or truncated file?); set WatchConfig.AllowEmpty to accept that", ErrRefused)
 	}
-	if w.current == nil || len(w.current.Config.HTTPRoutes) == 0 {
+	if current == nil || len(current.Config.HTTPRoutes) == 0 {
 		return nil
 	}
 	kept := map[types.NamespacedName]bool{}
@@ -206,12 +212,12 @@ func (w *Watcher) guard(next *Manifests) error {
 		kept[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = true
 	}
 	var removed []string
-	for _, r := range w.current.Config.HTTPRoutes {
+	for _, r := range current.Config.HTTPRoutes {
 		if !kept[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}] {
 			removed = append(removed, r.Namespace+"/"+r.Name)
 		}
 	}
-	n := len(w.current.Config.HTTPRoutes)
+	n := len(current.Config.HTTPRoutes)
 	if share := float64(len(removed)) / float64(n); share > w.cfg.MaxDrop {
 		list := removed
 		if len(list) > 5 {
