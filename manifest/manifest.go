@@ -141,8 +141,10 @@ type Manifests struct {
 	// sources index where each object was read, for Locate.
 	sources map[objectKey][]*source
 	// digest identifies the files read and their content, so that a
-	// Watcher can tell an unchanged configuration.
-	digest [sha256.Size]byte
+	// Watcher can tell an unchanged configuration; objects counts the
+	// objects read, whatever their kind.
+	digest  [sha256.Size]byte
+	objects int
 }
 
 // objectKey identifies an object as an *httproute.Error names it.
@@ -636,6 +638,7 @@ func (l *loader) document(d *document) {
 		return
 	}
 	k.add(l.m, typed)
+	l.m.objects++
 }
 
 // unknownFields reports the fields of a document that its kind does not

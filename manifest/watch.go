@@ -190,7 +190,7 @@ func (w *Watcher) Reload() error {
 		w.logger.Error("configuration not applied; the current one stays", "paths", w.cfg.Paths, "error", err)
 	case applied:
 		cfg := next.Config
-		w.logger.Info("configuration applied", "paths", w.cfg.Paths, "gateways", len(cfg.Gateways), "httproutes", len(cfg.HTTPRoutes), "objects", objects(next))
+		w.logger.Info("configuration applied", "paths", w.cfg.Paths, "gateways", len(cfg.Gateways), "httproutes", len(cfg.HTTPRoutes), "objects", next.objects)
 	}
 	if w.cfg.Reloaded != nil {
 		w.cfg.Reloaded(err)
@@ -201,7 +201,7 @@ func (w *Watcher) Reload() error {
 // guard refuses a configuration that loads empty or removes too many of
 // the current HTTPRoutes.
 func (w *Watcher) guard(current, next *Manifests) error {
-	if objects(next) == 0 && !w.cfg.AllowEmpty {
+	if next.objects == 0 && !w.cfg.AllowEmpty {
 		return fmt.Errorf("%w: it has no objects (an emptied or truncated file?); set WatchConfig.AllowEmpty to accept that", ErrRefused)
 	}
 	if current == nil || len(current.Config.HTTPRoutes) == 0 {
@@ -227,13 +227,6 @@ func (w *Watcher) guard(current, next *Manifests) error {
 			ErrRefused, len(removed), n, share*100, w.cfg.MaxDrop*100, strings.Join(list, ", "))
 	}
 	return nil
-}
-
-// objects counts the objects of a configuration.
-func objects(m *Manifests) int {
-	c := m.Config
-	return len(c.Gateways) + len(c.HTTPRoutes) + len(c.ReferenceGrants) + len(c.Namespaces) +
-		len(c.Secrets) + len(c.Objects) + len(m.Services) + len(m.GatewayClasses)
 }
 
 // Run watches the paths until ctx is done, then returns nil; it returns an
