@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -80,6 +81,11 @@ func TestLimits(t *testing.T) {
 		in:     strings.NewReader("---\n---\n" + two),
 		want:   []string{"manifest: limit reached: in.yaml:7: more documents than Options.MaxDocuments (1); raise it to load them"},
 		routes: 1,
+	}, {
+		name:   "a bound of math.MaxInt64",
+		opts:   Options{MaxBytes: math.MaxInt64},
+		in:     strings.NewReader(two),
+		routes: 2,
 	}, {
 		name:   "negative limits: none",
 		opts:   Options{MaxBytes: -1, MaxDocuments: -1},

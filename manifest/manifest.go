@@ -313,9 +313,11 @@ func (l *loader) read(name string, f io.Reader) {
 	if l.stopped {
 		return
 	}
+	// One byte past the bound tells a stream that passes it; saturated,
+	// for a bound near math.MaxInt64.
 	limit := int64(math.MaxInt64)
-	if l.maxBytes >= 0 {
-		limit = l.maxBytes - l.bytes + 1
+	if rest := l.maxBytes - l.bytes; l.maxBytes >= 0 && rest < math.MaxInt64 {
+		limit = rest + 1
 	}
 	data, err := readAll(f, limit)
 	if err != nil {
