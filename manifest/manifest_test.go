@@ -148,19 +148,19 @@ func TestDecodeErrors(t *testing.T) {
   - matchs:
     - path: {value: /}
 `,
-		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].matchs: Forbidden: unknown field; did you mean "matches"?`},
+		want: []string{`in.yaml:7:5: httproute default/web: strict decoding error: unknown field "spec.rules[0].matchs"; did you mean "matches"?`},
 	}, {
 		name: "unknown top-level field",
 		in:   route + "sepc: {}\n",
-		want: []string{`in.yaml:5:1: httproute default/web: sepc: Forbidden: unknown field; did you mean "spec"?`},
+		want: []string{`in.yaml:5:1: httproute default/web: strict decoding error: unknown field "sepc"; did you mean "spec"?`},
 	}, {
 		name: "field names are case-sensitive",
 		in:   route + "spec:\n  Hostnames: [a.example]\n",
-		want: []string{`in.yaml:6:3: httproute default/web: spec.Hostnames: Forbidden: unknown field; did you mean "hostnames"?`},
+		want: []string{`in.yaml:6:3: httproute default/web: strict decoding error: unknown field "spec.Hostnames"; did you mean "hostnames"?`},
 	}, {
 		name: "unknown field far from any name",
 		in:   route + "spec:\n  zzzzzzzzzzzz: 1\n",
-		want: []string{`in.yaml:6:3: httproute default/web: spec.zzzzzzzzzzzz: Forbidden: unknown field`},
+		want: []string{`in.yaml:6:3: httproute default/web: strict decoding error: unknown field "spec.zzzzzzzzzzzz"`},
 	}, {
 		name: "all problems of a document",
 		in: route + `spec:
@@ -197,7 +197,7 @@ func TestDecodeErrors(t *testing.T) {
 	}, {
 		name: "missing name",
 		in:   "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  labels: {a: b}\n",
-		want: []string{`in.yaml:3:1: httproute in namespace default: metadata.name: Required value: name is required`},
+		want: []string{`in.yaml:3:1: httproute in namespace default: metadata.name: Required value: name or generateName is required`},
 	}, {
 		name: "missing apiVersion and kind",
 		in:   "metadata:\n  name: web\n",
@@ -235,6 +235,14 @@ func TestDecodeErrors(t *testing.T) {
 		in:   route + "  name: other\n",
 		want: []string{`in.yaml:5:3: document 1: mapping key "name" already defined at line 4`},
 	}, {
+		name: "key written twice around a merge",
+		in:   route + "  labels: {a: x, <<: {a: y}, a: z}\n",
+		want: []string{`in.yaml:5:30: document 1: mapping key "a" already defined at line 5`},
+	}, {
+		name: "key written twice in a large mapping",
+		in:   route + "  labels: {k0: x, k1: x, k2: x, k3: x, k4: x, k5: x, k6: x, k7: x, k8: x, k9: x, k10: x, k11: x, k12: x, k13: x, k14: x, k15: x, k16: x, k3: y}\n",
+		want: []string{`in.yaml:5:138: document 1: mapping key "k3" already defined at line 5`},
+	}, {
 		name: "duplicate objects",
 		in:   route + "---\n" + route,
 		want: []string{`in.yaml:9:3: httproute default/web: metadata.name: Duplicate value: "web": HTTPRoute default/web is already defined at in.yaml:4:3`},
@@ -250,9 +258,17 @@ func TestDecodeErrors(t *testing.T) {
 		in:   route + "spec:\n\thostnames: []\n",
 		want: []string{`in.yaml:6:1: document 1: found character that cannot start any token`},
 	}, {
-		name: "unsupported tag",
-		in:   route + "spec:\n  hostnames: !shell [a]\n",
-		want: []string{`in.yaml:6:14: document 1: unsupported YAML tag !shell`},
+		name: "a scalar's tag that does not fit its text",
+		in:   route + "spec:\n  hostnames: [!!int a]\n",
+		want: []string{"in.yaml:6:15: document 1: cannot decode !!str `a` as a !!int"},
+	}, {
+		name: "invalid !!binary",
+		in:   route + "spec:\n  hostnames: [!!binary a_b]\n",
+		want: []string{"in.yaml:6:15: document 1: !!binary value contains invalid base64 data"},
+	}, {
+		name: "null key",
+		in:   route + "spec:\n  ~: 1\n",
+		want: []string{"in.yaml:6:3: document 1: a mapping key cannot be null"},
 	}, {
 		name: "infinity",
 		in:   route + "spec:\n  rules:\n  - backendRefs:\n    - {name: a, weight: .inf}\n",
@@ -542,11 +558,11 @@ func TestDecodeValidated(t *testing.T) {
 	}, {
 		name: "unknown field reported once, with a suggestion",
 		in:   route + "spec:\n  rules:\n  - backendRef: [{name: web, port: 80}]\n",
-		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].backendRef: Forbidden: unknown field; did you mean "backendRefs"?`},
+		want: []string{`in.yaml:7:5: httproute default/web: strict decoding error: unknown field "spec.rules[0].backendRef"; did you mean "backendRefs"?`},
 	}, {
 		name: "experimental field in the standard channel",
 		in:   route + "spec:\n  rules:\n  - sessionPersistence: {cookie: {name: s}}\n",
-		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].sessionPersistence: Forbidden: unknown field in the standard channel; experimental fields need the experimental channel`},
+		want: []string{`in.yaml:7:5: httproute default/web: strict decoding error: unknown field "spec.rules[0].sessionPersistence"; it is not in the standard channel: experimental fields need the experimental channel`},
 	}, {
 		name: "experimental field in the experimental channel",
 		opts: Options{Validator: experimental},

@@ -105,8 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, p)
 	}
 
-	cfg := m.Config
-	cfg.Extensions = exts
+	cfg := m.Config // its Extensions are those given to the loader
 	cfg.Services = services(m)
 	warnings := flatten(m.Locate(validation.Warnings(cfg)))
 	for _, w := range warnings {

@@ -45,7 +45,7 @@ testdata/bad/references.yaml:19:7: warning: httproute default/refs: spec.rules[1
 		name:   "experimental field in the standard channel",
 		args:   []string{"testdata/experimental.yaml"},
 		code:   1,
-		stdout: "testdata/experimental.yaml:12:5: httproute default/session: spec.rules[0].sessionPersistence: Forbidden: unknown field in the standard channel; experimental fields need the experimental channel\n",
+		stdout: "testdata/experimental.yaml:12:5: httproute default/session: strict decoding error: unknown field \"spec.rules[0].sessionPersistence\"; it is not in the standard channel: experimental fields need the experimental channel\n",
 		stderr: "FAIL: 1 object loaded (standard channel), 1 error, 0 warnings; Service backendRefs not checked (no Services in the manifests)\n",
 	}, {
 		name:     "experimental channel",
