@@ -28,6 +28,7 @@ import (
 	"github.com/httproute/httproute"
 	"github.com/httproute/httproute/extension/directresponse"
 	"github.com/httproute/httproute/httproutetest"
+	"github.com/httproute/httproute/validation"
 )
 
 // These tests pin issue 10, "request-path security": each failed on the
@@ -83,7 +84,8 @@ func serviceBackend(t *testing.T, kind string, h http.Handler) httproute.Backend
 func decodeConfig(t *testing.T, manifests ...string) httproute.Config {
 	t.Helper()
 	exts := []httproute.Extension{directresponse.Extension()}
-	cfg, err := httproutetest.Decode(exts, manifests...)
+	// ExternalAuth is in the experimental channel.
+	cfg, err := httproutetest.Options{Extensions: exts, Channel: validation.Experimental}.Decode(manifests...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +137,7 @@ spec:
   - matches: [{path: {type: PathPrefix, value: /admin}}]
     filters:
     - type: ExternalAuth
-      externalAuth: {protocol: HTTP, backendRef: {name: auth, port: 9000}}
+      externalAuth: {protocol: HTTP, backendRef: {name: auth, port: 9000}, http: {}}
     backendRefs: [{name: admin, port: 80}]
   - matches: [{path: {type: PathPrefix, value: /secret}}]
     filters:
