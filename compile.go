@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -76,6 +77,49 @@ type compiler struct {
 	xnext     map[types.NamespacedName]*xbackendEntry
 	// budgets are the retry budgets of the table, one per backend.
 	budgets map[string]*retryBudget
+
+	// prev is what the previous compile left, nil when nothing can be
+	// reused; deps collects the lookups of the route being compiled;
+	// secretsUnchanged reports whether the Secrets are what prev saw.
+	prev             *routeCache
+	deps             *[]dependency
+	secretsUnchanged bool
+	gatewayNames     map[types.NamespacedName]bool
+	serviceMemo      map[serviceKey]serviceResult
+	serviceDeps      map[serviceKey]*serviceDep
+	epoch            uint64
+	// outcomes is a buffer for the parent outcomes of one route.
+	outcomes []parentOutcome
+}
+
+// serviceKey and serviceResult memoize the ServiceResolver's answers in
+// one compile.
+type serviceKey struct {
+	namespace, name string
+	port            int32
+}
+
+type serviceResult struct {
+	backend Backend
+	err     error
+}
+
+// resolveService asks the ServiceResolver, once per Service port and
+// compile.
+func (c *compiler) resolveService(ref BackendRef) (Backend, error) {
+	k := serviceKey{ref.Namespace, ref.Name, ref.Port}
+	if r, ok := c.serviceMemo[k]; ok {
+		return r.backend, r.err
+	}
+	var b Backend
+	var err error
+	if c.cfg.Services == nil {
+		err = fmt.Errorf("no ServiceResolver configured: %w", ErrNotFound)
+	} else {
+		b, err = callResolver("the ServiceResolver", func() (Backend, error) { return c.cfg.Services.ResolveService(ref) })
+	}
+	c.serviceMemo[k] = serviceResult{b, err}
+	return b, err
 }
 
 type objectKey struct {
@@ -96,6 +140,11 @@ type compiledRoute struct {
 	// warnings are what the Router serves differently from what the
 	// route asks (a capped retry count), told in the Accepted message.
 	warnings []string
+	// anyValidRule reports whether a rule of the route can be indexed.
+	anyValidRule bool
+	// hostsByListener caches hostsOn. It is written only while a table
+	// is compiled (Update is serialized), never while requests are served.
+	hostsByListener map[string][]hostAttachment
 }
 
 // rule is one compiled HTTPRouteRule.
@@ -125,31 +174,56 @@ type BackendChoice struct {
 	Err error
 }
 
-func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache) (*table, map[types.NamespacedName]*xbackendEntry, error) {
+// compile turns cfg into a table. prevTable and cache are what the
+// previous compile of the same Router left (nil for the first): what did
+// not change is reused from them (see reuse.go). It returns the new table,
+// the XBackend Upstreams it uses and the cache for the next compile.
+func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *table, cache *routeCache, epoch uint64) (*table, map[types.NamespacedName]*xbackendEntry, *routeCache, error) {
+	g := globalsOf(cfg, sessionKey)
+	if cache != nil && cache.globals != g {
+		cache = nil // hooks or limits changed: compile everything again
+	}
 	c := &compiler{
-		configMaps: map[types.NamespacedName]*corev1.ConfigMap{},
-		xbackends:  map[types.NamespacedName]*xv1alpha1.XBackend{},
-		xresolved:  map[types.NamespacedName]*resolvedXBackend{},
-		xcache:     xcache,
-		xnext:      map[types.NamespacedName]*xbackendEntry{},
-		budgets:    map[string]*retryBudget{},
-		sessionKey: sessionKey,
-		cfg:        cfg,
-		env:        newEnv(cfg),
-		grants:     newGrants(cfg.ReferenceGrants),
-		secrets:    map[types.NamespacedName]*corev1.Secret{},
-		nsLabels:   map[string]map[string]string{},
-		objects:    map[objectKey]Object{},
-		extensions: map[schema.GroupKind]*Extension{},
-		controller: cfg.ControllerName,
+		prev:         cache,
+		gatewayNames: map[types.NamespacedName]bool{},
+		serviceMemo:  map[serviceKey]serviceResult{},
+		serviceDeps:  map[serviceKey]*serviceDep{},
+		epoch:        epoch,
+		configMaps:   map[types.NamespacedName]*corev1.ConfigMap{},
+		xbackends:    map[types.NamespacedName]*xv1alpha1.XBackend{},
+		xresolved:    map[types.NamespacedName]*resolvedXBackend{},
+		xcache:       xcache,
+		xnext:        map[types.NamespacedName]*xbackendEntry{},
+		budgets:      map[string]*retryBudget{},
+		sessionKey:   sessionKey,
+		cfg:          cfg,
+		env:          newEnv(cfg),
+		grants:       newGrants(cfg.ReferenceGrants),
+		secrets:      map[types.NamespacedName]*corev1.Secret{},
+		nsLabels:     map[string]map[string]string{},
+		objects:      map[objectKey]Object{},
+		extensions:   map[schema.GroupKind]*Extension{},
+		controller:   cfg.ControllerName,
+	}
+	if cache != nil {
+		c.env = cache.env
+		c.budgets = maps.Clone(cache.budgets)
 	}
 	c.now = metav1.NewTime(c.env.now().Truncate(time.Second))
 	if c.controller == "" {
 		c.controller = DefaultControllerName
 	}
 	if err := c.index(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	next := &routeCache{
+		epoch:   epoch,
+		globals: g,
+		env:     c.env,
+		budgets: c.budgets,
+		secrets: secretsSnapshot(c.secrets),
+	}
+	c.secretsUnchanged = cache != nil && sameSecrets(cache.secrets, next.secrets)
 
 	t := &table{env: c.env}
 	var listeners []*listener
@@ -169,42 +243,115 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache) (*table, map
 	// listener.
 	implicit := len(cfg.Gateways) == 0 && cfg.GatewayClassName == ""
 	if implicit {
-		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType}
+		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType,
+			routes: make([]attachment, 0, len(cfg.HTTPRoutes))}
 		listeners = []*listener{l}
 		t.implicit = l
 	}
 
-	routeStatus := map[types.NamespacedName]gatewayv1.HTTPRouteStatus{}
-	var routes []*compiledRoute
-	for _, hr := range cfg.HTTPRoutes {
-		r := c.compileRoute(hr)
-		routes = append(routes, r)
-		var parents []gatewayv1.RouteParentStatus
-		if implicit {
-			parents = c.attachImplicit(r, t.implicit)
-		} else {
-			parents = c.attach(r, gwListeners)
-		}
-		routeStatus[types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}] = gatewayv1.HTTPRouteStatus{
-			RouteStatus: gatewayv1.RouteStatus{Parents: parents},
+	// The routes: what did not change is taken from the previous compile
+	// (its compiled route, and its status while it attaches as before).
+	// The previous compile's route is found at the same position in the
+	// Config first (hosts keep their order), by name otherwise.
+	routes := make([]*compiledRoute, 0, len(cfg.HTTPRoutes))
+	next.list = make([]*cachedRoute, 0, len(cfg.HTTPRoutes))
+	inOrder := cache != nil && len(cache.list) == len(cfg.HTTPRoutes)
+	// Without a usable cache, statuses still keep the transition times of
+	// the table being replaced.
+	var prevParents map[types.NamespacedName][]gatewayv1.RouteParentStatus
+	if cache == nil && prevTable != nil {
+		prevParents = make(map[types.NamespacedName][]gatewayv1.RouteParentStatus, len(prevTable.routes))
+		for _, cr := range prevTable.routes {
+			prevParents[types.NamespacedName{Namespace: cr.obj.Namespace, Name: cr.obj.Name}] = cr.parents
 		}
 	}
+	for i, hr := range cfg.HTTPRoutes {
+		var prev *cachedRoute
+		if cache != nil {
+			if i < len(cache.list) && cache.list[i].obj.Name == hr.Name && cache.list[i].obj.Namespace == hr.Namespace {
+				prev = cache.list[i]
+			} else {
+				inOrder = false
+				if k, ok := cache.index[types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}]; ok {
+					prev = cache.list[k]
+				}
+			}
+		}
+		cr := c.routeFor(prev, hr)
+		r := cr.route
+		routes = append(routes, r)
+		var outcomes []parentOutcome
+		if implicit {
+			outcomes = c.attachImplicit(r, t.implicit)
+		} else {
+			outcomes = c.attach(r, gwListeners)
+		}
+		c.outcomes = outcomes[:0] // the buffer, for the next route
+		if cr != prev || !slices.Equal(cr.outcomes, outcomes) {
+			outcomes = slices.Clone(outcomes)
+			// New, or attached differently: a new status, whose conditions
+			// keep their transition times where their status did not change.
+			parents := c.parentStatuses(r, outcomes)
+			if prev != nil {
+				parents = mergeParents(prev.parents, parents, c.controller, true)
+			} else if old, ok := prevParents[types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}]; ok {
+				parents = mergeParents(old, parents, c.controller, true)
+			}
+			cr = &cachedRoute{obj: cr.obj, route: r, deps: cr.deps, problems: cr.problems, outcomes: outcomes, parents: parents}
+		}
+		next.list = append(next.list, cr)
+	}
+	if inOrder {
+		// The same routes in the same order: names index the same
+		// positions, and the previous compile found no route twice.
+		next.index = cache.index
+	} else {
+		next.index = make(map[types.NamespacedName]int, len(next.list))
+		var dupErrs []error
+		for i, cr := range next.list {
+			nn := types.NamespacedName{Namespace: cr.obj.Namespace, Name: cr.obj.Name}
+			if _, dup := next.index[nn]; dup {
+				dupErrs = append(dupErrs, fmt.Errorf("httproute: HTTPRoute %s appears twice in Config", nn))
+				continue
+			}
+			next.index[nn] = i
+		}
+		if len(dupErrs) > 0 {
+			return nil, c.xnext, nil, errors.Join(dupErrs...)
+		}
+	}
+	t.routes = next.list
 
 	t.status = Status{
-		Gateways:   map[types.NamespacedName]gatewayv1.GatewayStatus{},
-		HTTPRoutes: routeStatus,
-		XBackends:  c.xbackendStatus(routes, routeStatus),
+		Gateways:  map[types.NamespacedName]gatewayv1.GatewayStatus{},
+		XBackends: c.xbackendStatus(next.list),
 	}
 	for _, gw := range gateways {
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 		t.status.Gateways[nn] = c.gatewayStatus(gw, gwListeners[nn])
 	}
-	t.build(listeners)
+	t.build(listeners, prevTable)
 
 	if cfg.Strict && len(c.problems) > 0 {
-		return nil, c.xnext, errors.Join(c.problems...)
+		return nil, c.xnext, nil, errors.Join(c.problems...)
 	}
-	return t, c.xnext, nil
+	return t, c.xnext, next, nil
+}
+
+// routeFor returns the compiled route for hr: the previous compile's when
+// the route is equal and every lookup its compile made answers the same,
+// a new compile otherwise. The route's problems are reported either way.
+func (c *compiler) routeFor(prev *cachedRoute, hr *gatewayv1.HTTPRoute) *cachedRoute {
+	if prev != nil && routeEqual(prev.obj, hr) && c.replay(prev.deps) {
+		c.problems = append(c.problems, prev.problems...)
+		return prev
+	}
+	var deps []dependency
+	c.deps = &deps
+	start := len(c.problems)
+	r := c.compileRoute(hr)
+	c.deps = nil
+	return &cachedRoute{obj: hr, route: r, deps: deps, problems: slices.Clone(c.problems[start:])}
 }
 
 // index checks the Config for objects that make it unservable and indexes
@@ -234,14 +381,18 @@ func (c *compiler) index() error {
 			dup("Gateway", nil)
 			continue
 		}
-		dup("Gateway", gw)
+		if !dup("Gateway", gw) {
+			c.gatewayNames[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = true
+		}
 	}
 	for _, hr := range c.cfg.HTTPRoutes {
-		if hr == nil {
+		// Routes appearing twice are found while they are compiled.
+		switch {
+		case hr == nil:
 			dup("HTTPRoute", nil)
-			continue
+		case hr.Name == "":
+			dup("HTTPRoute", hr)
 		}
-		dup("HTTPRoute", hr)
 	}
 	for _, rg := range c.cfg.ReferenceGrants {
 		if rg == nil {
@@ -372,6 +523,7 @@ func (c *compiler) compileRoute(hr *gatewayv1.HTTPRoute) *compiledRoute {
 			names[*n] = true
 		}
 		r.rules = append(r.rules, ru)
+		r.anyValidRule = r.anyValidRule || ru.invalid == nil
 	}
 	return r
 }
@@ -501,7 +653,7 @@ func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEn
 	}
 	e := &backendEntry{choice: BackendChoice{Ref: ref, Weight: weight}, index: k}
 	b, rerr := rc.resolveBackend(ref, path)
-	filters, err := rc.filters(br.Filters, path.Child("filters"), true)
+	filters, err := rc.filters(br.Filters, path.Child("filters"), false)
 	if err != nil {
 		return nil, err
 	}
@@ -573,7 +725,13 @@ func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backen
 		return nil, rc.refError(reasonInvalidKind,
 			field.NotSupported(path.Child("kind"), ref.Kind, rc.c.backendKinds()))
 	}
-	if !rc.c.grants.allows(gatewayv1.GroupName, "HTTPRoute", rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name) {
+	allowed := rc.c.grants.allows(gatewayv1.GroupName, "HTTPRoute", rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name)
+	if ref.Namespace != rc.route.namespace {
+		// Within a namespace no grant is needed: nothing to look up again.
+		rc.c.record(dependency{kind: depGrant, allowed: allowed,
+			grant: [7]string{gatewayv1.GroupName, "HTTPRoute", rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name}})
+	}
+	if !allowed {
 		return nil, rc.refError(reasonRefNotPermitted, field.Forbidden(path.Child("namespace"),
 			fmt.Sprintf("%s %s/%s is in another namespace and no ReferenceGrant allows it", ref.Kind, ref.Namespace, ref.Name)))
 	}
@@ -584,18 +742,20 @@ func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backen
 		if ref.Port != 0 {
 			return nil, rc.refError(reasonUnsupportedValue, field.Forbidden(path.Child("port"), "port must not be set when referencing an XBackend"))
 		}
-		x := rc.c.xbackend(types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name})
+		nn := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+		x := rc.c.xbackend(nn)
 		b, err = x.backend, x.err
+		rc.c.record(dependency{kind: depXBackend, xb: nn, backend: x.backend, err: errString(x.err), session: x.session})
 	case isService:
 		if ref.Port == 0 {
 			return nil, rc.refError(reasonUnsupportedValue, field.Required(path.Child("port"), "port is required for a Service backendRef"))
 		}
-		if rc.c.cfg.Services == nil {
-			err = fmt.Errorf("no ServiceResolver configured: %w", ErrNotFound)
-		} else {
-			b, err = callResolver("the ServiceResolver", func() (Backend, error) { return rc.c.cfg.Services.ResolveService(ref) })
-		}
+		b, err = rc.c.resolveService(ref)
+		rc.c.recordService(ref, b, err)
 	default:
+		// An extension backend is a function of its object and the
+		// Secrets it may read: it is built again only when they change.
+		rc.c.recordObject(gk, ref.Namespace, ref.Name, ref.Object)
 		if ext.New != nil && ref.Object == nil {
 			err = fmt.Errorf("%s %s/%s: %w", ref.Kind, ref.Namespace, ref.Name, ErrNotFound)
 		} else {
@@ -670,25 +830,24 @@ func isIPv4(s string) bool {
 // has an empty parentRef name: there is no Gateway to name); a route whose
 // parentRefs name Gateways attaches only with Config.IgnoreParentRefs, and
 // otherwise gets NoMatchingParent for each, as no such Gateway exists.
-func (c *compiler) attachImplicit(r *compiledRoute, l *listener) []gatewayv1.RouteParentStatus {
+func (c *compiler) attachImplicit(r *compiledRoute, l *listener) []parentOutcome {
 	refs := r.obj.Spec.ParentRefs
 	servable := r.fatal == nil && r.servable()
 	if len(refs) == 0 || c.cfg.IgnoreParentRefs {
 		if servable {
-			hosts, _ := effectiveHostnames("", r.hostnames)
-			l.attach(r, hosts)
+			l.attach(r, r.hostsOn(""))
 		}
 		if len(refs) == 0 {
-			refs = []gatewayv1.ParentReference{{}}
+			return append(c.outcomes[:0], parentOutcome{ref: -1, attached: servable})
 		}
-		out := make([]gatewayv1.RouteParentStatus, 0, len(refs))
-		for _, pr := range refs {
-			out = append(out, c.parentStatus(r, pr, servable, "", ""))
+		out := c.outcomes[:0]
+		for i := range refs {
+			out = append(out, parentOutcome{ref: i, attached: servable})
 		}
 		return out
 	}
-	var out []gatewayv1.RouteParentStatus
-	for _, pr := range refs {
+	out := c.outcomes[:0]
+	for i, pr := range refs {
 		if (pr.Group != nil && *pr.Group != gatewayv1.GroupName) || (pr.Kind != nil && *pr.Kind != "Gateway") {
 			continue // not a parent this Router serves
 		}
@@ -696,27 +855,44 @@ func (c *compiler) attachImplicit(r *compiledRoute, l *listener) []gatewayv1.Rou
 		if pr.Namespace != nil {
 			ns = string(*pr.Namespace)
 		}
-		out = append(out, c.parentStatus(r, pr, false, reasonNoMatchingParent,
-			fmt.Sprintf("gateway %s/%s not found (a Config without Gateways serves routes without parentRefs; set IgnoreParentRefs to serve every route)", ns, pr.Name)))
+		out = append(out, parentOutcome{ref: i, reason: reasonNoMatchingParent,
+			msg: fmt.Sprintf("gateway %s/%s not found (a Config without Gateways serves routes without parentRefs; set IgnoreParentRefs to serve every route)", ns, pr.Name)})
+	}
+	return out
+}
+
+// parentOutcome is what the status of one parentRef of a route says: ref
+// is its index in spec.parentRefs (-1 for the implicit listener of a
+// route without parentRefs); attached whether the route attached through
+// it, and if not the reason and message.
+type parentOutcome struct {
+	ref         int
+	attached    bool
+	reason, msg string
+}
+
+// parentStatuses builds the parent statuses of a route from its outcomes.
+func (c *compiler) parentStatuses(r *compiledRoute, outcomes []parentOutcome) []gatewayv1.RouteParentStatus {
+	out := make([]gatewayv1.RouteParentStatus, 0, len(outcomes))
+	for _, o := range outcomes {
+		var pr gatewayv1.ParentReference
+		if o.ref >= 0 {
+			pr = r.obj.Spec.ParentRefs[o.ref]
+		}
+		out = append(out, c.parentStatus(r, pr, o.attached, o.reason, o.msg))
 	}
 	return out
 }
 
 // servable reports whether at least one rule of the route can be indexed.
-func (r *compiledRoute) servable() bool {
-	for _, ru := range r.rules {
-		if ru.invalid == nil {
-			return true
-		}
-	}
-	return false
-}
+func (r *compiledRoute) servable() bool { return r.anyValidRule }
 
 // attach attaches a route to the listeners its parentRefs select and
-// returns its parent statuses.
-func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*listener) []gatewayv1.RouteParentStatus {
-	var out []gatewayv1.RouteParentStatus
-	for _, pr := range r.obj.Spec.ParentRefs {
+// returns, per parentRef it reports on, the outcome its status says.
+func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*listener) []parentOutcome {
+	out := c.outcomes[:0]
+	var done []*listener
+	for i, pr := range r.obj.Spec.ParentRefs {
 		group, kind := gatewayv1.GroupName, "Gateway"
 		if pr.Group != nil {
 			group = string(*pr.Group)
@@ -733,15 +909,15 @@ func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*list
 		}
 		ls, ok := gws[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}]
 		if !ok {
-			if c.gatewayExists(ns, string(pr.Name)) {
+			if c.gatewayNames[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}] {
 				continue // a Gateway of another class
 			}
-			out = append(out, c.parentStatus(r, pr, false, reasonNoMatchingParent,
-				fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)))
+			out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNoMatchingParent,
+				msg: fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)})
 			continue
 		}
 		if r.fatal != nil {
-			out = append(out, c.parentStatus(r, pr, false, "", ""))
+			out = append(out, parentOutcome{ref: i})
 			continue
 		}
 		var selected []*listener
@@ -755,8 +931,8 @@ func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*list
 			selected = append(selected, l)
 		}
 		if len(selected) == 0 {
-			out = append(out, c.parentStatus(r, pr, false, reasonNoMatchingParent,
-				"no listener matches the parentRef's sectionName and port"))
+			out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNoMatchingParent,
+				msg: "no listener matches the parentRef's sectionName and port"})
 			continue
 		}
 		attached, hostnameOnly := false, false
@@ -764,37 +940,30 @@ func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*list
 			if !l.accepted || !l.allowsHTTPRoute || !l.admitsNamespace(r.namespace, c.nsLabels) {
 				continue
 			}
-			hosts, ok := effectiveHostnames(l.hostname, r.hostnames)
-			if !ok {
+			hosts := r.hostsOn(l.hostname)
+			if hosts == nil {
 				hostnameOnly = true
 				continue
 			}
-			if r.servable() {
+			if r.servable() && !slices.Contains(done, l) {
+				// Once per listener, however many parentRefs select it.
+				done = append(done, l)
 				l.attach(r, hosts)
 			}
 			attached = true
 		}
 		switch {
 		case attached:
-			out = append(out, c.parentStatus(r, pr, true, "", ""))
+			out = append(out, parentOutcome{ref: i, attached: true})
 		case hostnameOnly:
-			out = append(out, c.parentStatus(r, pr, false, reasonNoMatchingListenerHostname,
-				"no route hostname intersects the hostname of a listener"))
+			out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNoMatchingListenerHostname,
+				msg: "no route hostname intersects the hostname of a listener"})
 		default:
-			out = append(out, c.parentStatus(r, pr, false, reasonNotAllowedByListeners,
-				"no listener selected by the parentRef allows this route"))
+			out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNotAllowedByListeners,
+				msg: "no listener selected by the parentRef allows this route"})
 		}
 	}
 	return out
-}
-
-func (c *compiler) gatewayExists(ns, name string) bool {
-	for _, gw := range c.cfg.Gateways {
-		if gw.Namespace == ns && gw.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // hostAttachment is one hostname a route serves under on a listener: key
@@ -804,6 +973,25 @@ func (c *compiler) gatewayExists(ns, name string) bool {
 // intersection with the listener's hostname, which Lookup reports.
 type hostAttachment struct {
 	key, host string
+}
+
+// hostsOn returns the hostnames the route serves under on a listener with
+// the given hostname (effectiveHostnames), nil when none intersects. A
+// route compiled once is attached on every Update: the answer is kept per
+// listener hostname.
+func (r *compiledRoute) hostsOn(listenerHost string) []hostAttachment {
+	if hosts, ok := r.hostsByListener[listenerHost]; ok {
+		return hosts
+	}
+	hosts, ok := effectiveHostnames(listenerHost, r.hostnames)
+	if !ok {
+		hosts = nil
+	}
+	if r.hostsByListener == nil {
+		r.hostsByListener = map[string][]hostAttachment{}
+	}
+	r.hostsByListener[listenerHost] = hosts
+	return hosts
 }
 
 // effectiveHostnames returns the hostnames a route serves under on a

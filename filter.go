@@ -67,10 +67,13 @@ var supportedFilterTypes = []gatewayv1.HTTPRouteFilterType{
 }
 
 // filters compiles a list of filters, at rule level or backendRef level.
-// hasBackends reports whether the rule has backendRefs, which a
-// RequestRedirect at rule level forbids. Combinations the spec forbids make
-// the whole rule invalid with reason IncompatibleFilters.
-func (rc *ruleCompiler) filters(list []gatewayv1.HTTPRouteFilter, path *field.Path, hasBackends bool) ([]middleware, *Error) {
+// noRedirect reports whether a RequestRedirect is forbidden: at rule level
+// when the rule has backendRefs. Combinations the spec forbids make the
+// whole rule invalid with reason IncompatibleFilters.
+func (rc *ruleCompiler) filters(list []gatewayv1.HTTPRouteFilter, path *field.Path, noRedirect bool) ([]middleware, *Error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
 	seen := map[gatewayv1.HTTPRouteFilterType]int{}
 	for i, f := range list {
 		if j, dup := seen[f.Type]; dup && singleUse[f.Type] {
@@ -84,8 +87,7 @@ func (rc *ruleCompiler) filters(list []gatewayv1.HTTPRouteFilter, path *field.Pa
 		return nil, rc.c.routeError(rc.route, reasonIncompatibleFilters, field.Invalid(path, "RequestRedirect, URLRewrite",
 			"May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both"))
 	}
-	isRuleLevel := path.String() == rc.path.Child("filters").String()
-	if redirect && hasBackends && isRuleLevel {
+	if redirect && noRedirect {
 		return nil, rc.c.routeError(rc.route, reasonIncompatibleFilters, field.Invalid(rc.path, "RequestRedirect",
 			"RequestRedirect filter must not be used together with backendRefs"))
 	}
@@ -653,6 +655,7 @@ func (rc *ruleCompiler) extensionFilter(ref *gatewayv1.LocalObjectReference, pat
 	}
 	oref := ObjectRef{Group: gk.Group, Kind: gk.Kind, Namespace: rc.route.namespace, Name: string(ref.Name)}
 	oref.Object = rc.c.objects[objectKey{gk.Group, gk.Kind, oref.Namespace, oref.Name}]
+	rc.c.recordObject(gk, oref.Namespace, oref.Name, oref.Object)
 	oref.Secret = rc.c.secretLookup(gk.Group, gk.Kind, oref.Namespace)
 	if ext.New != nil && oref.Object == nil {
 		return fail(reasonBackendNotFound, field.NotFound(path.Child("name"), string(ref.Name)))

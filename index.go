@@ -16,6 +16,9 @@ import (
 type table struct {
 	env    *env
 	status Status
+	// routes are the table's routes in Config order, with their parent
+	// statuses (Status builds its HTTPRoutes from them).
+	routes []*cachedRoute
 	// listenerSet holds the listeners of every Gateway; gateways holds
 	// each Gateway's own, for hosts that serve Gateways at separate
 	// addresses (Router.Gateway).
@@ -57,13 +60,6 @@ func (s *listenerSet) add(l *listener) {
 	s.all.group(l.hostname).add(l)
 }
 
-func (s *listenerSet) sort() {
-	for _, p := range s.ports {
-		p.sort()
-	}
-	s.all.sort()
-}
-
 // portIndex selects, among the listeners of one port, the one a request
 // belongs to: the listener whose hostname matches the request host most
 // specifically (exact, then the longest wildcard, then no hostname). This is
@@ -82,6 +78,12 @@ type listenerGroup struct {
 	hostname  string
 	listeners []*listener
 	hosts     hostIndex
+	// paths are the path indexes by route hostname with what they were
+	// built from, for the next table to share; contrib and seen collect
+	// that while the table is built.
+	paths   map[string]*builtPaths
+	contrib map[string][]contribution
+	seen    map[routeHost]bool
 }
 
 // hostIndex selects routes by the hostname they attached under: exact
@@ -184,19 +186,20 @@ type attachment struct {
 	hosts []hostAttachment
 }
 
-// attach records that route r serves on listener l under hosts.
+// attach records that route r serves on listener l under hosts. The
+// caller attaches a route to a listener once, however many of its
+// parentRefs select the listener.
 func (l *listener) attach(r *compiledRoute, hosts []hostAttachment) {
-	for _, a := range l.routes {
-		if a.route == r {
-			return
-		}
-	}
 	l.routes = append(l.routes, attachment{route: r, hosts: hosts})
 	l.attached++
 }
 
-// build indexes the routes attached to the listeners.
-func (t *table) build(listeners []*listener) {
+// build indexes the routes attached to the listeners. Where prev (the
+// table being replaced, or nil) indexed exactly the same routes under a
+// hostname of a listener group, its path index is shared instead of
+// built again: an Update that changes a few routes rebuilds only the path
+// indexes of their hostnames.
+func (t *table) build(listeners []*listener, prev *table) {
 	t.listenerSet = *newListenerSet()
 	t.gateways = map[types.NamespacedName]*listenerSet{}
 	for _, l := range listeners {
@@ -212,10 +215,109 @@ func (t *table) build(listeners []*listener) {
 		}
 		gs.add(l)
 	}
-	t.listenerSet.sort()
-	for _, gs := range t.gateways {
-		gs.sort()
+	var prevSet *listenerSet
+	if prev != nil {
+		prevSet = &prev.listenerSet
 	}
+	t.listenerSet.finish(prevSet)
+	for gw, gs := range t.gateways {
+		var p *listenerSet
+		if prev != nil {
+			p = prev.gateways[gw]
+		}
+		gs.finish(p)
+	}
+}
+
+// finish builds the path indexes of every group of the set, sharing those
+// of prev that were built from the same contributions.
+func (s *listenerSet) finish(prev *listenerSet) {
+	for port, p := range s.ports {
+		var pp *portIndex
+		if prev != nil {
+			pp = prev.ports[port]
+		}
+		p.finish(pp)
+	}
+	var pall *portIndex
+	if prev != nil {
+		pall = prev.all
+	}
+	s.all.finish(pall)
+}
+
+func (p *portIndex) finish(prev *portIndex) {
+	find := func(hostname string) *listenerGroup {
+		if prev == nil {
+			return nil
+		}
+		return prev.lookup(hostname)
+	}
+	for _, g := range p.exact {
+		g.finish(find(g.hostname))
+	}
+	for _, g := range p.wildcard {
+		g.finish(find(g.hostname))
+	}
+	if p.any != nil {
+		p.any.finish(find(""))
+	}
+}
+
+// lookup returns the group of a listener hostname, nil when there is none.
+func (p *portIndex) lookup(hostname string) *listenerGroup {
+	switch {
+	case hostname == "":
+		return p.any
+	case strings.HasPrefix(hostname, "*."):
+		return p.wildcard[hostname[1:]]
+	default:
+		return p.exact[hostname]
+	}
+}
+
+// contribution is one route attached under one hostname to one listener
+// of a group: what a path index is built from. The listener is kept by
+// its identity, not its object, so that a shared path index does not keep
+// the previous table's listeners alive; the hostname points into the
+// route's own cache of them (compiledRoute.hostsOn).
+type contribution struct {
+	listener *listenerID
+	route    *compiledRoute
+	host     *hostAttachment
+}
+
+// listenerID is what candidates carry of their listener.
+type listenerID struct {
+	gateway types.NamespacedName
+	name    gatewayv1.SectionName
+	port    int32
+}
+
+// same reports whether two contributions give the same candidates: the
+// same compiled route under the same hostnames, on a listener of the same
+// Gateway, name and port.
+func (c contribution) same(o contribution) bool {
+	return c.route == o.route && (c.host == o.host || *c.host == *o.host) &&
+		(c.listener == o.listener || *c.listener == *o.listener)
+}
+
+// builtPaths is a path index with the contributions it was built from.
+type builtPaths struct {
+	from []contribution
+	pi   *pathIndex
+}
+
+func sameContributions(a, b []contribution) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].same(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *portIndex) group(hostname string) *listenerGroup {
@@ -243,86 +345,102 @@ func (p *portIndex) group(hostname string) *listenerGroup {
 	return g
 }
 
-// add indexes the routes attached to l in the group.
+// add records the routes attached to l for the group's path indexes,
+// once per route and route hostname however many of the group's listeners
+// they attached to.
 func (g *listenerGroup) add(l *listener) {
 	g.listeners = append(g.listeners, l)
-	for _, a := range l.routes {
-		for _, h := range a.hosts {
-			// Routes are indexed and ranked by their own hostname: within
-			// the listener the request was matched to, an exact route
-			// hostname comes before a wildcard one, and a longer wildcard
-			// before a shorter one, whatever the intersections are.
-			pi := g.hosts.path(h.key)
-			rank := rankHost(h.key)
-			for _, ru := range a.route.rules {
-				if ru.invalid != nil {
-					continue
-				}
-				for mi, m := range ru.matches {
-					c := &candidate{host: rank, match: m, rule: ru, matchIndex: mi, port: l.port}
-					c.info = newMatchInfo(l, h.host, ru, mi, m)
-					pi.add(c)
+	if g.contrib == nil {
+		g.contrib = map[string][]contribution{}
+	}
+	// A listener's routes are distinct; a route is seen twice only when
+	// it attached to two listeners of the group (merged across Gateways
+	// or ports), which the set catches once a second listener joins.
+	dedupe := len(g.listeners) > 1
+	if dedupe && g.seen == nil {
+		g.seen = map[routeHost]bool{}
+		for _, prev := range g.listeners[:len(g.listeners)-1] {
+			for _, a := range prev.routes {
+				for _, h := range a.hosts {
+					g.seen[routeHost{a.route, h.key}] = true
 				}
 			}
 		}
 	}
-}
-
-func (g *listenerGroup) sortAll() {
-	g.hosts.each(func(pi *pathIndex) { pi.sort() })
-}
-
-func (p *portIndex) sort() {
-	for _, g := range p.exact {
-		g.sortAll()
-	}
-	for _, g := range p.wildcard {
-		g.sortAll()
-	}
-	if p.any != nil {
-		p.any.sortAll()
+	id := &listenerID{gateway: l.gateway, name: l.name, port: l.port}
+	for _, a := range l.routes {
+		for k := range a.hosts {
+			h := &a.hosts[k]
+			if dedupe {
+				rh := routeHost{a.route, h.key}
+				if g.seen[rh] {
+					continue
+				}
+				g.seen[rh] = true
+			}
+			g.contrib[h.key] = append(g.contrib[h.key], contribution{listener: id, route: a.route, host: h})
+		}
 	}
 }
 
-func (h *hostIndex) path(host string) *pathIndex {
+// routeHost is a route under one of its hostnames.
+type routeHost struct {
+	route *compiledRoute
+	key   string
+}
+
+// finish builds the group's path indexes, one per route hostname, sharing
+// prev's where it was built from the same contributions.
+func (g *listenerGroup) finish(prev *listenerGroup) {
+	g.paths = make(map[string]*builtPaths, len(g.contrib))
+	for key, cs := range g.contrib {
+		if prev != nil {
+			if b := prev.paths[key]; b != nil && sameContributions(b.from, cs) {
+				g.paths[key] = b
+				g.hosts.set(key, b.pi)
+				continue
+			}
+		}
+		pi := &pathIndex{}
+		for _, c := range cs {
+			// Routes are indexed and ranked by their own hostname: within
+			// the listener the request was matched to, an exact route
+			// hostname comes before a wildcard one, and a longer wildcard
+			// before a shorter one, whatever the intersections are.
+			rank := rankHost(c.host.key)
+			for _, ru := range c.route.rules {
+				if ru.invalid != nil {
+					continue
+				}
+				for mi, m := range ru.matches {
+					cand := &candidate{host: rank, match: m, rule: ru, matchIndex: mi, port: c.listener.port}
+					cand.info = newMatchInfo(*c.listener, c.host.host, ru, mi, m)
+					pi.add(cand)
+				}
+			}
+		}
+		pi.sort()
+		g.paths[key] = &builtPaths{from: cs, pi: pi}
+		g.hosts.set(key, pi)
+	}
+	g.contrib, g.seen = nil, nil
+}
+
+// set installs the path index of a route hostname.
+func (h *hostIndex) set(host string, pi *pathIndex) {
 	switch {
 	case host == "":
-		if h.any == nil {
-			h.any = &pathIndex{}
-		}
-		return h.any
+		h.any = pi
 	case strings.HasPrefix(host, "*."):
 		if h.wildcard == nil {
 			h.wildcard = map[string]*pathIndex{}
 		}
-		pi := h.wildcard[host[1:]]
-		if pi == nil {
-			pi = &pathIndex{}
-			h.wildcard[host[1:]] = pi
-		}
-		return pi
+		h.wildcard[host[1:]] = pi
 	default:
 		if h.exact == nil {
 			h.exact = map[string]*pathIndex{}
 		}
-		pi := h.exact[host]
-		if pi == nil {
-			pi = &pathIndex{}
-			h.exact[host] = pi
-		}
-		return pi
-	}
-}
-
-func (h *hostIndex) each(fn func(*pathIndex)) {
-	for _, pi := range h.exact {
-		fn(pi)
-	}
-	for _, pi := range h.wildcard {
-		fn(pi)
-	}
-	if h.any != nil {
-		fn(h.any)
+		h.exact[host] = pi
 	}
 }
 
@@ -332,24 +450,13 @@ func (pi *pathIndex) add(c *candidate) {
 		if pi.exact == nil {
 			pi.exact = map[string][]*candidate{}
 		}
-		pi.exact[c.match.path] = appendUnique(pi.exact[c.match.path], c)
+		pi.exact[c.match.path] = append(pi.exact[c.match.path], c)
 	case pathRegex:
-		pi.regex.list = appendUnique(pi.regex.list, c)
+		pi.regex.list = append(pi.regex.list, c)
 	default:
 		slot := pi.prefix.Insert(c.match.path + "/")
-		*slot = appendUnique(*slot, c)
+		*slot = append(*slot, c)
 	}
-}
-
-// appendUnique appends c unless the same match of the same rule is already
-// there (a route attached to two merged listeners).
-func appendUnique(list []*candidate, c *candidate) []*candidate {
-	for _, o := range list {
-		if o.rule == c.rule && o.matchIndex == c.matchIndex && o.host == c.host {
-			return list
-		}
-	}
-	return append(list, c)
 }
 
 func (pi *pathIndex) sort() {
@@ -500,7 +607,7 @@ type Match struct {
 	Backends []BackendChoice
 }
 
-func newMatchInfo(l *listener, host string, ru *rule, mi int, m *routeMatch) *Match {
+func newMatchInfo(l listenerID, host string, ru *rule, mi int, m *routeMatch) *Match {
 	info := &Match{
 		Gateway:    l.gateway,
 		Listener:   l.name,

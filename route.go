@@ -147,6 +147,10 @@ type Router struct {
 	// mu serializes Update: compiles reuse what the previous one built.
 	mu     sync.Mutex
 	xcache xbackendCache
+	// cache is what the last compile left for the next (reuse.go);
+	// epoch counts compiles, failed ones included.
+	cache *routeCache
+	epoch uint64
 	// keyOnce makes the random session key of a Router without
 	// Config.SessionKey, kept for its lifetime.
 	keyOnce sync.Once
@@ -186,11 +190,13 @@ func (rt *Router) Update(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	t, xnext, err := compile(&cfg, key, &rt.xcache)
+	rt.epoch++
+	t, xnext, cache, err := compile(&cfg, key, &rt.xcache, rt.table.Load(), rt.cache, rt.epoch)
 	if err != nil {
 		rt.xcache.discard(xnext)
 		return err
 	}
+	rt.cache = cache
 	t.paths = paths
 	if prev := rt.table.Load(); prev != nil {
 		controller := cfg.ControllerName
@@ -212,7 +218,17 @@ func (rt *Router) Status() Status {
 	if t == nil {
 		return Status{}
 	}
-	return t.status.clone()
+	st := t.status.clone()
+	st.HTTPRoutes = make(map[types.NamespacedName]gatewayv1.HTTPRouteStatus, len(t.routes))
+	for _, cr := range t.routes {
+		parents := make([]gatewayv1.RouteParentStatus, len(cr.parents))
+		for i := range cr.parents {
+			cr.parents[i].DeepCopyInto(&parents[i])
+		}
+		st.HTTPRoutes[types.NamespacedName{Namespace: cr.obj.Namespace, Name: cr.obj.Name}] = gatewayv1.HTTPRouteStatus{
+			RouteStatus: gatewayv1.RouteStatus{Parents: parents}}
+	}
+	return st
 }
 
 // ServeHTTP routes the request to the rule that matches it with the highest

@@ -181,12 +181,7 @@ func (s *Status) keepTransitionTimes(prev Status, controller gatewayv1.GatewayCo
 			s.Gateways[nn] = MergeGatewayStatus(old, st)
 		}
 	}
-	for nn, st := range s.HTTPRoutes {
-		if old, ok := prev.HTTPRoutes[nn]; ok {
-			st.Parents = mergeParents(old.Parents, st.Parents, controller, true)
-			s.HTTPRoutes[nn] = st
-		}
-	}
+	// Route statuses keep their times when they are compiled (compile).
 	for nn, st := range s.XBackends {
 		old, ok := prev.XBackends[nn]
 		if !ok {

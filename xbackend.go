@@ -329,24 +329,41 @@ func xbackendFingerprint(spec *xv1alpha1.BackendSpec, extra []byte) [sha256.Size
 // xbackendStatus computes the status of every XBackend: one ancestor per
 // Gateway whose routes reference it, Accepted with the reason of the
 // first problem found, or True.
-func (c *compiler) xbackendStatus(routes []*compiledRoute, status map[types.NamespacedName]gatewayv1.HTTPRouteStatus) map[types.NamespacedName]xv1alpha1.BackendStatus {
-	out := map[types.NamespacedName]xv1alpha1.BackendStatus{}
+func (c *compiler) xbackendStatus(routes []*cachedRoute) map[types.NamespacedName]xv1alpha1.BackendStatus {
+	out := make(map[types.NamespacedName]xv1alpha1.BackendStatus, len(c.xbackends))
+	if len(c.xbackends) == 0 {
+		return out
+	}
+	// The routes that reference each XBackend, in Config order.
+	referrers := map[types.NamespacedName][]*cachedRoute{}
+	for _, cr := range routes {
+		seen := map[types.NamespacedName]bool{}
+		for _, ru := range cr.route.rules {
+			for _, b := range ru.backends {
+				if b.Ref.Group != XBackendGroup || b.Ref.Kind != "XBackend" {
+					continue
+				}
+				nn := types.NamespacedName{Namespace: b.Ref.Namespace, Name: b.Ref.Name}
+				if !seen[nn] {
+					seen[nn] = true
+					referrers[nn] = append(referrers[nn], cr)
+				}
+			}
+		}
+	}
 	for nn, x := range c.xbackends {
 		st := xv1alpha1.BackendStatus{}
 		seen := map[gatewayv1.ParentReference]bool{}
 		r := c.xresolved[nn]
-		for _, cr := range routes {
-			if !cr.references(XBackendGroup, "XBackend", nn) {
-				continue
-			}
-			for _, ps := range status[types.NamespacedName{Namespace: cr.namespace, Name: cr.name}].Parents {
+		for _, cr := range referrers[nn] {
+			for _, ps := range cr.parents {
 				if ps.ParentRef.Name == "" {
 					continue // the implicit listener has no Gateway to name
 				}
 				ref := gatewayv1.ParentReference{Group: ps.ParentRef.Group, Kind: ps.ParentRef.Kind,
 					Namespace: ps.ParentRef.Namespace, Name: ps.ParentRef.Name}
 				if ref.Namespace == nil {
-					ref.Namespace = ptr(gatewayv1.Namespace(cr.namespace))
+					ref.Namespace = ptr(gatewayv1.Namespace(cr.obj.Namespace))
 				}
 				key := gatewayv1.ParentReference{Name: ref.Name, Namespace: ref.Namespace}
 				if seen[key] {
@@ -367,17 +384,4 @@ func (c *compiler) xbackendStatus(routes []*compiledRoute, status map[types.Name
 		out[nn] = st
 	}
 	return out
-}
-
-// references reports whether a rule of the route has a backendRef to the
-// object group/kind nn.
-func (r *compiledRoute) references(group, kind string, nn types.NamespacedName) bool {
-	for _, ru := range r.rules {
-		for _, b := range ru.backends {
-			if b.Ref.Group == group && b.Ref.Kind == kind && b.Ref.Namespace == nn.Namespace && b.Ref.Name == nn.Name {
-				return true
-			}
-		}
-	}
-	return false
 }
