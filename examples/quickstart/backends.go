@@ -198,7 +198,8 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // recorder is the mirror's target: it keeps the last requests it
-// receives, and answers GET /mirror-log with them, one a line.
+// receives (method, target and host, cut to a few hundred bytes), and
+// answers GET /mirror-log with them, one a line.
 type recorder struct {
 	mu   sync.Mutex
 	seen []string
@@ -217,7 +218,7 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, log)
 		return
 	}
-	line := fmt.Sprintf("%s %s (Host: %s)\n", r.Method, r.URL.RequestURI(), r.Host)
+	line := fmt.Sprintf("%.16s %.200s (Host: %.100s)\n", r.Method, r.URL.RequestURI(), r.Host)
 	rc.mu.Lock()
 	rc.seen = append(rc.seen, line)
 	if len(rc.seen) > recorderKeeps {
