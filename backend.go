@@ -62,6 +62,12 @@ type BackendRef struct {
 	ObjectRef
 	// Port is the port of the reference, 0 when it has none.
 	Port int32
+	// Filters are the ExtensionRef filters of the backendRef, in order,
+	// with the route's namespace (Object and Secret unset), so that a
+	// backend kind that depends on one (kgateway's Parameter picking a
+	// Lambda function, say) can refuse a missing or wrong one when the
+	// Config is compiled.
+	Filters []ObjectRef
 }
 
 func (r BackendRef) String() string {

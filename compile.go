@@ -643,6 +643,11 @@ func (rc *ruleCompiler) refError(reason string, fe *field.Error) *Error {
 func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEntry, *Error) {
 	path := rc.path.Child("backendRefs").Index(k)
 	ref := rc.backendRef(&br.BackendObjectReference)
+	for _, f := range br.Filters {
+		if x := f.ExtensionRef; f.Type == gatewayv1.HTTPRouteFilterExtensionRef && x != nil {
+			ref.Filters = append(ref.Filters, ObjectRef{Group: string(x.Group), Kind: string(x.Kind), Namespace: rc.route.namespace, Name: string(x.Name)})
+		}
+	}
 	weight := int32(1)
 	if br.Weight != nil {
 		weight = *br.Weight

@@ -3,6 +3,7 @@ module github.com/httproute/httproute/examples/quickstart
 go 1.27.0
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/httproute/httproute v0.0.0
 	github.com/httproute/httproute/extension/lambda v0.0.0
 	k8s.io/apimachinery v0.37.2
