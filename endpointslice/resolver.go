@@ -11,6 +11,7 @@
 package endpointslice
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -34,6 +35,10 @@ type Resolver struct {
 	// its Balancer, Health and Transport are used as they are; its
 	// Endpoints and AppProtocol are set per Service port.
 	Upstream httproute.UpstreamConfig
+	// DialContext, when set and Upstream.Transport is not, connects the
+	// Upstreams' own transports (httproute.NewTransport) in place of a
+	// net.Dialer: a test network, a tunnel.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	mu        sync.Mutex
 	upstreams map[upstreamKey]*httproute.Upstream
@@ -206,6 +211,16 @@ func (r *Resolver) upstream(key upstreamKey, eps []string) (*httproute.Upstream,
 	cfg := r.Upstream
 	cfg.Endpoints = eps
 	cfg.AppProtocol = key.appProtocol
+	if cfg.Transport == nil && r.DialContext != nil {
+		switch key.appProtocol {
+		case "", "http", "HTTP", httproute.AppProtocolWS, httproute.AppProtocolH2C:
+			t := httproute.NewTransport(key.appProtocol == httproute.AppProtocolH2C)
+			t.DialContext = r.DialContext
+			cfg.Transport = t
+		default:
+			// NewUpstream refuses it, as it would without DialContext.
+		}
+	}
 	u, err := httproute.NewUpstream(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("service %s/%s port %d: %w", key.port.Namespace, key.port.Name, key.port.Port, err)

@@ -1,7 +1,9 @@
 package endpointslice
 
 import (
+	"context"
 	"errors"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -270,4 +272,55 @@ func netSplit(hostport string) (string, int32, error) {
 	}
 	n, err := strconv.ParseInt(p, 10, 32)
 	return host, int32(n), err
+}
+
+// TestDialContext pins that Upstreams dial through DialContext, for
+// HTTP/1.1 and h2c alike, and that an appProtocol the library does not
+// speak is still refused.
+func TestDialContext(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.Proto))
+	}))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	defer srv.Close()
+	var dialed []string
+	r := Resolver{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialed = append(dialed, addr)
+		var d net.Dialer
+		return d.DialContext(ctx, network, srv.Listener.Addr().String())
+	}}
+	svcs := []*corev1.Service{
+		service("h1", corev1.ServicePort{Name: "http", Port: 80}),
+		service("h2c", corev1.ServicePort{Name: "http", Port: 80, AppProtocol: new(httproute.AppProtocolH2C)}),
+		service("grpc", corev1.ServicePort{Name: "http", Port: 80, AppProtocol: new("kubernetes.io/grpc")}),
+	}
+	var eps []*discoveryv1.EndpointSlice
+	for _, s := range svcs {
+		eps = append(eps, slice(s.Name+"-1", s.Name, discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{port("http", 3000)}, ep{[]string{"192.0.2.1"}, nil}))
+	}
+	snap := r.For(svcs, eps)
+	for name, wantProto := range map[string]string{"h1": "HTTP/1.1", "h2c": "HTTP/2.0"} {
+		b, err := snap.ResolveService(ref(name, 80))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := b.RoundTrip(httptest.NewRequest(http.MethodGet, "http://"+name+"/", nil))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != wantProto {
+			t.Errorf("%s: the backend saw %s, want %s", name, body, wantProto)
+		}
+	}
+	if diff := cmp.Diff([]string{"192.0.2.1:3000", "192.0.2.1:3000"}, dialed); diff != "" {
+		t.Errorf("dialed (-want +got):\n%s", diff)
+	}
+	if _, err := snap.ResolveService(ref("grpc", 80)); !errors.Is(err, httproute.ErrUnsupported) {
+		t.Errorf("grpc: got %v, want an error wrapping ErrUnsupported", err)
+	}
 }
