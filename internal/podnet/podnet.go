@@ -12,6 +12,7 @@ package podnet
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"hash/fnv"
@@ -29,7 +30,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/uuid"
 
 	"github.com/httproute/httproute/internal/echo"
 )
@@ -323,7 +323,7 @@ func ForDeployment(d *appsv1.Deployment, r int32) *corev1.Pod {
 			Namespace:         d.Namespace,
 			Name:              name,
 			Labels:            labels,
-			UID:               uuid.NewUUID(),
+			UID:               newUID(),
 			Generation:        1,
 			CreationTimestamp: now,
 		},
@@ -338,6 +338,15 @@ func ForDeployment(d *appsv1.Deployment, r int32) *corev1.Pod {
 			},
 		},
 	}
+}
+
+// newUID returns a random UID in the form of a version 4 UUID.
+func newUID() types.UID {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return types.UID(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:]))
 }
 
 // shortHash returns n characters derived from s, in the alphabet
