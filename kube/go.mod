@@ -3,6 +3,7 @@ module github.com/httproute/httproute/kube
 go 1.27.0
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/httproute/httproute v0.0.0-00010101000000-000000000000
 	k8s.io/api v0.37.2
 	k8s.io/apiextensions-apiserver v0.37.2
