@@ -14,14 +14,19 @@ import (
 	"github.com/httproute/httproute"
 )
 
+// servedClass is the class name the Gateways of every served class have in
+// a Config: Config.GatewayClassName names one class, the Controller may
+// serve several. It is not a valid object name, so no real class has it.
+const servedClass gatewayv1.ObjectName = "httproute.kube/served"
+
 // buildConfig builds the Config of the cluster as the caches hold it, and
-// returns the Gateways it serves: those of the Controller's class, when
-// that class names the Controller. Objects are shared with the caches,
-// which the Router never modifies; they are sorted by namespace and name
-// so that equal caches build equal Configs.
+// returns the Gateways it serves: those of the classes that name the
+// Controller. Objects are shared with the caches, which the Router never
+// modifies; they are sorted by namespace and name so that equal caches
+// build equal Configs.
 func (c *Controller) buildConfig() (httproute.Config, []*gatewayv1.Gateway) {
 	cfg := c.opts.Base
-	cfg.GatewayClassName = c.opts.GatewayClassName
+	cfg.GatewayClassName = servedClass
 	cfg.ControllerName = c.controller
 	cfg.Gateways, cfg.HTTPRoutes, cfg.ReferenceGrants, cfg.Namespaces, cfg.Secrets, cfg.Objects = nil, nil, nil, nil, nil, nil
 	cfg.Services = nil
@@ -29,24 +34,27 @@ func (c *Controller) buildConfig() (httproute.Config, []*gatewayv1.Gateway) {
 		cfg.Logger = c.logger
 	}
 
-	if !c.classServed() {
-		// A Config without Gateways would serve every route on an
-		// implicit listener: the empty Config serves nothing.
-		return cfg, nil
-	}
 	all := list(c.inf.gateways.List)
 	var served []*gatewayv1.Gateway
+	// Every Gateway, so that the Router tells a parentRef to a Gateway of
+	// another class (ignored) from one to a missing Gateway; those of the
+	// served classes as shallow copies in class servedClass.
+	cfg.Gateways = make([]*gatewayv1.Gateway, 0, len(all))
 	for _, gw := range all {
-		if gw.Spec.GatewayClassName == c.opts.GatewayClassName {
+		if c.servesClass(gw.Spec.GatewayClassName) {
 			served = append(served, gw)
+			cp := *gw
+			cp.Spec.GatewayClassName = servedClass
+			gw = &cp
 		}
+		cfg.Gateways = append(cfg.Gateways, gw)
 	}
 	if len(served) == 0 {
+		// A Config without Gateways would serve every route on an
+		// implicit listener: the empty Config serves nothing.
+		cfg.Gateways = nil
 		return cfg, nil
 	}
-	// Every Gateway, so that the Router tells a parentRef to a Gateway of
-	// another class (ignored) from one to a missing Gateway.
-	cfg.Gateways = all
 	cfg.HTTPRoutes = list(c.inf.routes.List)
 	cfg.ReferenceGrants = list(c.inf.grants.List)
 	cfg.Namespaces = list(c.inf.namespaces.List)
@@ -71,10 +79,14 @@ func (c *Controller) buildConfig() (httproute.Config, []*gatewayv1.Gateway) {
 	return cfg, served
 }
 
-// classServed reports whether the Controller's GatewayClass exists and
-// names the Controller.
-func (c *Controller) classServed() bool {
-	gwc, err := c.inf.classes.Get(string(c.opts.GatewayClassName))
+// servesClass reports whether the Controller serves the Gateways of the
+// named class: the class exists, names the Controller, and is the one of
+// Options.GatewayClassName when that is set.
+func (c *Controller) servesClass(name gatewayv1.ObjectName) bool {
+	if c.opts.GatewayClassName != "" && name != c.opts.GatewayClassName {
+		return false
+	}
+	gwc, err := c.inf.classes.Get(string(name))
 	return err == nil && gwc.Spec.ControllerName == c.controller
 }
 

@@ -25,13 +25,16 @@ const FieldManager = "httproute"
 
 // Options configure a Controller.
 type Options struct {
-	// GatewayClassName is the class whose Gateways the Controller serves.
-	// Required.
-	GatewayClassName gatewayv1.ObjectName
-	// ControllerName is the controllerName the GatewayClass must name for
-	// the Controller to serve it, and the one written in route parent
-	// statuses. Empty means httproute.DefaultControllerName.
+	// ControllerName selects the GatewayClasses the Controller serves:
+	// those whose spec.controllerName it is. It is also written in route
+	// parent statuses. Empty means httproute.DefaultControllerName.
 	ControllerName gatewayv1.GatewayController
+	// GatewayClassName, when set, restricts the Controller to that one
+	// class (which must still name ControllerName): deployments of one
+	// controllerName then share a cluster, one class each, and each keeps
+	// the route parent entries of the others' Gateways. Empty serves every
+	// class of ControllerName.
+	GatewayClassName gatewayv1.ObjectName
 
 	// Base holds the hooks every compiled Config gets: Extensions, Rand,
 	// Now, Sleep, Logger, SessionKey and Strict. Its objects, Services,
@@ -97,9 +100,6 @@ var _ http.Handler = (*Controller)(nil)
 // Options are incomplete or an extension kind is not served by the
 // cluster. Run starts it.
 func New(cfg *rest.Config, opts Options) (*Controller, error) {
-	if opts.GatewayClassName == "" {
-		return nil, errors.New("kube: Options.GatewayClassName is required")
-	}
 	if opts.ControllerName == "" {
 		opts.ControllerName = httproute.DefaultControllerName
 	}
@@ -322,5 +322,8 @@ func (c *Controller) statusLoop(ctx context.Context) {
 
 // String names the Controller in logs.
 func (c *Controller) String() string {
-	return fmt.Sprintf("kube.Controller(class %s, controller %s)", c.opts.GatewayClassName, c.controller)
+	if c.opts.GatewayClassName != "" {
+		return fmt.Sprintf("kube.Controller(controller %s, class %s)", c.controller, c.opts.GatewayClassName)
+	}
+	return fmt.Sprintf("kube.Controller(controller %s)", c.controller)
 }

@@ -12,9 +12,10 @@
 // into one Router.Update of a Config built from the informers' caches, so
 // a burst of writes costs one compile.
 //
-// The Controller serves the Gateways of its class (Options.GatewayClassName)
-// when that GatewayClass names the Controller's controllerName; otherwise
-// it serves nothing and writes nothing. Services resolve to Upstreams over
+// The Controller serves the Gateways of the GatewayClasses that name its
+// controllerName, or of the one of them Options.GatewayClassName names;
+// it accepts those classes and writes nothing into other objects than
+// theirs, their Gateways and the routes attached to them. Services resolve to Upstreams over
 // the ready endpoints of their EndpointSlices (package
 // github.com/httproute/httproute/endpointslice); an Upstream lives as long
 // as its Service port, across rebuilds, so its connections and its

@@ -21,7 +21,7 @@ import (
 type LeaderElection struct {
 	// Namespace and Name of the Lease. Namespace defaults to the
 	// POD_NAMESPACE environment variable, then "default"; Name to
-	// "httproute-" followed by the GatewayClass name.
+	// "httproute", followed by "-" and Options.GatewayClassName when set.
 	Namespace, Name string
 	// Identity of this replica in the Lease; it must differ between
 	// replicas. Empty means the POD_NAME environment variable or the host
@@ -55,7 +55,10 @@ func newLeaderElector(restCfg *rest.Config, class gatewayv1.ObjectName, le Leade
 		le.Namespace = "default"
 	}
 	if le.Name == "" {
-		le.Name = "httproute-" + string(class)
+		le.Name = "httproute"
+		if class != "" {
+			le.Name += "-" + string(class)
+		}
 	}
 	if le.Identity == "" {
 		le.Identity = os.Getenv("POD_NAME")

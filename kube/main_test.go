@@ -17,16 +17,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
@@ -35,92 +29,15 @@ import (
 )
 
 // env is the control plane the package's tests share. Each test works in
-// namespaces and a GatewayClass of its own.
+// namespaces and a GatewayClass of its own. The controllers of the tests
+// run as the ServiceAccount of deploy/rbac.yaml, with exactly the
+// permissions it grants.
 var env *testenv.Env
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env, "deploy/rbac.yaml")) }
 
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "kube-testenv-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	crds, err := testenv.CRDDir()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	env, err = testenv.Start(context.Background(), dir, crds, stderrLogger{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer env.Close()
-	// The controllers of the tests run as the ServiceAccount of
-	// deploy/rbac.yaml, with exactly the permissions it grants.
-	if err := applyFile(context.Background(), env.Admin, "deploy/rbac.yaml"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
-}
-
-type stderrLogger struct{}
-
-func (stderrLogger) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-
-// applyFile creates the objects of a YAML file.
-func applyFile(ctx context.Context, cfg *rest.Config, path string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return applyYAML(ctx, cfg, data)
-}
-
-// applyYAML creates the objects of a YAML stream, or updates those that
-// exist.
 func applyYAML(ctx context.Context, cfg *rest.Config, data []byte) error {
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	r := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var u unstructured.Unstructured
-		if err := r.Decode(&u.Object); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		gvk := u.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			return fmt.Errorf("%s: %w", gvk, err)
-		}
-		ri := dyn.Resource(m.Resource).Namespace(u.GetNamespace())
-		force := true
-		body, err := u.MarshalJSON()
-		if err != nil {
-			return err
-		}
-		if _, err := ri.Patch(ctx, u.GetName(), "application/apply-patch+yaml", body,
-			metav1.PatchOptions{FieldManager: "kube-test", Force: &force}); err != nil {
-			return fmt.Errorf("apply %s %s: %w", gvk.Kind, u.GetName(), err)
-		}
-	}
+	return testenv.Apply(ctx, cfg, data)
 }
 
 // clients are a test's administrator clients.

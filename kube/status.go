@@ -65,14 +65,16 @@ type applyMetadata struct {
 // and returns every failure.
 func (s *statusWriter) write(ctx context.Context, rs httproute.Status) error {
 	var errs []error
-	if err := s.writeClass(ctx); err != nil {
-		errs = append(errs, err)
-	}
 	var jobs []func() error
+	for _, gwc := range list(s.c.inf.classes.List) {
+		if s.c.servesClass(gatewayv1.ObjectName(gwc.Name)) {
+			jobs = append(jobs, func() error { return s.writeClass(ctx, gwc) })
+		}
+	}
 	for _, gw := range list(s.c.inf.gateways.List) {
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 		st, ok := rs.Gateways[nn]
-		if !ok || gw.Spec.GatewayClassName != s.c.opts.GatewayClassName {
+		if !ok || !s.c.servesClass(gw.Spec.GatewayClassName) {
 			continue
 		}
 		if len(st.Addresses) == 0 && s.c.opts.Addresses != nil {
@@ -119,7 +121,7 @@ func (s *statusWriter) otherClass(ns string, ref gatewayv1.ParentReference) bool
 		ns = string(*ref.Namespace)
 	}
 	gw, err := s.c.inf.gateways.Gateways(ns).Get(string(ref.Name))
-	return err == nil && gw.Spec.GatewayClassName != s.c.opts.GatewayClassName
+	return err == nil && !s.c.servesClass(gw.Spec.GatewayClassName)
 }
 
 // parentsEqual reports whether two lists of parent entries hold the same
@@ -169,24 +171,14 @@ func (s *statusWriter) run(ctx context.Context, jobs []func() error) []error {
 	return errs
 }
 
-// writeClass accepts the Controller's GatewayClass when it names the
-// Controller.
-func (s *statusWriter) writeClass(ctx context.Context) error {
-	gwc, err := s.c.inf.classes.Get(string(s.c.opts.GatewayClassName))
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if gwc.Spec.ControllerName != s.c.controller {
-		return nil
-	}
+// writeClass accepts a GatewayClass the Controller serves.
+func (s *statusWriter) writeClass(ctx context.Context, gwc *gatewayv1.GatewayClass) error {
 	first := true
 	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		if !first {
+			var err error
 			if gwc, err = s.client.GatewayV1().GatewayClasses().Get(ctx, gwc.Name, metav1.GetOptions{}); err != nil {
-				return err
+				return ignoreNotFound(err)
 			}
 		}
 		first = false

@@ -29,16 +29,23 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensions "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 )
 
@@ -438,4 +445,86 @@ func (e *Env) Close() {
 		}
 	}
 	e.procs, e.done = nil, nil
+}
+
+// Main is a test binary's TestMain: it starts an Env in a temporary
+// directory, stores it in *env, applies the objects of the YAML files
+// (the RBAC the tests run with), runs the tests and stops the Env. It
+// returns the exit code.
+func Main(m *testing.M, env **Env, files ...string) int {
+	dir, err := os.MkdirTemp("", "kube-testenv-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	crds, err := CRDDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx := context.Background()
+	e, err := Start(ctx, dir, crds, stderrLogger{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer e.Close()
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			err = Apply(ctx, e.Admin, data)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "testenv: %s: %v\n", f, err)
+			return 1
+		}
+	}
+	*env = e
+	return m.Run()
+}
+
+type stderrLogger struct{}
+
+func (stderrLogger) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+// Apply applies the objects of a YAML stream with server-side apply, as
+// kubectl apply --server-side would.
+func Apply(ctx context.Context, cfg *rest.Config, data []byte) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	r := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var u unstructured.Unstructured
+		if err := r.Decode(&u.Object); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if len(u.Object) == 0 {
+			continue
+		}
+		gvk := u.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return fmt.Errorf("%s: %w", gvk, err)
+		}
+		body, err := u.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		force := true
+		_, err = dyn.Resource(m.Resource).Namespace(u.GetNamespace()).Patch(ctx, u.GetName(), types.ApplyPatchType, body,
+			metav1.PatchOptions{FieldManager: "testenv", Force: &force})
+		if err != nil {
+			return fmt.Errorf("apply %s %s: %w", gvk.Kind, u.GetName(), err)
+		}
+	}
 }
