@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -79,10 +80,7 @@ func TestNoPartialView(t *testing.T) {
 		t.Fatal(err)
 	}
 	const ns, class = "partial", "partial"
-	c.namespace(t, ns)
-	c.class(t, class, httproute.DefaultControllerName)
-	c.gatewayObj(t, ns, "gw", class, 80)
-	c.backend(t, ns, "web")
+	c.setup(t, ns, class)
 	c.route(t, ns, "web", "gw", "/", "web")
 	teapot := routeObj(ns, "teapot", "gw", "/teapot", "web")
 	teapot.Spec.Rules[0].BackendRefs = nil
@@ -183,4 +181,17 @@ func TestRebuildsOnChange(t *testing.T) {
 		code, body := get(ctrl, "example.com", "/")
 		return code == http.StatusServiceUnavailable, fmt.Sprintf("after the endpoint went not-ready, GET / answered %d %q", code, body)
 	})
+}
+
+// TestDeployManifests applies kube/deploy's Deployment example to the API
+// server (rbac.yaml is applied for every test): the objects are valid as
+// written.
+func TestDeployManifests(t *testing.T) {
+	data, err := os.ReadFile("deploy/deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applyYAML(context.Background(), env.Admin, data); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -23,10 +23,7 @@ import (
 func TestFailover(t *testing.T) {
 	c := adminClients(t)
 	const ns, class = "failover", "failover"
-	c.namespace(t, ns)
-	c.class(t, class, httproute.DefaultControllerName)
-	c.gatewayObj(t, ns, "gw", class, 80)
-	c.backend(t, ns, "web")
+	c.setup(t, ns, class)
 	c.route(t, ns, "first", "gw", "/first", "web")
 
 	replica := func(id string, keep bool) (*Controller, func()) {

@@ -24,6 +24,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"github.com/httproute/httproute"
 	"github.com/httproute/httproute/endpointslice"
 	"github.com/httproute/httproute/kube/internal/testenv"
 )
@@ -46,7 +47,7 @@ type clients struct {
 	gateway gatewayclient.Interface
 }
 
-func adminClients(t *testing.T) clients {
+func adminClients(t testing.TB) clients {
 	t.Helper()
 	cs, err := kubernetes.NewForConfig(env.Admin)
 	if err != nil {
@@ -60,7 +61,7 @@ func adminClients(t *testing.T) clients {
 }
 
 // namespace creates a namespace for the test.
-func (c clients) namespace(t *testing.T, name string) {
+func (c clients) namespace(t testing.TB, name string) {
 	t.Helper()
 	_, err := c.core.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if err != nil {
@@ -69,7 +70,7 @@ func (c clients) namespace(t *testing.T, name string) {
 }
 
 // class creates a GatewayClass of controller.
-func (c clients) class(t *testing.T, name string, controller gatewayv1.GatewayController) {
+func (c clients) class(t testing.TB, name string, controller gatewayv1.GatewayController) {
 	t.Helper()
 	_, err := c.gateway.GatewayV1().GatewayClasses().Create(context.Background(), &gatewayv1.GatewayClass{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -80,7 +81,7 @@ func (c clients) class(t *testing.T, name string, controller gatewayv1.GatewayCo
 	}
 }
 
-func (c clients) gatewayObj(t *testing.T, ns, name, class string, port int32) *gatewayv1.Gateway {
+func (c clients) gatewayObj(t testing.TB, ns, name, class string, port int32) *gatewayv1.Gateway {
 	t.Helper()
 	gw, err := c.gateway.GatewayV1().Gateways(ns).Create(context.Background(), &gatewayv1.Gateway{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
@@ -95,9 +96,20 @@ func (c clients) gatewayObj(t *testing.T, ns, name, class string, port int32) *g
 	return gw
 }
 
+// setup creates a namespace, a GatewayClass of the default controller, a
+// Gateway "gw" of that class with an HTTP listener on port 80, and a
+// backend Service "web".
+func (c clients) setup(t testing.TB, ns, class string) {
+	t.Helper()
+	c.namespace(t, ns)
+	c.class(t, class, httproute.DefaultControllerName)
+	c.gatewayObj(t, ns, "gw", class, 80)
+	c.backend(t, ns, "web")
+}
+
 // route creates an HTTPRoute attached to a Gateway, sending path prefix
 // to a Service's port 80.
-func (c clients) route(t *testing.T, ns, name, gateway, prefix, service string) *gatewayv1.HTTPRoute {
+func (c clients) route(t testing.TB, ns, name, gateway, prefix, service string) *gatewayv1.HTTPRoute {
 	t.Helper()
 	r, err := c.gateway.GatewayV1().HTTPRoutes(ns).Create(context.Background(), routeObj(ns, name, gateway, prefix, service), metav1.CreateOptions{})
 	if err != nil {
@@ -159,7 +171,7 @@ func (n *podNetwork) DialContext(ctx context.Context, network, addr string) (net
 // backend starts a loopback server answering its name, and a Service and
 // EndpointSlice in ns that send port 80 to it, as the endpoint-slice
 // controller would write them.
-func (c clients) backend(t *testing.T, ns, name string) {
+func (c clients) backend(t testing.TB, ns, name string) {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, name)
@@ -185,12 +197,17 @@ func (c clients) backend(t *testing.T, ns, name string) {
 	}
 }
 
+// testResolver resolves Services over the tests' pod network.
+func testResolver() *endpointslice.Resolver {
+	return &endpointslice.Resolver{DialContext: pods.DialContext}
+}
+
 // testOptions are Options for a test's controller: fast rebuilds and
 // elections, logs into the test's log.
-func testOptions(t *testing.T, class string) Options {
+func testOptions(t testing.TB, class string) Options {
 	return Options{
 		GatewayClassName: gatewayv1.ObjectName(class),
-		Resolver:         &endpointslice.Resolver{DialContext: pods.DialContext},
+		Resolver:         testResolver(),
 		Debounce:         20 * time.Millisecond,
 		MaxDelay:         200 * time.Millisecond,
 		LeaderElection: LeaderElection{
@@ -201,7 +218,7 @@ func testOptions(t *testing.T, class string) Options {
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimSpace(p)))
@@ -210,7 +227,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // startController runs a Controller as the ServiceAccount of
 // deploy/rbac.yaml until the test ends, or until stop is called.
-func startController(t *testing.T, opts Options) (c *Controller, stop func()) {
+func startController(t testing.TB, opts Options) (c *Controller, stop func()) {
 	t.Helper()
 	c, err := New(env.Controller, opts)
 	if err != nil {
@@ -236,7 +253,7 @@ func startController(t *testing.T, opts Options) (c *Controller, stop func()) {
 
 // eventually polls cond every 20ms for up to timeout and fails the test
 // with the last message cond returned.
-func eventually(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
+func eventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	var msg string
 	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, timeout, true, func(context.Context) (bool, error) {

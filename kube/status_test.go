@@ -50,10 +50,11 @@ func TestStatus(t *testing.T) {
 	ctx := context.Background()
 	c := adminClients(t)
 	const ns, class = "status", "status"
-	c.namespace(t, ns)
-	c.class(t, class, httproute.DefaultControllerName)
-	gw := c.gatewayObj(t, ns, "gw", class, 80)
-	c.backend(t, ns, "web")
+	c.setup(t, ns, class)
+	gw, err := c.gateway.GatewayV1().Gateways(ns).Get(ctx, "gw", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := c.route(t, ns, "r", "gw", "/", "web")
 
 	gw.Status.Conditions = []metav1.Condition{foreignCondition}
@@ -92,7 +93,7 @@ func TestStatus(t *testing.T) {
 		}
 		return ok, fmt.Sprintf("Gateway status %+v", st)
 	})
-	gw, err := c.gateway.GatewayV1().Gateways(ns).Get(ctx, "gw", metav1.GetOptions{})
+	gw, err = c.gateway.GatewayV1().Gateways(ns).Get(ctx, "gw", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -24,7 +25,6 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	gwconformance "sigs.k8s.io/gateway-api/conformance"
-	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
 	"sigs.k8s.io/gateway-api/conformance/tests"
 	"sigs.k8s.io/gateway-api/conformance/utils/config"
 	"sigs.k8s.io/gateway-api/conformance/utils/suite"
@@ -75,16 +75,6 @@ func (a *gatewayAddresses) host(nn types.NamespacedName) string {
 
 func (a *gatewayAddresses) status(nn types.NamespacedName) []gatewayv1.GatewayStatusAddress {
 	return []gatewayv1.GatewayStatusAddress{{Type: new(gatewayv1.IPAddressType), Value: a.host(nn)}}
-}
-
-func implementation() confv1.Implementation {
-	return confv1.Implementation{
-		Organization: "httproute",
-		Project:      "httproute",
-		URL:          "https://github.com/httproute/httproute",
-		Version:      "main (kube)",
-		Contact:      []string{"https://github.com/httproute/httproute/issues"},
-	}
 }
 
 // TestConformance runs the upstream conformance suite against a real API
@@ -167,7 +157,6 @@ func TestConformance(t *testing.T) {
 			CleanupBaseResources: false,
 			CleanupTestResources: true,
 			Mode:                 "default",
-			Implementation:       implementation(),
 		},
 		Client:     c,
 		Clientset:  admin,
@@ -243,15 +232,8 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env, "../deploy/rbac.yaml
 func scheme(t *testing.T) *runtime.Scheme {
 	t.Helper()
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme,
-		apiextensionsv1.AddToScheme,
-		gatewayv1.Install,
-		gatewayv1beta1.Install,
-	} {
-		if err := add(s); err != nil {
-			t.Fatal(err)
-		}
+	if err := errors.Join(clientgoscheme.AddToScheme(s), apiextensionsv1.AddToScheme(s), gatewayv1.Install(s), gatewayv1beta1.Install(s)); err != nil {
+		t.Fatal(err)
 	}
 	return s
 }
