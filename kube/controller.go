@@ -158,10 +158,7 @@ func (c *Controller) Leader() bool { return c.leader.isLeader() }
 func (c *Controller) Gate(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !c.ready.Load() {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "not ready: the cluster's objects are still being read\n")
+			notReady(w)
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -171,7 +168,18 @@ func (c *Controller) Gate(h http.Handler) http.Handler {
 // ServeHTTP serves the request with the Router once the Controller is
 // Ready, and answers 503 before.
 func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c.Gate(c.router).ServeHTTP(w, r)
+	if !c.ready.Load() {
+		notReady(w)
+		return
+	}
+	c.router.ServeHTTP(w, r)
+}
+
+func notReady(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = io.WriteString(w, "not ready: the cluster's objects are still being read\n")
 }
 
 // ReadyHandler answers 200 when the Controller is Ready and 503 before:

@@ -11,6 +11,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensions "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/httproute/httproute"
@@ -79,7 +80,7 @@ func TestNoPartialView(t *testing.T) {
 	if err := testenv.WaitEstablished(ctx, ax, crd.Name); err != nil {
 		t.Fatal(err)
 	}
-	const ns, class = "partial", "partial"
+	ns, class := unique("partial"), unique("partial")
 	c.setup(t, ns, class)
 	c.route(t, ns, "web", "gw", "/", "web")
 	teapot := routeObj(ns, "teapot", "gw", "/teapot", "web")
@@ -117,6 +118,12 @@ spec: {status: 418, body: "short and stout"}
 	if err := applyYAML(ctx, env.Admin, []byte(directResponseRBAC)); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { // a repeat of the test starts without the grant
+		err := c.core.RbacV1().ClusterRoleBindings().Delete(context.Background(), "httproute-directresponses", metav1.DeleteOptions{})
+		if err != nil {
+			t.Error(err)
+		}
+	})
 	eventually(t, 30*time.Second, func() (bool, string) {
 		code, body := get(ctrl, "example.com", "/")
 		return ctrl.Ready() && code == http.StatusOK && body == "web", fmt.Sprintf("ready %v, GET / answered %d %q", ctrl.Ready(), code, body)
@@ -132,12 +139,13 @@ spec: {status: 418, body: "short and stout"}
 func TestRebuildsOnChange(t *testing.T) {
 	ctx := context.Background()
 	c := adminClients(t)
-	const ns, class = "changes", "changes"
+	ns, class := unique("changes"), unique("changes")
 	c.namespace(t, ns)
 	c.class(t, class, httproute.DefaultControllerName)
-	c.class(t, "foreign", "example.com/another-controller")
+	foreign := unique("foreign")
+	c.class(t, foreign, "example.com/another-controller")
 	c.gatewayObj(t, ns, "gw", class, 80)
-	c.gatewayObj(t, ns, "foreign", "foreign", 80)
+	c.gatewayObj(t, ns, "foreign", foreign, 80)
 	c.backend(t, ns, "one")
 	c.backend(t, ns, "two")
 	r := c.route(t, ns, "r", "gw", "/", "one")
@@ -155,12 +163,18 @@ func TestRebuildsOnChange(t *testing.T) {
 		t.Error("the Gateway of another class has a status in the Router")
 	}
 
-	r, err := c.gateway.GatewayV1().HTTPRoutes(ns).Get(ctx, r.Name, metav1.GetOptions{})
+	// The controller writes the route's status meanwhile: retry on
+	// conflict, as any client would.
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		cur, err := c.gateway.GatewayV1().HTTPRoutes(ns).Get(ctx, r.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Rules[0].BackendRefs[0].Name = "two"
+		_, err = c.gateway.GatewayV1().HTTPRoutes(ns).Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	r.Spec.Rules[0].BackendRefs[0].Name = "two"
-	if _, err := c.gateway.GatewayV1().HTTPRoutes(ns).Update(ctx, r, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, func() (bool, string) {

@@ -22,7 +22,7 @@ import (
 // hands the Lease over at once.
 func TestFailover(t *testing.T) {
 	c := adminClients(t)
-	const ns, class = "failover", "failover"
+	ns, class := unique("failover"), unique("failover")
 	c.setup(t, ns, class)
 	c.route(t, ns, "first", "gw", "/first", "web")
 

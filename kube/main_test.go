@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,5 +274,11 @@ func get(h http.Handler, host, path string) (int, string) {
 	h.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String()
 }
+
+var names atomic.Int64
+
+// unique returns a name made of prefix and a number new in this test
+// binary, so that tests run with -count keep to objects of their own.
+func unique(prefix string) string { return fmt.Sprintf("%s-%d", prefix, names.Add(1)) }
 
 func nn(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }

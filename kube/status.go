@@ -161,8 +161,8 @@ func (s *statusWriter) run(ctx context.Context, jobs []func() error) []error {
 		})
 	}
 	for _, job := range jobs {
-		if ctx.Err() != nil {
-			break
+		if ctx.Err() != nil || !s.c.leader.isLeader() {
+			break // a replica that lost the Lease stops writing
 		}
 		next <- job
 	}

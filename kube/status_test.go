@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/httproute/httproute"
@@ -49,7 +50,7 @@ var foreignCondition = metav1.Condition{
 func TestStatus(t *testing.T) {
 	ctx := context.Background()
 	c := adminClients(t)
-	const ns, class = "status", "status"
+	ns, class := unique("status"), unique("status")
 	c.setup(t, ns, class)
 	gw, err := c.gateway.GatewayV1().Gateways(ns).Get(ctx, "gw", metav1.GetOptions{})
 	if err != nil {
@@ -121,8 +122,16 @@ func TestStatus(t *testing.T) {
 	// A new generation whose status does not change keeps the transition
 	// time; a second passes first, so that a rewritten time would differ.
 	time.Sleep(1100 * time.Millisecond)
-	gw.Spec.Listeners = append(gw.Spec.Listeners, gatewayv1.Listener{Name: "other", Port: 8080, Protocol: gatewayv1.HTTPProtocolType})
-	if _, err := c.gateway.GatewayV1().Gateways(ns).Update(ctx, gw, metav1.UpdateOptions{}); err != nil {
+	err = retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		gw, err := c.gateway.GatewayV1().Gateways(ns).Get(ctx, "gw", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		gw.Spec.Listeners = append(gw.Spec.Listeners, gatewayv1.Listener{Name: "other", Port: 8080, Protocol: gatewayv1.HTTPProtocolType})
+		_, err = c.gateway.GatewayV1().Gateways(ns).Update(ctx, gw, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, func() (bool, string) {
@@ -192,7 +201,7 @@ func managedBy(fields []metav1.ManagedFieldsEntry, manager, subresource string) 
 func TestStatusRetriesOnConflict(t *testing.T) {
 	ctx := context.Background()
 	c := adminClients(t)
-	const ns = "conflict"
+	ns := unique("conflict")
 	c.namespace(t, ns)
 	stale := c.route(t, ns, "r", "gw", "/", "web")
 
@@ -202,7 +211,7 @@ func TestStatusRetriesOnConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctrl, err := New(env.Controller, testOptions(t, "conflict"))
+	ctrl, err := New(env.Controller, testOptions(t, unique("conflict")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,20 +243,21 @@ func TestStatusRetriesOnConflict(t *testing.T) {
 func TestSameControllerOtherClass(t *testing.T) {
 	ctx := context.Background()
 	c := adminClients(t)
-	const ns = "twoclasses"
+	ns := unique("twoclasses")
 	c.namespace(t, ns)
-	c.class(t, "blue", httproute.DefaultControllerName)
-	c.class(t, "green", httproute.DefaultControllerName)
-	c.gatewayObj(t, ns, "blue", "blue", 80)
-	c.gatewayObj(t, ns, "green", "green", 80)
+	blueClass, greenClass := unique("blue"), unique("green")
+	c.class(t, blueClass, httproute.DefaultControllerName)
+	c.class(t, greenClass, httproute.DefaultControllerName)
+	c.gatewayObj(t, ns, "blue", blueClass, 80)
+	c.gatewayObj(t, ns, "green", greenClass, 80)
 	c.backend(t, ns, "web")
 	r := routeObj(ns, "r", "blue", "/", "web")
 	r.Spec.ParentRefs = append(r.Spec.ParentRefs, gatewayv1.ParentReference{Name: "green"})
 	if _, err := c.gateway.GatewayV1().HTTPRoutes(ns).Create(ctx, r, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	blue := testOptions(t, "blue")
-	green := testOptions(t, "green")
+	blue := testOptions(t, blueClass)
+	green := testOptions(t, greenClass)
 	startController(t, blue)
 	startController(t, green)
 	eventually(t, 30*time.Second, func() (bool, string) {

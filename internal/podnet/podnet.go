@@ -400,16 +400,12 @@ type Server struct {
 	srv  *http.Server
 }
 
-// StartServer serves h on an ephemeral port of 127.0.0.1; see Listen.
+// StartServer serves h on an ephemeral port of 127.0.0.1. h2c enables
+// HTTP/2 with prior knowledge next to HTTP/1.1; tlsConfig, when set,
+// serves HTTPS (with HTTP/2 offered through ALPN). Server errors are
+// logged at debug level.
 func StartServer(h http.Handler, h2c bool, tlsConfig *tls.Config, logger *slog.Logger) (*Server, error) {
-	return Listen("127.0.0.1:0", h, h2c, tlsConfig, logger)
-}
-
-// Listen serves h on addr. h2c enables HTTP/2 with prior knowledge next
-// to HTTP/1.1; tlsConfig, when set, serves HTTPS (with HTTP/2 offered
-// through ALPN). Server errors are logged at debug level.
-func Listen(addr string, h http.Handler, h2c bool, tlsConfig *tls.Config, logger *slog.Logger) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}

@@ -106,21 +106,29 @@ func Start(ctx context.Context, dir, crdDir string, log Logger) (env *Env, err e
 // binaries returns the directory of kube-apiserver and etcd: the one
 // KUBE_TESTENV_BIN names, or the cache hack/kube-testenv.sh fills.
 func binaries(ctx context.Context) (string, error) {
-	if dir := os.Getenv("KUBE_TESTENV_BIN"); dir != "" {
-		return dir, nil
+	dir := os.Getenv("KUBE_TESTENV_BIN")
+	if dir == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return "", err
+		}
+		cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "kube-testenv.sh"))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("testenv: hack/kube-testenv.sh: %w\n%s", err, stderr.Bytes())
+		}
+		dir = strings.TrimSpace(string(out))
 	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
+	// Stat the binaries: go test then keys its cached results on them
+	// too, and a rebuilt control plane reruns the tests.
+	for _, name := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return "", fmt.Errorf("testenv: %w", err)
+		}
 	}
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "kube-testenv.sh"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("testenv: hack/kube-testenv.sh: %w\n%s", err, stderr.Bytes())
-	}
-	return strings.TrimSpace(string(out)), nil
+	return dir, nil
 }
 
 // repoRoot returns the repository's root: the first parent of the working
