@@ -59,12 +59,11 @@ type applyMetadata struct {
 	ResourceVersion string `json:"resourceVersion"`
 }
 
-// write brings the status of the Controller's GatewayClass, of the
-// Gateways it serves and of every HTTPRoute in line with rs. It writes
-// only objects whose status differs, with StatusWorkers writes at once,
-// and returns every failure.
+// write brings the status of the GatewayClasses the Controller serves, of
+// their Gateways and of every HTTPRoute in line with rs. It writes only
+// objects whose status differs, with StatusWorkers writes at once, and
+// returns every failure.
 func (s *statusWriter) write(ctx context.Context, rs httproute.Status) error {
-	var errs []error
 	var jobs []func() error
 	for _, gwc := range list(s.c.inf.classes.List) {
 		if s.c.servesClass(gatewayv1.ObjectName(gwc.Name)) {
@@ -93,8 +92,7 @@ func (s *statusWriter) write(ctx context.Context, rs httproute.Status) error {
 		}
 		jobs = append(jobs, func() error { return s.applyRoute(ctx, r, ours) })
 	}
-	errs = append(errs, s.run(ctx, jobs)...)
-	return errors.Join(errs...)
+	return errors.Join(s.run(ctx, jobs)...)
 }
 
 // routeParents returns the parent entries to write into r from ours, the
