@@ -3,7 +3,6 @@ package conformance
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -31,6 +30,7 @@ import (
 	"sigs.k8s.io/gateway-api/pkg/consts"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/internal/podnet"
 )
 
 // Names the harness gives to the cluster objects it creates itself.
@@ -101,7 +101,7 @@ func newCluster(logger *slog.Logger) (*cluster, error) {
 		Delete:      c.delete,
 		DeleteAllOf: c.deleteAllOf,
 	})
-	c.clientset = &clientset{Clientset: k8sfake.NewClientset(), logs: c.backend.logs}
+	c.clientset = &clientset{Clientset: k8sfake.NewClientset(), logs: c.backend.Logs}
 
 	ctx := context.Background()
 	crd := &apiextensionsv1.CustomResourceDefinition{
@@ -131,7 +131,7 @@ func (c *cluster) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.net.close()
-	c.backend.close()
+	c.backend.Close()
 }
 
 // create is the API server's create: it sets what the server owns in
@@ -367,28 +367,12 @@ func (c *cluster) reconcile(ctx context.Context) error {
 // reconcileClasses accepts the GatewayClasses of the Router's controller,
 // as the controller would; the Router itself knows nothing of classes.
 func (c *cluster) reconcileClasses(ctx context.Context, classes []gatewayv1.GatewayClass) error {
-	var supported []gatewayv1.SupportedFeature
-	for _, f := range httproute.SupportedFeatures() {
-		supported = append(supported, gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)})
-	}
-	slices.SortFunc(supported, func(a, b gatewayv1.SupportedFeature) int {
-		return compareStrings(string(a.Name), string(b.Name))
-	})
 	for i := range classes {
 		gwc := &classes[i]
 		if gwc.Spec.ControllerName != httproute.DefaultControllerName {
 			continue
 		}
-		st := gatewayv1.GatewayClassStatus{
-			Conditions: []metav1.Condition{{
-				Type:               string(gatewayv1.GatewayClassConditionStatusAccepted),
-				Status:             metav1.ConditionTrue,
-				Reason:             string(gatewayv1.GatewayClassReasonAccepted),
-				Message:            "handled by the in-process httproute controller",
-				ObservedGeneration: gwc.Generation,
-			}},
-			SupportedFeatures: supported,
-		}
+		st := httproute.GatewayClassStatus(gwc, time.Now())
 		st.Conditions = httproute.MergeConditions(gwc.Status.Conditions, st.Conditions)
 		if reflect.DeepEqual(gwc.Status, st) {
 			continue
@@ -466,19 +450,19 @@ func (c *cluster) reconcilePods(ctx context.Context, deployments []appsv1.Deploy
 			replicas = *d.Spec.Replicas
 		}
 		for r := range replicas {
-			p := podFor(d, r)
+			p := podnet.ForDeployment(d, r)
 			want[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p
 		}
 	}
 	var running []*corev1.Pod
 	for nn, p := range want {
-		pod, err := c.backend.ensurePod(p)
+		pod, err := c.backend.Ensure(p)
 		if err != nil {
 			return nil, fmt.Errorf("reconcile: pod %s: %w", nn, err)
 		}
 		if err := c.store.Get(ctx, nn, &corev1.Pod{}); apierrors.IsNotFound(err) {
-			p.Status.PodIP = pod.ip
-			p.Status.PodIPs = []corev1.PodIP{{IP: pod.ip}}
+			p.Status.PodIP = pod.IP
+			p.Status.PodIPs = []corev1.PodIP{{IP: pod.IP}}
 			if err := c.store.Create(ctx, p); err != nil {
 				return nil, fmt.Errorf("reconcile: pod %s: %w", nn, err)
 			}
@@ -487,11 +471,11 @@ func (c *cluster) reconcilePods(ctx context.Context, deployments []appsv1.Deploy
 		}
 		running = append(running, p)
 	}
-	for _, nn := range c.backend.podNames() {
+	for _, nn := range c.backend.Names() {
 		if _, ok := want[nn]; ok {
 			continue
 		}
-		c.backend.stopPod(nn)
+		c.backend.Stop(nn)
 		err := c.store.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: nn.Namespace, Name: nn.Name}})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("reconcile: pod %s: %w", nn, err)
@@ -501,52 +485,4 @@ func (c *cluster) reconcilePods(ctx context.Context, deployments []appsv1.Deploy
 		return compareStrings(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
 	return running, nil
-}
-
-// podFor returns the Pod of replica r of Deployment d, named as the
-// ReplicaSet controller would: the Deployment's name, a template hash and
-// a replica suffix.
-func podFor(d *appsv1.Deployment, r int32) *corev1.Pod {
-	tmplHash := shortHash(d.Namespace+"/"+d.Name, 10)
-	name := fmt.Sprintf("%s-%s-%s", d.Name, tmplHash, shortHash(fmt.Sprintf("%s/%s/%d", d.Namespace, d.Name, r), 5))
-	labels := map[string]string{"pod-template-hash": tmplHash}
-	for k, v := range d.Spec.Template.Labels {
-		labels[k] = v
-	}
-	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace:         d.Namespace,
-			Name:              name,
-			Labels:            labels,
-			UID:               uuid.NewUUID(),
-			Generation:        1,
-			CreationTimestamp: now,
-		},
-		Spec: *d.Spec.Template.Spec.DeepCopy(),
-		Status: corev1.PodStatus{
-			Phase:     corev1.PodRunning,
-			HostIP:    "127.0.0.1",
-			StartTime: &now,
-			Conditions: []corev1.PodCondition{
-				{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-				{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			},
-		},
-	}
-}
-
-// shortHash returns n characters derived from s, in the alphabet
-// Kubernetes uses for generated names.
-func shortHash(s string, n int) string {
-	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(s))
-	v := h.Sum64()
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = alphabet[v%uint64(len(alphabet))]
-		v /= uint64(len(alphabet))
-	}
-	return string(b)
 }
