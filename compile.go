@@ -144,7 +144,8 @@ type compiledRoute struct {
 	anyValidRule bool
 	// hostsByListener caches hostsOn. It is written only while a table
 	// is compiled (Update is serialized), never while requests are served.
-	hostsByListener map[string][]hostAttachment
+	hostsByListener []listenerHosts
+	hostsMap        map[string][]hostAttachment
 }
 
 // rule is one compiled HTTPRouteRule.
@@ -733,8 +734,8 @@ func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backen
 	allowed := rc.c.grants.allows(gatewayv1.GroupName, "HTTPRoute", rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name)
 	if ref.Namespace != rc.route.namespace {
 		// Within a namespace no grant is needed: nothing to look up again.
-		rc.c.record(dependency{kind: depGrant, allowed: allowed,
-			grant: [7]string{gatewayv1.GroupName, "HTTPRoute", rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name}})
+		rc.c.record(dependency{kind: depGrant, more: &depDetail{allowed: allowed,
+			grant: [7]string{gatewayv1.GroupName, "HTTPRoute", rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name}}})
 	}
 	if !allowed {
 		return nil, rc.refError(reasonRefNotPermitted, field.Forbidden(path.Child("namespace"),
@@ -750,7 +751,7 @@ func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backen
 		nn := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
 		x := rc.c.xbackend(nn)
 		b, err = x.backend, x.err
-		rc.c.record(dependency{kind: depXBackend, xb: nn, backend: x.backend, err: errString(x.err), session: x.session})
+		rc.c.record(dependency{kind: depXBackend, more: &depDetail{xb: nn, backend: x.backend, err: errString(x.err), session: x.session}})
 	case isService:
 		if ref.Port == 0 {
 			return nil, rc.refError(reasonUnsupportedValue, field.Required(path.Child("port"), "port is required for a Service backendRef"))
@@ -985,18 +986,42 @@ type hostAttachment struct {
 // route compiled once is attached on every Update: the answer is kept per
 // listener hostname.
 func (r *compiledRoute) hostsOn(listenerHost string) []hostAttachment {
-	if hosts, ok := r.hostsByListener[listenerHost]; ok {
-		return hosts
+	if r.hostsMap != nil {
+		if hosts, ok := r.hostsMap[listenerHost]; ok {
+			return hosts
+		}
+	} else {
+		for _, h := range r.hostsByListener {
+			if h.listener == listenerHost {
+				return h.hosts
+			}
+		}
 	}
 	hosts, ok := effectiveHostnames(listenerHost, r.hostnames)
 	if !ok {
 		hosts = nil
 	}
-	if r.hostsByListener == nil {
-		r.hostsByListener = map[string][]hostAttachment{}
+	switch {
+	case r.hostsMap != nil:
+		r.hostsMap[listenerHost] = hosts
+	case len(r.hostsByListener) < 8:
+		// A route usually attaches under a few listener hostnames: a
+		// short list costs less memory than a map.
+		r.hostsByListener = append(r.hostsByListener, listenerHosts{listenerHost, hosts})
+	default:
+		r.hostsMap = map[string][]hostAttachment{listenerHost: hosts}
+		for _, h := range r.hostsByListener {
+			r.hostsMap[h.listener] = h.hosts
+		}
+		r.hostsByListener = nil
 	}
-	r.hostsByListener[listenerHost] = hosts
 	return hosts
+}
+
+// listenerHosts is hostsOn's answer for one listener hostname.
+type listenerHosts struct {
+	listener string
+	hosts    []hostAttachment
 }
 
 // effectiveHostnames returns the hostnames a route serves under on a

@@ -151,24 +151,30 @@ const (
 	depSecrets
 )
 
-// dependency is one lookup a route's compile made, with its answer.
+// dependency is one lookup a route's compile made, with its answer. It is
+// kept small: a route has a few and a Router keeps them for every route.
 type dependency struct {
 	kind depKind
+	// svc, for depService: the Service port and what the resolver
+	// returned, shared by every route of a compile that resolved it and
+	// checked once per compile.
+	svc *serviceDep
+	// more holds what the other kinds looked up.
+	more *depDetail
+}
+
+// depDetail is what a grant, object or XBackend lookup found.
+type depDetail struct {
 	// depGrant
 	grant   [7]string
 	allowed bool
-	// depService: the Service port and what the resolver returned,
-	// shared by every route of a compile that resolved it, and checked
-	// once per compile.
-	svc *serviceDep
-	// depXBackend (and depService through svc): what was resolved.
-	backend Backend
-	err     string
 	// depObject
 	key    objectKey
 	object Object
 	// depXBackend
 	xb      types.NamespacedName
+	backend Backend
+	err     string
 	session *sessionPolicy
 }
 
@@ -176,7 +182,7 @@ type dependency struct {
 // object group/kind ns/name (obj, nil when absent), and so the Secrets it
 // may read.
 func (c *compiler) recordObject(gk schema.GroupKind, ns, name string, obj Object) {
-	c.record(dependency{kind: depObject, key: objectKey{gk.Group, gk.Kind, ns, name}, object: obj})
+	c.record(dependency{kind: depObject, more: &depDetail{key: objectKey{gk.Group, gk.Kind, ns, name}, object: obj}})
 	c.record(dependency{kind: depSecrets})
 }
 
@@ -220,8 +226,8 @@ func (c *compiler) replay(deps []dependency) bool {
 		d := &deps[i]
 		switch d.kind {
 		case depGrant:
-			g := d.grant
-			if c.grants.allows(g[0], g[1], g[2], g[3], g[4], g[5], g[6]) != d.allowed {
+			g := d.more.grant
+			if c.grants.allows(g[0], g[1], g[2], g[3], g[4], g[5], g[6]) != d.more.allowed {
 				return false
 			}
 		case depService:
@@ -234,13 +240,13 @@ func (c *compiler) replay(deps []dependency) bool {
 				return false
 			}
 		case depObject:
-			cur := c.objects[d.key]
-			if !sameObject(cur, d.object) {
+			cur := c.objects[d.more.key]
+			if !sameObject(cur, d.more.object) {
 				return false
 			}
 		case depXBackend:
-			x := c.xbackend(d.xb)
-			if errString(x.err) != d.err || !sameBackend(x.backend, d.backend) || !sameSession(x.session, d.session) {
+			x := c.xbackend(d.more.xb)
+			if errString(x.err) != d.more.err || !sameBackend(x.backend, d.more.backend) || !sameSession(x.session, d.more.session) {
 				return false
 			}
 		case depSecrets:
