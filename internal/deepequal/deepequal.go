@@ -106,42 +106,57 @@ func plan(t reflect.Type, seen map[reflect.Type]*eqFunc) eqFunc {
 			return true
 		}
 	case reflect.Struct:
-		// The commonest fields of API types (strings, optional pointers,
-		// lists) are compared inline: most optional fields are nil on
-		// both sides, and a call per field would cost more than the check.
-		type field struct {
-			off  uintptr
-			kind reflect.Kind
-			eq   eqFunc // of the field, or of its element for a pointer
-		}
-		fields := make([]field, t.NumField())
-		for i := range fields {
-			sf := t.Field(i)
-			fd := field{off: sf.Offset, kind: sf.Type.Kind()}
-			switch fd.kind {
-			case reflect.String:
-			case reflect.Pointer:
-				fd.eq = plan(sf.Type.Elem(), seen)
-			default:
-				fd.eq = plan(sf.Type, seen)
-			}
-			fields[i] = fd
-		}
+		// Fields are compared in one flat list, nested structs inlined,
+		// and the commonest kinds of API types (strings, optional
+		// pointers, integers, booleans) inline: most optional fields are
+		// nil on both sides, and a call per field costs more than the
+		// check.
+		fields := flatten(t, 0, seen, nil)
 		f = func(a, b unsafe.Pointer) bool {
 			for i := range fields {
 				fd := &fields[i]
 				pa, pb := unsafe.Add(a, fd.off), unsafe.Add(b, fd.off)
-				switch fd.kind {
-				case reflect.String:
+				switch fd.op {
+				case opString:
 					if *(*string)(pa) != *(*string)(pb) {
 						return false
 					}
-				case reflect.Pointer:
+				case opPointer:
 					ea, eb := *(*unsafe.Pointer)(pa), *(*unsafe.Pointer)(pb)
 					if ea == eb {
 						continue
 					}
 					if ea == nil || eb == nil || !fd.eq(ea, eb) {
+						return false
+					}
+				case opPtrString:
+					ea, eb := *(*unsafe.Pointer)(pa), *(*unsafe.Pointer)(pb)
+					if ea != eb && (ea == nil || eb == nil || *(*string)(ea) != *(*string)(eb)) {
+						return false
+					}
+				case opPtrHalf:
+					ea, eb := *(*unsafe.Pointer)(pa), *(*unsafe.Pointer)(pb)
+					if ea != eb && (ea == nil || eb == nil || *(*uint32)(ea) != *(*uint32)(eb)) {
+						return false
+					}
+				case opWord:
+					if *(*uint64)(pa) != *(*uint64)(pb) {
+						return false
+					}
+				case opHalf:
+					if *(*uint32)(pa) != *(*uint32)(pb) {
+						return false
+					}
+				case opByte:
+					if *(*uint8)(pa) != *(*uint8)(pb) {
+						return false
+					}
+				case opSlice:
+					sa, sb := (*sliceHeader)(pa), (*sliceHeader)(pb)
+					if (sa.data == nil) != (sb.data == nil) || sa.len != sb.len {
+						return false
+					}
+					if sa.len > 0 && sa.data != sb.data && !fd.eq(pa, pb) {
 						return false
 					}
 				default:
@@ -160,4 +175,70 @@ func plan(t reflect.Type, seen map[reflect.Type]*eqFunc) eqFunc {
 		}
 	}
 	return f
+}
+
+// Ops of a flattened struct field.
+const (
+	opCall = iota
+	opString
+	opPointer
+	opWord
+	opHalf
+	opByte
+	opSlice
+	opPtrString
+	opPtrHalf
+)
+
+// flatField is one field of a flattened struct: its offset from the
+// start of the outermost struct, how it is compared, and the equality of
+// what it points to (opPointer) or of the whole field (opSlice, opCall).
+type flatField struct {
+	off uintptr
+	op  int
+	eq  eqFunc
+}
+
+// flatten appends the fields of struct type t, found at offset base,
+// inlining nested structs.
+func flatten(t reflect.Type, base uintptr, seen map[reflect.Type]*eqFunc, out []flatField) []flatField {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		off := base + sf.Offset
+		ft := sf.Type
+		switch ft.Kind() {
+		case reflect.Struct:
+			if _, recursive := seen[ft]; !recursive {
+				out = flatten(ft, off, seen, out)
+				continue
+			}
+			out = append(out, flatField{off: off, op: opCall, eq: plan(ft, seen)})
+		case reflect.String:
+			out = append(out, flatField{off: off, op: opString})
+		case reflect.Pointer:
+			switch ek := ft.Elem().Kind(); {
+			case ek == reflect.String:
+				out = append(out, flatField{off: off, op: opPtrString})
+			case ek == reflect.Int32 || ek == reflect.Uint32 || ((ek == reflect.Int || ek == reflect.Uint) && ft.Elem().Size() == 4):
+				out = append(out, flatField{off: off, op: opPtrHalf})
+			default:
+				out = append(out, flatField{off: off, op: opPointer, eq: plan(ft.Elem(), seen)})
+			}
+		case reflect.Bool, reflect.Int8, reflect.Uint8:
+			out = append(out, flatField{off: off, op: opByte})
+		case reflect.Int32, reflect.Uint32:
+			out = append(out, flatField{off: off, op: opHalf})
+		case reflect.Int, reflect.Uint, reflect.Int64, reflect.Uint64, reflect.Uintptr:
+			op := opWord
+			if ft.Size() == 4 {
+				op = opHalf
+			}
+			out = append(out, flatField{off: off, op: op})
+		case reflect.Slice:
+			out = append(out, flatField{off: off, op: opSlice, eq: plan(ft, seen)})
+		default:
+			out = append(out, flatField{off: off, op: opCall, eq: plan(ft, seen)})
+		}
+	}
+	return out
 }
