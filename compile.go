@@ -28,6 +28,7 @@ type env struct {
 	now     func() time.Time
 	sleeper func(context.Context, time.Duration) error
 	buffers *bufferPool
+	hooks
 }
 
 // runtimeSource is the default random source: the runtime's generator,
@@ -38,6 +39,7 @@ func (runtimeSource) Uint64() uint64 { return rand.Uint64() }
 
 func newEnv(cfg *Config) *env {
 	e := &env{logger: cfg.Logger, now: cfg.Now, sleeper: cfg.Sleep, buffers: newBufferPool()}
+	e.hooks.set(cfg)
 	if e.logger == nil {
 		e.logger = slog.Default()
 	}
@@ -147,7 +149,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache) (*table, map
 	if c.controller == "" {
 		c.controller = DefaultControllerName
 	}
-	if err := c.index(); err != nil {
+	if err := errors.Join(c.index(), c.indexTelemetry()); err != nil {
 		return nil, nil, err
 	}
 
@@ -199,7 +201,9 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache) (*table, map
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 		t.status.Gateways[nn] = c.gatewayStatus(gw, gwListeners[nn])
 	}
+	c.env.telemetry, t.status.XTelemetryPolicies = c.compileTelemetry(gateways)
 	t.build(listeners)
+	t.problems = c.problems
 
 	if cfg.Strict && len(c.problems) > 0 {
 		return nil, c.xnext, errors.Join(c.problems...)

@@ -25,6 +25,8 @@ type table struct {
 	implicit *listener
 	// paths is how request paths are normalized and bounded.
 	paths pathPolicy
+	// problems are those found in the Config (see ConfigUpdate).
+	problems []error
 }
 
 // listenerSet indexes listeners by port; all holds every listener of the
@@ -477,10 +479,12 @@ func (pi *pathIndex) find(path string, r *http.Request) *candidate {
 // Match describes the rule that serves a request, as Lookup and
 // MatchFromContext report it.
 type Match struct {
-	// Gateway and Listener name the listener the route attached to; both
-	// are empty for the implicit listener of a Config without Gateways.
+	// Gateway and Listener name the listener the route attached to, Port
+	// is its port; all are zero for the implicit listener of a Config
+	// without Gateways.
 	Gateway  types.NamespacedName
 	Listener gatewayv1.SectionName
+	Port     int32
 	// Hostname is the hostname the route serves under on that listener:
 	// the intersection of a route hostname with the listener's, "" when
 	// neither has one.
@@ -512,6 +516,7 @@ func newMatchInfo(l *listener, host string, ru *rule, mi int, m *routeMatch) *Ma
 		PathType:   gatewayv1.PathMatchType(m.kind.String()),
 		PathValue:  m.path,
 		Backends:   ru.backends,
+		Port:       l.port,
 	}
 	if m.kind == pathPrefix {
 		info.PathValue = m.path

@@ -20,6 +20,10 @@ type Status struct {
 	// XBackends has one entry per XBackend of the Config: an ancestor per
 	// Gateway whose routes reference it, with its Accepted condition.
 	XBackends map[types.NamespacedName]xv1alpha1.BackendStatus
+	// XTelemetryPolicies has one entry per XTelemetryPolicy of the
+	// Config: an ancestor per Gateway it targets, with its Accepted and
+	// ResolvedRefs conditions.
+	XTelemetryPolicies map[types.NamespacedName]xv1alpha1.TelemetryPolicyStatus
 }
 
 func (s Status) clone() Status {
@@ -37,6 +41,12 @@ func (s Status) clone() Status {
 		out.XBackends = make(map[types.NamespacedName]xv1alpha1.BackendStatus, len(s.XBackends))
 		for k, v := range s.XBackends {
 			out.XBackends[k] = *v.DeepCopy()
+		}
+	}
+	if s.XTelemetryPolicies != nil {
+		out.XTelemetryPolicies = make(map[types.NamespacedName]xv1alpha1.TelemetryPolicyStatus, len(s.XTelemetryPolicies))
+		for k, v := range s.XTelemetryPolicies {
+			out.XTelemetryPolicies[k] = *v.DeepCopy()
 		}
 	}
 	return out
@@ -185,6 +195,19 @@ func (s *Status) keepTransitionTimes(prev Status, controller gatewayv1.GatewayCo
 		if old, ok := prev.HTTPRoutes[nn]; ok {
 			st.Parents = mergeParents(old.Parents, st.Parents, controller, true)
 			s.HTTPRoutes[nn] = st
+		}
+	}
+	for nn, st := range s.XTelemetryPolicies {
+		old, ok := prev.XTelemetryPolicies[nn]
+		if !ok {
+			continue
+		}
+		for i := range st.Ancestors {
+			for _, o := range old.Ancestors {
+				if equality.Semantic.DeepEqual(o.AncestorRef, st.Ancestors[i].AncestorRef) {
+					st.Ancestors[i].Conditions = MergeConditions(o.Conditions, st.Ancestors[i].Conditions)
+				}
+			}
 		}
 	}
 	for nn, st := range s.XBackends {
