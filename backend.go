@@ -160,7 +160,7 @@ type handlerBackend struct{ h http.Handler }
 
 func (b handlerBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.h.ServeHTTP(w, r) }
 
-func (b handlerBackend) inProcess() http.Handler { return b }
+func (b handlerBackend) inProcess() http.Handler { return b.h }
 
 // inProcessBackend is the marker of the Backends served in process: those
 // InProcess returns and Limit of them. The method is unexported so that
@@ -306,14 +306,14 @@ func proxyHandler(b Backend, ref BackendRef, e *env) http.Handler {
 		Rewrite:    forwardRewrite(ref),
 		ErrorLog:   log.New(slogWriter{logger}, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if isCanceled(err) && r.Context().Err() != nil {
-				return // the client went away; nobody to answer
-			}
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("%w: %w", ErrTimeout, err)
 			}
 			if st := stateFrom(r.Context()); st != nil {
 				st.attemptErr = err
+			}
+			if isCanceled(err) && r.Context().Err() != nil {
+				return // the client went away; nobody to answer
 			}
 			logger.Debug("backend error", "backend", ref.String(), "error", err)
 			writeError(w, err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -221,7 +222,7 @@ func (o *observation) finish(completed bool) {
 		rec.Status = http.StatusSwitchingProtocols
 	case rw.code != 0:
 		rec.Status = rw.code
-	case completed:
+	case completed && o.ctx.Err() == nil:
 		rec.Status = http.StatusOK // what net/http sends for a handler that wrote nothing
 	}
 	rec.BytesOut = rw.bytes
@@ -235,6 +236,10 @@ func (o *observation) finish(completed bool) {
 			o.ended = n
 		}
 		a := &rec.Attempts[n-1]
+		if a.Status == 0 && a.Err == nil && o.timedOut {
+			// The request timeout answered before the attempt did.
+			a.Err, a.Class = errRequestTimeout, ErrorTimeout
+		}
 		if a.Status == 0 && a.Err == nil && !o.timedOut && rec.Status != 0 {
 			// The attempt's answer went to the client unseen by the
 			// attempt itself (no retry policy holds it back).
@@ -276,6 +281,10 @@ func (o *observation) finish(completed bool) {
 		obs.ObserveRequest(rec)
 	}
 }
+
+// errRequestTimeout is the error of an attempt that the request timeout
+// cut short.
+var errRequestTimeout = fmt.Errorf("%w: request timeout", ErrTimeout)
 
 // endpointAddress returns the address of the endpoint with the given id
 // among b's, "" when b has no endpoints (an in-process or extension

@@ -280,7 +280,9 @@ type PortRouter struct {
 }
 
 // ServeHTTP serves the request with the listeners of the port.
-func (p *PortRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.rt.serve(w, r, p.port, p.gw) }
+func (p *PortRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.rt.serve(w, r, p.port, p.gw)
+}
 
 // Lookup is Router.Lookup as if r had arrived on the port.
 func (p *PortRouter) Lookup(r *http.Request) (Match, bool) { return p.rt.lookup(r, p.port, p.gw) }
