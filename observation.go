@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"slices"
@@ -50,19 +51,19 @@ type observedContext struct {
 // the writer that serializes them, and read once the rule's handler has
 // returned.
 type observation struct {
-	rec      Record
-	attempts [2]Attempt
+	rec Record
+	// attempts holds the first attempt; retries append beyond it.
+	attempts [1]Attempt
 	// ends are the AttemptStarter's end functions, one per attempt.
 	ends   []func(*Attempt)
-	endBuf [2]func(*Attempt)
-	// ended counts the attempts whose end was recorded.
-	ended  int
+	endBuf [1]func(*Attempt)
 	rw     recordWriter
 	body   countingBody
-	st     *requestState
-	ctx    context.Context // the request's context as the Router got it
+	sc     *stateContext // the request's state, in the context the Router got
 	hooks  *hooks
 	holder *Record
+	// ended counts the attempts whose end was recorded.
+	ended uint16
 	// timedOut is set when the request timeout answered 504.
 	timedOut bool
 }
@@ -75,7 +76,7 @@ func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32
 	oc.Context = r.Context()
 	o := &oc.obs
 	oc.st.obs = o
-	o.st, o.ctx = &oc.st, r.Context()
+	o.sc = &oc.stateContext
 	o.hooks = &t.env.hooks
 	o.holder = holder
 	if c := o.hooks.clock; c != nil {
@@ -86,7 +87,7 @@ func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32
 	o.rec.Request = r
 	o.rec.Attempts = o.attempts[:0]
 	o.ends = o.endBuf[:0]
-	o.rw = recordWriter{ResponseWriter: w, o: o}
+	o.rw.ResponseWriter, o.rw.o = w, o
 	completed := false
 	defer func() { o.finish(completed) }()
 	if v != pathServe {
@@ -162,7 +163,7 @@ func (o *observation) beginAttempt(r *http.Request, entry *backendEntry) *http.R
 // backend's.
 func (o *observation) attemptStatus(code int) {
 	n := len(o.rec.Attempts)
-	if n == 0 || o.st.attemptErr != nil {
+	if n == 0 || o.sc.st.attemptErr != nil {
 		return
 	}
 	if a := &o.rec.Attempts[n-1]; a.Status == 0 {
@@ -171,21 +172,24 @@ func (o *observation) attemptStatus(code int) {
 	}
 }
 
-// endAttempt records the end of the current attempt at b: its duration,
-// its error, the endpoint it went to, and whether it was dropped for a
-// retry.
-func (o *observation) endAttempt(b Backend, dropped bool) {
+// endAttempt records the end of the current attempt at b: its error, the
+// endpoint it went to, whether it was dropped for a retry, and, unless it
+// is the last (whose answer lasts until the request is done, see
+// finish), its duration.
+func (o *observation) endAttempt(b Backend, dropped, last bool) {
 	n := len(o.rec.Attempts)
-	if n == 0 || o.ended == n {
+	if n == 0 || int(o.ended) == n {
 		return
 	}
-	o.ended = n
+	o.ended = uint16(min(n, math.MaxUint16))
 	a := &o.rec.Attempts[n-1]
-	a.Duration = o.elapsed() - a.Start
-	a.Err = o.st.attemptErr
+	if !last {
+		a.Duration = o.elapsed() - a.Start
+	}
+	a.Err = o.sc.st.attemptErr
 	a.Class = classify(a.Err)
 	a.Retried = dropped
-	if id := o.st.endpoint; id != "" {
+	if id := o.sc.st.endpoint; id != "" {
 		a.Endpoint = endpointAddress(b, id)
 	}
 }
@@ -222,20 +226,21 @@ func (o *observation) finish(completed bool) {
 		rec.Status = http.StatusSwitchingProtocols
 	case rw.code != 0:
 		rec.Status = rw.code
-	case completed && o.ctx.Err() == nil:
+	case completed && o.sc.Context.Err() == nil:
 		rec.Status = http.StatusOK // what net/http sends for a handler that wrote nothing
 	}
 	rec.BytesOut = rw.bytes
 	rec.BytesIn = o.body.n.Load()
 	if n := len(rec.Attempts); n > 0 {
-		if o.ended < n {
-			a := &rec.Attempts[n-1]
-			a.Duration = rec.Duration - a.Start
-			a.Err = o.st.attemptErr
-			a.Class = classify(a.Err)
-			o.ended = n
-		}
 		a := &rec.Attempts[n-1]
+		if int(o.ended) < n {
+			// Cut short by a panic.
+			a.Err = o.sc.st.attemptErr
+			a.Class = classify(a.Err)
+		}
+		if !a.Retried {
+			a.Duration = rec.Duration - a.Start
+		}
 		if a.Status == 0 && a.Err == nil && o.timedOut {
 			// The request timeout answered before the attempt did.
 			a.Err, a.Class = errRequestTimeout, ErrorTimeout
@@ -262,7 +267,7 @@ func (o *observation) finish(completed bool) {
 		rec.Flags |= UpstreamRequestTimeout
 	}
 	if !completed || rec.Status == 0 {
-		if errors.Is(o.ctx.Err(), context.Canceled) {
+		if errors.Is(o.sc.Context.Err(), context.Canceled) {
 			rec.Flags |= DownstreamConnectionTermination
 		} else if !completed {
 			rec.Flags |= UpstreamConnectionTermination

@@ -381,7 +381,7 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if st != nil && st.obs != nil {
 			r = st.obs.beginAttempt(r, entry)
 			d.attempt(w, r, entry)
-			st.obs.endAttempt(entry.backend, false)
+			st.obs.endAttempt(entry.backend, false, true)
 			return
 		}
 		d.attempt(w, r, entry)
@@ -731,7 +731,7 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 		// with http.ErrAbortHandler, which must not reach the server.
 		p := recover()
 		if aw.obs != nil {
-			aw.obs.endAttempt(entry.backend, aw.dropped)
+			aw.obs.endAttempt(entry.backend, aw.dropped, !aw.dropped)
 		}
 		if p != nil && !(aw.dropped && p == http.ErrAbortHandler) {
 			release()
