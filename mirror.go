@@ -40,7 +40,8 @@ import (
 //     is one that the primary backend did not read to the end.
 //   - At most mirrorMaxInFlight copies per filter are in flight; further
 //     copies are dropped while that many are outstanding. Drops are
-//     logged at Warn level when their count reaches a power of two.
+//     logged at Warn level when their count reaches a power of two, and
+//     every copy not sent is told to a MirrorObserver.
 //   - Failures to deliver a copy are logged at Warn level through the
 //     Router's logger; the answer of the mirror backend is read and
 //     discarded. Each copy sent and done is logged at Debug level.
