@@ -527,7 +527,18 @@ func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEn
 
 // backendRef applies the defaults of a BackendObjectReference.
 func (rc *ruleCompiler) backendRef(o *gatewayv1.BackendObjectReference) BackendRef {
-	ref := BackendRef{ObjectRef: ObjectRef{Kind: "Service", Namespace: rc.route.namespace, Name: string(o.Name)}}
+	ref := defaultBackendRef(o, rc.route.namespace)
+	ref.Object = rc.c.objects[objectKey{ref.Group, ref.Kind, ref.Namespace, ref.Name}]
+	if ref.Group != "" || ref.Kind != "Service" {
+		ref.Secret = rc.c.secretLookup(ref.Group, ref.Kind, ref.Namespace)
+	}
+	return ref
+}
+
+// defaultBackendRef applies the defaults of a BackendObjectReference
+// written in namespace ns: a Service of the core group in ns.
+func defaultBackendRef(o *gatewayv1.BackendObjectReference, ns string) BackendRef {
+	ref := BackendRef{ObjectRef: ObjectRef{Kind: "Service", Namespace: ns, Name: string(o.Name)}}
 	if o.Group != nil {
 		ref.Group = string(*o.Group)
 	}
@@ -539,10 +550,6 @@ func (rc *ruleCompiler) backendRef(o *gatewayv1.BackendObjectReference) BackendR
 	}
 	if o.Port != nil {
 		ref.Port = *o.Port
-	}
-	ref.Object = rc.c.objects[objectKey{ref.Group, ref.Kind, ref.Namespace, ref.Name}]
-	if ref.Group != "" || ref.Kind != "Service" {
-		ref.Secret = rc.c.secretLookup(ref.Group, ref.Kind, ref.Namespace)
 	}
 	return ref
 }

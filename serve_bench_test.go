@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/internal/benchserve"
 )
 
 // BenchmarkServe measures a whole request through ServeHTTP to an
@@ -56,22 +57,12 @@ func BenchmarkServe(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				w := discardWriter{h: http.Header{}}
+				w := benchserve.DiscardWriter{H: http.Header{}}
 				rt.ServeHTTP(&w, req)
 			}
 		})
 	}
 }
-
-// discardWriter is a cheap ResponseWriter for benchmarks.
-type discardWriter struct {
-	h    http.Header
-	code int
-}
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) WriteHeader(code int)        { w.code = code }
-func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // BenchmarkServeObserved is BenchmarkServe's plain rule with each of the
 // root package's observers: none, one that does nothing (the cost of
@@ -79,9 +70,6 @@ func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 // io.Discard. promroute and otelroute have the same benchmark with their
 // observers.
 func BenchmarkServeObserved(b *testing.B) {
-	ok := httproute.InProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok")
-	}))
 	jsonLog, err := httproute.NewAccessLog(slog.New(slog.NewJSONHandler(io.Discard, nil)), httproute.AccessLogOptions{})
 	if err != nil {
 		b.Fatal(err)
@@ -100,30 +88,7 @@ func BenchmarkServeObserved(b *testing.B) {
 		{"slog-text-discard", textLog},
 	}
 	for _, tc := range cases {
-		b.Run(tc.name, func(b *testing.B) {
-			rt, err := httproute.New(httproute.Config{
-				HTTPRoutes: []*gatewayv1.HTTPRoute{benchPlainRoute(b)},
-				Services:   httproute.Services{{Namespace: "default", Name: "a", Port: 80}: ok},
-				Observer:   tc.obs,
-				Strict:     true,
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			req := httptest.NewRequest("GET", "http://example.com/api/items", nil)
-			b.ReportAllocs()
-			for b.Loop() {
-				w := discardWriter{h: http.Header{}}
-				rt.ServeHTTP(&w, req)
-			}
-		})
+		rt := benchserve.Router(b, tc.obs)
+		b.Run(tc.name, func(b *testing.B) { benchserve.Loop(b, rt) })
 	}
-}
-
-func benchPlainRoute(b *testing.B) *gatewayv1.HTTPRoute {
-	var route gatewayv1.HTTPRoute
-	if err := yaml.UnmarshalStrict([]byte("metadata: {name: r, namespace: default}\nspec: {rules: [{backendRefs: [{name: a, port: 80}]}]}"), &route); err != nil {
-		b.Fatal(err)
-	}
-	return &route
 }

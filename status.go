@@ -198,28 +198,28 @@ func (s *Status) keepTransitionTimes(prev Status, controller gatewayv1.GatewayCo
 		}
 	}
 	for nn, st := range s.XTelemetryPolicies {
-		old, ok := prev.XTelemetryPolicies[nn]
-		if !ok {
-			continue
-		}
-		for i := range st.Ancestors {
-			for _, o := range old.Ancestors {
-				if equality.Semantic.DeepEqual(o.AncestorRef, st.Ancestors[i].AncestorRef) {
-					st.Ancestors[i].Conditions = MergeConditions(o.Conditions, st.Ancestors[i].Conditions)
-				}
-			}
-		}
+		keepAncestorTimes(st.Ancestors, prev.XTelemetryPolicies[nn].Ancestors,
+			func(a *gatewayv1.PolicyAncestorStatus) (gatewayv1.ParentReference, *[]metav1.Condition) {
+				return a.AncestorRef, &a.Conditions
+			})
 	}
 	for nn, st := range s.XBackends {
-		old, ok := prev.XBackends[nn]
-		if !ok {
-			continue
-		}
-		for i := range st.Ancestors {
-			for _, o := range old.Ancestors {
-				if equality.Semantic.DeepEqual(o.AncestorRef, st.Ancestors[i].AncestorRef) {
-					st.Ancestors[i].Conditions = MergeConditions(o.Conditions, st.Ancestors[i].Conditions)
-				}
+		keepAncestorTimes(st.Ancestors, prev.XBackends[nn].Ancestors,
+			func(a *xv1alpha1.BackendAncestorStatus) (gatewayv1.ParentReference, *[]metav1.Condition) {
+				return a.AncestorRef, &a.Conditions
+			})
+	}
+}
+
+// keepAncestorTimes merges the conditions of each ancestor of a policy's
+// status with those the same ancestor had in prev (see MergeConditions);
+// fields returns an ancestor's reference and conditions.
+func keepAncestorTimes[A any](cur, prev []A, fields func(*A) (gatewayv1.ParentReference, *[]metav1.Condition)) {
+	for i := range cur {
+		ref, conds := fields(&cur[i])
+		for j := range prev {
+			if pref, pconds := fields(&prev[j]); equality.Semantic.DeepEqual(pref, ref) {
+				*conds = MergeConditions(*pconds, *conds)
 			}
 		}
 	}

@@ -312,20 +312,7 @@ func fractionRate(f *gatewayv1.Fraction, path *field.Path) (float64, field.Error
 // Service (through Config.Services) or an XBackend, in the policy's
 // namespace or one whose ReferenceGrant allows it.
 func (c *compiler) telemetryProvider(p *xv1alpha1.XTelemetryPolicy, tp *xv1alpha1.TracingProvider) *TelemetryProvider {
-	o := &tp.BackendRef
-	ref := BackendRef{ObjectRef: ObjectRef{Kind: "Service", Namespace: p.Namespace, Name: string(o.Name)}}
-	if o.Group != nil {
-		ref.Group = string(*o.Group)
-	}
-	if o.Kind != nil {
-		ref.Kind = string(*o.Kind)
-	}
-	if o.Namespace != nil {
-		ref.Namespace = string(*o.Namespace)
-	}
-	if o.Port != nil {
-		ref.Port = *o.Port
-	}
+	ref := defaultBackendRef(&tp.BackendRef, p.Namespace)
 	prov := &TelemetryProvider{Ref: ref, Header: http.Header{}}
 	for _, h := range tp.Headers {
 		prov.Header.Add(string(h.Name), h.Value)
