@@ -444,6 +444,9 @@ func (c *compiler) compileRule(r *compiledRoute, i int, rs *gatewayv1.HTTPRouteR
 		terminal = errorHandler{fmt.Errorf("%w: rule has no backendRefs", ErrInvalidRule)}
 	}
 	ru.handler = res.wrapRequest(chain(ruleFilters, terminal))
+	if d, ok := terminal.(*dispatcher); ok && ru.handler == terminal {
+		d.direct = true
+	}
 	return ru
 }
 

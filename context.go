@@ -55,6 +55,8 @@ func stateFrom(ctx context.Context) *requestState {
 // MatchFromContext returns what the Router matched for the request whose
 // context this is: the route, rule, match and backends, as Lookup reports
 // them. It returns nil for a request that did not come through a Router.
+// The Match is the Router's own, shared by every request the rule serves:
+// it must not be modified (Lookup returns a copy the caller owns).
 func MatchFromContext(ctx context.Context) *Match {
 	if st := stateFrom(ctx); st != nil && st.cand != nil {
 		return st.cand.info

@@ -55,12 +55,10 @@ type observation struct {
 	// attempts holds the first attempt; retries append beyond it.
 	attempts [1]Attempt
 	// ends are the AttemptStarter's end functions, one per attempt.
-	ends   []func(*Attempt)
-	endBuf [1]func(*Attempt)
+	ends []func(*Attempt)
 	rw     recordWriter
 	body   countingBody
 	sc     *stateContext // the request's state, in the context the Router got
-	hooks  *hooks
 	holder *Record
 	// ended counts the attempts whose end was recorded.
 	ended uint16
@@ -75,18 +73,18 @@ func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32
 	oc := &observedContext{}
 	oc.Context = r.Context()
 	o := &oc.obs
-	oc.st.obs = o
+	oc.st.obs, oc.st.env = o, t.env
 	o.sc = &oc.stateContext
-	o.hooks = &t.env.hooks
-	o.holder = holder
-	if c := o.hooks.clock; c != nil {
+	if holder != nil {
+		o.holder = holder
+	}
+	if c := o.hooks().clock; c != nil {
 		o.rec.Start = c()
 	} else {
 		o.rec.Start = time.Now()
 	}
 	o.rec.Request = r
 	o.rec.Attempts = o.attempts[:0]
-	o.ends = o.endBuf[:0]
 	o.rw.ResponseWriter, o.rw.o = w, o
 	completed := false
 	defer func() { o.finish(completed) }()
@@ -102,9 +100,12 @@ func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32
 	completed = true
 }
 
+// hooks are the Router's hooks for the request.
+func (o *observation) hooks() *hooks { return &o.sc.st.env.hooks }
+
 // elapsed is the time since the record's start.
 func (o *observation) elapsed() time.Duration {
-	if c := o.hooks.clock; c != nil {
+	if c := o.hooks().clock; c != nil {
 		return c().Sub(o.rec.Start)
 	}
 	return time.Since(o.rec.Start)
@@ -123,8 +124,8 @@ func (o *observation) request(r *http.Request) {
 // RequestStarter; it returns the request to serve.
 func (o *observation) matched(c *candidate, r *http.Request) *http.Request {
 	o.rec.Match = c.info
-	if len(o.hooks.telemetry) > 0 {
-		o.rec.Telemetry = o.hooks.telemetry[c.info.Gateway]
+	if len(o.hooks().telemetry) > 0 {
+		o.rec.Telemetry = o.hooks().telemetry[c.info.Gateway]
 	}
 	return o.startRequest(r)
 }
@@ -139,7 +140,7 @@ func (o *observation) unmatched(err error, r *http.Request) *http.Request {
 }
 
 func (o *observation) startRequest(r *http.Request) *http.Request {
-	if s := o.hooks.requestStarter; s != nil {
+	if s := o.hooks().requestStarter; s != nil {
 		r = s.StartRequest(r, &o.rec)
 		o.rec.Request = r
 	}
@@ -147,10 +148,17 @@ func (o *observation) startRequest(r *http.Request) *http.Request {
 }
 
 // beginAttempt records the start of an attempt at entry and tells an
-// AttemptStarter; it returns the request to send.
-func (o *observation) beginAttempt(r *http.Request, entry *backendEntry) *http.Request {
-	o.rec.Attempts = append(o.rec.Attempts, Attempt{Backend: &entry.choice, Start: o.elapsed()})
-	if s := o.hooks.attemptStarter; s != nil {
+// AttemptStarter; it returns the request to send. The first attempt of a
+// direct rule (no filters, no request timeout, see dispatcher) starts
+// with the request, as nothing but matching comes before it: the clock is
+// not read for it (unless a RequestStarter ran in between).
+func (o *observation) beginAttempt(r *http.Request, entry *backendEntry, direct bool) *http.Request {
+	var start time.Duration
+	if !direct || len(o.rec.Attempts) > 0 || o.hooks().requestStarter != nil {
+		start = o.elapsed()
+	}
+	o.rec.Attempts = append(o.rec.Attempts, Attempt{Backend: &entry.choice, Start: start})
+	if s := o.hooks().attemptStarter; s != nil {
 		r2, end := s.StartAttempt(r, &o.rec)
 		o.ends = append(o.ends, end)
 		return r2
@@ -225,7 +233,7 @@ func (o *observation) finish(completed bool) {
 	case rw.hijacked:
 		rec.Status = http.StatusSwitchingProtocols
 	case rw.code != 0:
-		rec.Status = rw.code
+		rec.Status = int(rw.code)
 	case completed && o.sc.Context.Err() == nil:
 		rec.Status = http.StatusOK // what net/http sends for a handler that wrote nothing
 	}
@@ -282,7 +290,7 @@ func (o *observation) finish(completed bool) {
 		*o.holder = *rec
 		o.holder.Attempts = slices.Clone(rec.Attempts)
 	}
-	if obs := o.hooks.observer; obs != nil {
+	if obs := o.hooks().observer; obs != nil {
 		obs.ObserveRequest(rec)
 	}
 }
@@ -318,15 +326,15 @@ func endpointAddress(b Backend, id string) string {
 type recordWriter struct {
 	http.ResponseWriter
 	o        *observation
-	code     int
 	at       time.Duration
 	bytes    int64
+	code     int32
 	hijacked bool
 }
 
 func (w *recordWriter) status(code int) {
 	if w.code == 0 {
-		w.code = code
+		w.code = int32(code)
 		w.at = w.o.elapsed()
 	}
 }

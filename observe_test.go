@@ -32,6 +32,21 @@ func (r *recorder) ObserveRequest(rec *httproute.Record) {
 	r.records = append(r.records, summarize(rec))
 }
 
+// await waits (up to five seconds) for the record of a request served in
+// another goroutine, and returns it.
+func (r *recorder) await(t *testing.T) recordSummary {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		r.mu.Lock()
+		n := len(r.records)
+		r.mu.Unlock()
+		if n > 0 {
+			break
+		}
+	}
+	return r.last(t)
+}
+
 func (r *recorder) last(t *testing.T) recordSummary {
 	t.Helper()
 	r.mu.Lock()
@@ -121,27 +136,40 @@ func steppingClock() (func() time.Time, func()) {
 // backendRef, counts the body both ways and times the request and its
 // attempt, every reading of the Router's clock being one millisecond
 // apart: start, attempt start, status, end (which ends the last attempt).
+// The attempt of a rule without filters starts with the request: its
+// start is not read.
 func TestRecordOfAnInProcessRequest(t *testing.T) {
-	clock, reset := steppingClock()
-	rec := &recorder{}
 	echo := httproute.InProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.WriteHeader(201)
 		w.Write(append(body, "!"...))
 	}))
-	rt := inProcessRouter(t, `- name: create
-  backendRefs: [{name: a, port: 80}]
-`, httproute.Config{Observer: rec, Now: clock}, map[string]httproute.Backend{"a": echo})
-	reset()
-	w := httptest.NewRecorder()
-	rt.ServeHTTP(w, httptest.NewRequest("POST", "/items", strings.NewReader("hello")))
-	want := recordSummary{
-		Route: "default/r", Rule: "create", Gateway: "/", Backend: "a", Status: 201, BytesIn: 5, BytesOut: 6, Flags: "-",
-		Attempts: []attemptSummary{{Backend: "a", Status: 201, Start: time.Millisecond, Duration: 2 * time.Millisecond, FirstByte: time.Millisecond}},
-		Duration: 3 * time.Millisecond, UpstreamFirstByte: 2 * time.Millisecond,
+	ms := time.Millisecond
+	cases := []struct {
+		name, filters string
+		attempt       attemptSummary
+		duration, ufb time.Duration
+	}{
+		{"direct", "", attemptSummary{Backend: "a", Status: 201, Start: 0, Duration: 2 * ms, FirstByte: ms}, 2 * ms, ms},
+		{"with a filter", "  filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x, value: y}]}}]\n",
+			attemptSummary{Backend: "a", Status: 201, Start: ms, Duration: 2 * ms, FirstByte: ms}, 3 * ms, 2 * ms},
 	}
-	if diff := cmp.Diff(want, rec.last(t)); diff != "" {
-		t.Errorf("record (-want +got):\n%s", diff)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clock, reset := steppingClock()
+			rec := &recorder{}
+			rt := inProcessRouter(t, "- name: create\n  backendRefs: [{name: a, port: 80}]\n"+tc.filters,
+				httproute.Config{Observer: rec, Now: clock}, map[string]httproute.Backend{"a": echo})
+			reset()
+			rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/items", strings.NewReader("hello")))
+			want := recordSummary{
+				Route: "default/r", Rule: "create", Gateway: "/", Backend: "a", Status: 201, BytesIn: 5, BytesOut: 6, Flags: "-",
+				Attempts: []attemptSummary{tc.attempt}, Duration: tc.duration, UpstreamFirstByte: tc.ufb,
+			}
+			if diff := cmp.Diff(want, rec.last(t)); diff != "" {
+				t.Errorf("record (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -355,6 +355,9 @@ type dispatcher struct {
 	// anySession reports whether the rule or one of its backends has a
 	// session policy.
 	anySession bool
+	// direct reports whether the rule has no filters nor request timeout:
+	// the dispatcher is what serves a request once it is matched.
+	direct bool
 	env        *env
 }
 
@@ -379,7 +382,7 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if (d.retry == nil || d.retry.attempts == 0) && !d.anySession {
 		if st != nil && st.obs != nil {
-			r = st.obs.beginAttempt(r, entry)
+			r = st.obs.beginAttempt(r, entry, d.direct)
 			d.attempt(w, r, entry)
 			st.obs.endAttempt(entry.backend, false, true)
 			return
@@ -682,7 +685,7 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 	if st != nil {
 		st.attemptErr, st.endpoint = nil, ""
 		if aw.obs = st.obs; aw.obs != nil {
-			req = aw.obs.beginAttempt(req, entry)
+			req = aw.obs.beginAttempt(req, entry, d.direct)
 		}
 	}
 	aw.decide = func(code int) bool {
