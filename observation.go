@@ -55,7 +55,7 @@ type observation struct {
 	// attempts holds the first attempt; retries append beyond it.
 	attempts [1]Attempt
 	// ends are the AttemptStarter's end functions, one per attempt.
-	ends []func(*Attempt)
+	ends   []func(*Attempt)
 	rw     recordWriter
 	body   countingBody
 	sc     *stateContext // the request's state, in the context the Router got

@@ -358,7 +358,7 @@ type dispatcher struct {
 	// direct reports whether the rule has no filters nor request timeout:
 	// the dispatcher is what serves a request once it is matched.
 	direct bool
-	env        *env
+	env    *env
 }
 
 // sessionFor returns the session policy that applies to requests sent to
