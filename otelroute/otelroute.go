@@ -58,6 +58,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -89,7 +90,9 @@ type Options struct {
 	Propagator propagation.TextMapPropagator
 	// TracerProviderFor returns the TracerProvider of the requests an
 	// XTelemetryPolicy applies to (see Resource); it is called once per
-	// policy of each table. Nil, or a nil result, means TracerProvider.
+	// policy of each table (the host shuts down the providers of the
+	// policies an Update replaces). Nil, or a nil result, means
+	// TracerProvider.
 	TracerProviderFor func(*httproute.TelemetryPolicy) trace.TracerProvider
 }
 
@@ -99,7 +102,9 @@ type Observer struct {
 	tracer      trace.Tracer
 	propagator  propagation.TextMapPropagator
 	providerFor func(*httproute.TelemetryPolicy) trace.TracerProvider
-	tracers     sync.Map // *httproute.TelemetryPolicy -> trace.Tracer
+	// caches are keyed by the Router's compiled objects (policies,
+	// rules, backendRefs): they start over when its table changes.
+	caches atomic.Pointer[caches]
 
 	serverDuration, clientDuration metric.Float64Histogram
 	requestSize, responseSize      metric.Int64Histogram
@@ -110,6 +115,7 @@ var (
 	_ httproute.Observer       = (*Observer)(nil)
 	_ httproute.RequestStarter = (*Observer)(nil)
 	_ httproute.AttemptStarter = (*Observer)(nil)
+	_ httproute.UpdateObserver = (*Observer)(nil)
 )
 
 // durationBuckets are the HTTP semantic conventions' advice for duration
@@ -133,6 +139,7 @@ func New(opts Options) (*Observer, error) {
 	if o.propagator == nil {
 		o.propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	}
+	o.caches.Store(&caches{})
 	meter := mp.Meter(ScopeName)
 	var err error
 	if o.serverDuration, err = meter.Float64Histogram("http.server.request.duration", metric.WithUnit("s"),
@@ -174,6 +181,22 @@ func Resource(p *httproute.TelemetryPolicy) *resource.Resource {
 	return r
 }
 
+// caches are the tracer of each policy and the metrics' attribute sets by
+// what they are made of (setKey), so that recording a request allocates
+// none.
+type caches struct {
+	tracers sync.Map // *httproute.TelemetryPolicy -> trace.Tracer
+	sets    sync.Map // setKey -> metric.MeasurementOption
+}
+
+// ObserveUpdate starts the caches over when the Router installs a new
+// table, whose compiled objects they would otherwise keep alive.
+func (o *Observer) ObserveUpdate(u httproute.ConfigUpdate) {
+	if u.Err == nil {
+		o.caches.Store(&caches{})
+	}
+}
+
 type traceKey struct{}
 
 // requestTrace is what StartRequest leaves for the attempts and for
@@ -184,8 +207,6 @@ type requestTrace struct {
 	span   trace.Span
 	// policy are the policy's attributes, added to every span.
 	policy []attribute.KeyValue
-	// metric are the server metrics' attributes known at the start.
-	metric []attribute.KeyValue
 }
 
 // tracerFor returns the tracer of a policy's requests.
@@ -193,14 +214,15 @@ func (o *Observer) tracerFor(p *httproute.TelemetryPolicy) trace.Tracer {
 	if p == nil || o.providerFor == nil {
 		return o.tracer
 	}
-	if t, ok := o.tracers.Load(p); ok {
+	c := o.caches.Load()
+	if t, ok := c.tracers.Load(p); ok {
 		return t.(trace.Tracer)
 	}
 	t := o.tracer
 	if tp := o.providerFor(p); tp != nil {
 		t = tp.Tracer(ScopeName)
 	}
-	actual, _ := o.tracers.LoadOrStore(p, t)
+	actual, _ := c.tracers.LoadOrStore(p, t)
 	return actual.(trace.Tracer)
 }
 
@@ -211,8 +233,7 @@ func (o *Observer) StartRequest(r *http.Request, rec *httproute.Record) *http.Re
 	ctx := o.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 	rt := &requestTrace{}
 	attrs := serverAttributes(r, rec)
-	rt.metric = metricAttributes(r, rec)
-	o.active.Add(ctx, 1, metric.WithAttributes(activeAttributes(r)...))
+	o.active.Add(ctx, 1, o.activeSet(r))
 
 	p := rec.Telemetry
 	sampled := true
@@ -321,19 +342,60 @@ func serverAttributes(r *http.Request, rec *httproute.Record) []attribute.KeyVal
 	return attrs
 }
 
-func metricAttributes(r *http.Request, rec *httproute.Record) []attribute.KeyValue {
-	attrs := []attribute.KeyValue{
-		semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLScheme(scheme(r)),
-		semconv.NetworkProtocolVersion(protocolVersion(r)),
-	}
-	if rec.Match != nil {
-		attrs = append(attrs, semconv.HTTPRoute(httpRoute(rec.Match)))
-	}
-	return attrs
+// setKey identifies a metric attribute set: the server metrics' (rule,
+// method, scheme, protocol, status, error), the active requests' (method,
+// scheme) or an attempt's (backendRef, method, status, error).
+type setKey struct {
+	kind            uint8 // 0 server, 1 active, 2 client
+	match           *httproute.Match
+	backend         *httproute.BackendChoice
+	method, errType string
+	tls             bool
+	protoMajor      int
+	protoMinor      int
+	status          int
 }
 
-func activeAttributes(r *http.Request) []attribute.KeyValue {
-	return []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLScheme(scheme(r))}
+// set returns the cached attribute set of key, making it with build the
+// first time.
+func (o *Observer) set(key setKey, build func() []attribute.KeyValue) metric.MeasurementOption {
+	c := o.caches.Load()
+	if s, ok := c.sets.Load(key); ok {
+		return s.(metric.MeasurementOption)
+	}
+	set := attribute.NewSet(build()...)
+	opt := metric.WithAttributeSet(set)
+	actual, _ := c.sets.LoadOrStore(key, opt)
+	return actual.(metric.MeasurementOption)
+}
+
+func (o *Observer) activeSet(r *http.Request) metric.MeasurementOption {
+	return o.set(setKey{kind: 1, method: r.Method, tls: r.TLS != nil}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLScheme(scheme(r))}
+	})
+}
+
+// serverSet is the attribute set of a request's server metrics.
+func (o *Observer) serverSet(rec *httproute.Record, errType string) metric.MeasurementOption {
+	r := rec.Request
+	key := setKey{match: rec.Match, method: r.Method, tls: r.TLS != nil, protoMajor: r.ProtoMajor, protoMinor: r.ProtoMinor,
+		status: rec.Status, errType: errType}
+	return o.set(key, func() []attribute.KeyValue {
+		attrs := []attribute.KeyValue{
+			semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLScheme(scheme(r)),
+			semconv.NetworkProtocolVersion(protocolVersion(r)),
+		}
+		if rec.Match != nil {
+			attrs = append(attrs, semconv.HTTPRoute(httpRoute(rec.Match)))
+		}
+		if rec.Status != 0 {
+			attrs = append(attrs, semconv.HTTPResponseStatusCode(rec.Status))
+		}
+		if errType != "" {
+			attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
+		}
+		return attrs
+	})
 }
 
 // policyAttributes are a policy's span attributes for a request: literal
@@ -420,32 +482,44 @@ func (o *Observer) StartAttempt(r *http.Request, rec *httproute.Record) (*http.R
 	r2 := r.WithContext(ctx)
 	r2.Header = r.Header.Clone()
 	o.propagator.Inject(ctx, propagation.HeaderCarrier(r2.Header))
-	start := rec.Start
-	metricAttrs := attrs[:2:2]
-	if ref.Port != 0 {
-		metricAttrs = append(metricAttrs, semconv.ServerPort(int(ref.Port)))
-	}
+	start, method, backend := rec.Start, r.Method, a.Backend
 	return r2, func(a *httproute.Attempt) {
-		var end []attribute.KeyValue
+		var result []attribute.KeyValue
 		if a.Endpoint != "" {
 			h, p := splitHostPort(a.Endpoint)
-			end = append(end, semconv.NetworkPeerAddress(h), semconv.NetworkPeerPort(p))
+			result = append(result, semconv.NetworkPeerAddress(h), semconv.NetworkPeerPort(p))
 		}
-		var result []attribute.KeyValue
 		if a.Status != 0 {
 			result = append(result, semconv.HTTPResponseStatusCode(a.Status))
 		}
+		errType := ""
 		switch {
 		case a.Class != httproute.ErrorNone:
-			result = append(result, semconv.ErrorTypeKey.String(a.Class.String()))
+			errType = a.Class.String()
 			span.SetStatus(codes.Error, a.Err.Error())
 		case a.Status >= 400:
-			result = append(result, semconv.ErrorTypeKey.String(strconv.Itoa(a.Status)))
+			errType = strconv.Itoa(a.Status)
 			span.SetStatus(codes.Error, "")
 		}
-		span.SetAttributes(append(end, result...)...)
+		if errType != "" {
+			result = append(result, semconv.ErrorTypeKey.String(errType))
+		}
+		span.SetAttributes(result...)
 		span.End(trace.WithTimestamp(start.Add(a.Start + a.Duration)))
-		o.clientDuration.Record(context.Background(), a.Duration.Seconds(), metric.WithAttributes(append(metricAttrs, result...)...))
+		set := o.set(setKey{kind: 2, backend: backend, method: method, status: a.Status, errType: errType}, func() []attribute.KeyValue {
+			attrs := []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(method), semconv.ServerAddress(host)}
+			if ref.Port != 0 {
+				attrs = append(attrs, semconv.ServerPort(int(ref.Port)))
+			}
+			if a.Status != 0 {
+				attrs = append(attrs, semconv.HTTPResponseStatusCode(a.Status))
+			}
+			if errType != "" {
+				attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
+			}
+			return attrs
+		})
+		o.clientDuration.Record(context.Background(), a.Duration.Seconds(), set)
 	}
 }
 
@@ -457,17 +531,19 @@ func (o *Observer) ObserveRequest(rec *httproute.Record) {
 		// Not started here (a record made without StartRequest).
 		return
 	}
-	result := []attribute.KeyValue{}
-	if rec.Status != 0 {
-		result = append(result, semconv.HTTPResponseStatusCode(rec.Status))
-	}
+	errType := ""
 	if rec.Status >= 500 {
-		result = append(result, semconv.ErrorTypeKey.String(strconv.Itoa(rec.Status)))
+		errType = strconv.Itoa(rec.Status)
 	} else if rec.Status == 0 {
-		result = append(result, semconv.ErrorTypeKey.String(rec.Flags.String()))
+		errType = rec.Flags.String()
 	}
 	if rt.span != nil {
-		rt.span.SetAttributes(result...)
+		if rec.Status != 0 {
+			rt.span.SetAttributes(semconv.HTTPResponseStatusCode(rec.Status))
+		}
+		if errType != "" {
+			rt.span.SetAttributes(semconv.ErrorTypeKey.String(errType))
+		}
 		rt.span.SetAttributes(semconv.HTTPRequestBodySize(int(rec.BytesIn)), semconv.HTTPResponseBodySize(int(rec.BytesOut)),
 			attribute.String("httproute.response_flags", rec.Flags.String()))
 		if rec.Status >= 500 || rec.Status == 0 {
@@ -475,10 +551,10 @@ func (o *Observer) ObserveRequest(rec *httproute.Record) {
 		}
 		rt.span.End(trace.WithTimestamp(rec.Start.Add(rec.Duration)))
 	}
-	attrs := metric.WithAttributes(append(rt.metric, result...)...)
+	set := o.serverSet(rec, errType)
 	bg := context.Background()
-	o.serverDuration.Record(bg, rec.Duration.Seconds(), attrs)
-	o.requestSize.Record(bg, rec.BytesIn, attrs)
-	o.responseSize.Record(bg, rec.BytesOut, attrs)
-	o.active.Add(bg, -1, metric.WithAttributes(activeAttributes(rec.Request)...))
+	o.serverDuration.Record(bg, rec.Duration.Seconds(), set)
+	o.requestSize.Record(bg, rec.BytesIn, set)
+	o.responseSize.Record(bg, rec.BytesOut, set)
+	o.active.Add(bg, -1, o.activeSet(rec.Request))
 }

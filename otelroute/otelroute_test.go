@@ -413,7 +413,15 @@ func TestTelemetryPolicies(t *testing.T) {
 	if name, _ := server.Resource().Set().Value("service.name"); name.Emit() != "edge" {
 		t.Errorf("ingress span's service.name %q, want edge", name.Emit())
 	}
-	if diff := cmp.Diff([]string{"sampled=edge"}, services); diff != "" {
+	// An Update compiles new policies: their tracer providers are asked
+	// for anew (the caches of the old table are dropped).
+	if err := rt.Update(cfg); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Traceparent", "00-"+traceID+"-"+parentID+"-01")
+	rt.Gateway("default", "parent").ServeHTTP(httptest.NewRecorder(), req)
+	if diff := cmp.Diff([]string{"sampled=edge", "sampled=edge"}, services); diff != "" {
 		t.Errorf("tracer providers made (-want +got):\n%s", diff)
 	}
 }
