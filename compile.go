@@ -201,7 +201,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache) (*table, map
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 		t.status.Gateways[nn] = c.gatewayStatus(gw, gwListeners[nn])
 	}
-	c.env.telemetry, t.status.XTelemetryPolicies = c.compileTelemetry(gateways)
+	t.telemetry, t.status.XTelemetryPolicies = c.compileTelemetry(gateways)
 	t.build(listeners)
 	t.problems = c.problems
 

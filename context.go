@@ -155,7 +155,7 @@ func (t *table) route(ctx *stateContext, w http.ResponseWriter, r *http.Request,
 	ctx.st.cand = c
 	ctx.st.path = path
 	if o != nil {
-		r2 = o.matched(c, r2)
+		r2 = o.matched(t, c, r2)
 	}
 	c.rule.handler.ServeHTTP(w, r2)
 }

@@ -27,6 +27,8 @@ type table struct {
 	paths pathPolicy
 	// problems are those found in the Config (see ConfigUpdate).
 	problems []error
+	// telemetry is the XTelemetryPolicy of each Gateway that has one.
+	telemetry map[types.NamespacedName]*TelemetryPolicy
 }
 
 // listenerSet indexes listeners by port; all holds every listener of the

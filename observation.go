@@ -27,8 +27,6 @@ type hooks struct {
 	// durations with the monotonic clock, one reading each.
 	clock    func() time.Time
 	notFound http.Handler
-	// telemetry is the XTelemetryPolicy of each Gateway that has one.
-	telemetry map[types.NamespacedName]*TelemetryPolicy
 }
 
 func (h *hooks) set(cfg *Config) {
@@ -122,10 +120,10 @@ func (o *observation) request(r *http.Request) {
 
 // matched records the rule that serves the request and tells a
 // RequestStarter; it returns the request to serve.
-func (o *observation) matched(c *candidate, r *http.Request) *http.Request {
+func (o *observation) matched(t *table, c *candidate, r *http.Request) *http.Request {
 	o.rec.Match = c.info
-	if len(o.hooks().telemetry) > 0 {
-		o.rec.Telemetry = o.hooks().telemetry[c.info.Gateway]
+	if len(t.telemetry) > 0 {
+		o.rec.Telemetry = t.telemetry[c.info.Gateway]
 	}
 	return o.startRequest(r)
 }

@@ -86,8 +86,8 @@ func (rt *Router) TelemetryPolicies() map[types.NamespacedName]*TelemetryPolicy 
 	if t == nil {
 		return map[types.NamespacedName]*TelemetryPolicy{}
 	}
-	out := make(map[types.NamespacedName]*TelemetryPolicy, len(t.env.telemetry))
-	for gw, p := range t.env.telemetry {
+	out := make(map[types.NamespacedName]*TelemetryPolicy, len(t.telemetry))
+	for gw, p := range t.telemetry {
 		out[gw] = p
 	}
 	return out
