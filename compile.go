@@ -29,6 +29,7 @@ type env struct {
 	now     func() time.Time
 	sleeper func(context.Context, time.Duration) error
 	buffers *bufferPool
+	hooks
 }
 
 // runtimeSource is the default random source: the runtime's generator,
@@ -39,6 +40,7 @@ func (runtimeSource) Uint64() uint64 { return rand.Uint64() }
 
 func newEnv(cfg *Config) *env {
 	e := &env{logger: cfg.Logger, now: cfg.Now, sleeper: cfg.Sleep, buffers: newBufferPool()}
+	e.hooks.set(cfg)
 	if e.logger == nil {
 		e.logger = slog.Default()
 	}
@@ -214,7 +216,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 	if c.controller == "" {
 		c.controller = DefaultControllerName
 	}
-	if err := c.index(); err != nil {
+	if err := errors.Join(c.index(), c.indexTelemetry()); err != nil {
 		return nil, nil, nil, err
 	}
 	next := &routeCache{
@@ -331,7 +333,9 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 		t.status.Gateways[nn] = c.gatewayStatus(gw, gwListeners[nn])
 	}
+	t.telemetry, t.status.XTelemetryPolicies = c.compileTelemetry(gateways)
 	t.build(listeners, prevTable)
+	t.problems = c.problems
 
 	if cfg.Strict && len(c.problems) > 0 {
 		return nil, c.xnext, nil, errors.Join(c.problems...)
@@ -593,6 +597,9 @@ func (c *compiler) compileRule(r *compiledRoute, i int, rs *gatewayv1.HTTPRouteR
 		terminal = errorHandler{fmt.Errorf("%w: rule has no backendRefs", ErrInvalidRule)}
 	}
 	ru.handler = res.wrapRequest(chain(ruleFilters, terminal))
+	if d, ok := terminal.(*dispatcher); ok && ru.handler == terminal {
+		d.direct = true
+	}
 	return ru
 }
 
@@ -681,7 +688,18 @@ func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEn
 
 // backendRef applies the defaults of a BackendObjectReference.
 func (rc *ruleCompiler) backendRef(o *gatewayv1.BackendObjectReference) BackendRef {
-	ref := BackendRef{ObjectRef: ObjectRef{Kind: "Service", Namespace: rc.route.namespace, Name: string(o.Name)}}
+	ref := defaultBackendRef(o, rc.route.namespace)
+	ref.Object = rc.c.objects[objectKey{ref.Group, ref.Kind, ref.Namespace, ref.Name}]
+	if ref.Group != "" || ref.Kind != "Service" {
+		ref.Secret = rc.c.secretLookup(ref.Group, ref.Kind, ref.Namespace)
+	}
+	return ref
+}
+
+// defaultBackendRef applies the defaults of a BackendObjectReference
+// written in namespace ns: a Service of the core group in ns.
+func defaultBackendRef(o *gatewayv1.BackendObjectReference, ns string) BackendRef {
+	ref := BackendRef{ObjectRef: ObjectRef{Kind: "Service", Namespace: ns, Name: string(o.Name)}}
 	if o.Group != nil {
 		ref.Group = string(*o.Group)
 	}
@@ -693,10 +711,6 @@ func (rc *ruleCompiler) backendRef(o *gatewayv1.BackendObjectReference) BackendR
 	}
 	if o.Port != nil {
 		ref.Port = *o.Port
-	}
-	ref.Object = rc.c.objects[objectKey{ref.Group, ref.Kind, ref.Namespace, ref.Name}]
-	if ref.Group != "" || ref.Kind != "Service" {
-		ref.Secret = rc.c.secretLookup(ref.Group, ref.Kind, ref.Namespace)
 	}
 	return ref
 }

@@ -27,6 +27,8 @@ type requestState struct {
 	attemptErr error
 	// attempt counts the retries made so far (0 for the first attempt).
 	attempt int
+	// obs is the record of the request, nil when nobody wants one.
+	obs *observation
 }
 
 type stateKey struct{}
@@ -53,6 +55,8 @@ func stateFrom(ctx context.Context) *requestState {
 // MatchFromContext returns what the Router matched for the request whose
 // context this is: the route, rule, match and backends, as Lookup reports
 // them. It returns nil for a request that did not come through a Router.
+// The Match is the Router's own, shared by every request the rule serves:
+// it must not be modified (Lookup returns a copy the caller owns).
 func MatchFromContext(ctx context.Context) *Match {
 	if st := stateFrom(ctx); st != nil && st.cand != nil {
 		return st.cand.info
@@ -98,32 +102,60 @@ func setBackend(choice *BackendChoice, h http.Handler) http.Handler {
 // filters and backends all see the normal form, in r.URL and
 // r.RequestURI alike. The fields the client's Connection header names are
 // removed next, before matching and filters, so that they cannot remove
-// what a filter sets.
+// what a filter sets. A request is recorded (serveObserved) when the
+// Router has an Observer or the request's context a WithRecord holder.
 func (t *table) serve(w http.ResponseWriter, r *http.Request, port int32, gw *types.NamespacedName) {
 	raw, path, v := t.paths.check(r.URL)
+	holder, _ := r.Context().Value(recordKey{}).(*Record)
+	if t.env.observer != nil || holder != nil {
+		t.serveObserved(w, r, port, gw, raw, path, v, holder)
+		return
+	}
 	if v != pathServe {
 		v.answer(w, r, path)
 		return
 	}
-	ctx := &stateContext{Context: r.Context()}
+	t.route(&stateContext{Context: r.Context()}, w, r, raw, path, port, gw)
+}
+
+// route serves a request whose path is served, with ctx as its state:
+// the matched rule's handler, or Config.NotFound or an error when no rule
+// matches.
+func (t *table) route(ctx *stateContext, w http.ResponseWriter, r *http.Request, raw, path string, port int32, gw *types.NamespacedName) {
+	o := ctx.st.obs
 	r2 := r.WithContext(ctx)
 	r2.Header = withoutConnectionFields(r2.Header)
+	if o != nil {
+		o.request(r2)
+	}
 	c, err := t.find(r2, path, port, gw)
+	ctx.st.env = t.env
+	if err == nil || (err == ErrNoRoute && t.env.notFound != nil) {
+		if path != raw {
+			// Forward the normalized path, not the one that was sent.
+			u := *r.URL
+			setEscapedPath(&u, path)
+			r2.URL = &u
+		}
+		if r2.Method != http.MethodConnect {
+			r2.RequestURI, _ = originForm(r2.RequestURI, r2.URL, path)
+		}
+	}
 	if err != nil {
+		if o != nil {
+			r2 = o.unmatched(err, r2)
+		}
+		if err == ErrNoRoute && t.env.notFound != nil {
+			t.env.notFound.ServeHTTP(w, r2)
+			return
+		}
 		writeError(w, err)
 		return
 	}
-	ctx.st.env = t.env
 	ctx.st.cand = c
 	ctx.st.path = path
-	if path != raw {
-		// Forward the normalized path, not the one that was sent.
-		u := *r.URL
-		setEscapedPath(&u, path)
-		r2.URL = &u
-	}
-	if r2.Method != http.MethodConnect {
-		r2.RequestURI, _ = originForm(r2.RequestURI, r2.URL, path)
+	if o != nil {
+		r2 = o.matched(t, c, r2)
 	}
 	c.rule.handler.ServeHTTP(w, r2)
 }

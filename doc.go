@@ -5,7 +5,7 @@
 //	rt, err := httproute.New(httproute.Config{
 //		HTTPRoutes: routes, // []*gatewayv1.HTTPRoute
 //		Services: httproute.Services{
-//			{Namespace: "default", Name: "web", Port: 80}: httproute.Handler(webMux),
+//			{Namespace: "default", Name: "web", Port: 80}: httproute.InProcess(webMux),
 //		},
 //	})
 //	http.ListenAndServe(":8080", rt)
@@ -122,7 +122,9 @@
 // A Backend has the shape of http.RoundTripper, so the Router sees the
 // status of an answer before any byte reaches the client. Backends are
 // resolved when a Config is compiled: Services through Config.Services,
-// other kinds through Config.Extensions. Handler serves in process.
+// other kinds through Config.Extensions. InProcess serves an http.Handler
+// in process (only the Backends it makes, never another Backend that
+// merely has a ServeHTTP method).
 // Upstream proxies to network endpoints with a tuned transport (h2c for
 // appProtocol kubernetes.io/h2c, WebSocket upgrades always), balancing by
 // least request (power of two choices, the default) or round robin, and
@@ -179,8 +181,30 @@
 // NoMatchingListenerHostname, UnsupportedValue, IncompatibleFilters),
 // ResolvedRefs (BackendNotFound, InvalidKind, RefNotPermitted,
 // UnsupportedProtocol) and PartiallyInvalid; per Gateway listener, its
-// conditions and attached-route count. An invalid rule is dropped alone; an
-// invalid reference degrades only its share of traffic.
+// conditions and attached-route count; per XTelemetryPolicy and target
+// Gateway, Accepted (Conflicted, TargetNotFound, Invalid) and ResolvedRefs.
+// An invalid rule is dropped alone; an invalid reference degrades only its
+// share of traffic.
+//
+// # Observability
+//
+// Config.Observer gets a Record of every request once the Router is done
+// with it: the Gateway, listener and port, route, rule and match, the
+// backendRef the weighted choice picked, the endpoint, every attempt with
+// its status, error class and timings, the status, sizes, duration,
+// upstream time to first byte, the limits that refused it and Envoy-like
+// response flags (NR, UH, UF, UO, UT, URX, UC, DC ...). The record lives
+// in the request's state: with no Observer nothing is recorded and
+// nothing more is allocated. Optional interfaces add span hooks
+// (RequestStarter, AttemptStarter) and events that belong to no request
+// (MirrorObserver, EndpointObserver, UpdateObserver); Observers fans out
+// to several. NewAccessLog writes access logs through log/slog; the
+// promroute and otelroute modules keep Prometheus metrics and
+// OpenTelemetry traces and metrics. Middleware around the Router reads
+// the record of a request it passes on with WithRecord. XTelemetryPolicies
+// are compiled per Gateway and handed to Observers (Record.Telemetry) and
+// to the host (Router.TelemetryPolicies). Config.NotFound serves what no
+// rule matches.
 //
 // # Concurrency
 //

@@ -286,7 +286,7 @@ func (w *world) requests() []*http.Request {
 func observe(t *testing.T, rt *httproute.Router, w *world) string {
 	t.Helper()
 	var b strings.Builder
-	views := []func(*http.Request) (*httproute.Match, bool){rt.Lookup}
+	views := []func(*http.Request) (httproute.Match, bool){rt.Lookup}
 	names := []string{"router"}
 	for _, g := range w.gateways {
 		views = append(views, rt.Gateway(g.Namespace, g.Name).Lookup)

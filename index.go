@@ -28,6 +28,10 @@ type table struct {
 	implicit *listener
 	// paths is how request paths are normalized and bounded.
 	paths pathPolicy
+	// problems are those found in the Config (see ConfigUpdate).
+	problems []error
+	// telemetry is the XTelemetryPolicy of each Gateway that has one.
+	telemetry map[types.NamespacedName]*TelemetryPolicy
 }
 
 // listenerSet indexes listeners by port; all holds every listener of the
@@ -584,10 +588,12 @@ func (pi *pathIndex) find(path string, r *http.Request) *candidate {
 // Match describes the rule that serves a request, as Lookup and
 // MatchFromContext report it.
 type Match struct {
-	// Gateway and Listener name the listener the route attached to; both
-	// are empty for the implicit listener of a Config without Gateways.
+	// Gateway and Listener name the listener the route attached to, Port
+	// is its port; all are zero for the implicit listener of a Config
+	// without Gateways.
 	Gateway  types.NamespacedName
 	Listener gatewayv1.SectionName
+	Port     int32
 	// Hostname is the hostname the route serves under on that listener:
 	// the intersection of a route hostname with the listener's, "" when
 	// neither has one.
@@ -619,6 +625,7 @@ func newMatchInfo(l listenerID, host string, ru *rule, mi int, m *routeMatch) *M
 		PathType:   gatewayv1.PathMatchType(m.kind.String()),
 		PathValue:  m.path,
 		Backends:   ru.backends,
+		Port:       l.port,
 	}
 	if m.kind == pathPrefix {
 		info.PathValue = m.path

@@ -24,11 +24,11 @@ type Limits struct {
 }
 
 // Limit returns b with circuit breakers. Share one limited Backend
-// between rules to share its limits. A Backend that is also an
-// http.Handler stays one.
+// between rules to share its limits. Limit of an InProcess Backend is
+// still served in process.
 func Limit(b Backend, l Limits) Backend {
 	lb := &limitedBackend{inner: b, lim: &limiter{limits: l}}
-	if h, ok := b.(http.Handler); ok {
+	if h, ok := inProcessHandler(b); ok {
 		return &limitedHandler{limitedBackend: lb, h: h}
 	}
 	return lb
@@ -92,8 +92,13 @@ type limitedHandler struct {
 	h http.Handler
 }
 
+func (b *limitedHandler) inProcess() http.Handler { return b }
+
 func (b *limitedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !b.lim.acquire(&b.lim.active, b.lim.limits.MaxRequests) {
+		if st := stateFrom(r.Context()); st != nil {
+			st.attemptErr = errOverloaded
+		}
 		writeError(w, errOverloaded)
 		return
 	}

@@ -223,6 +223,12 @@ func (t *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer stop()
 	t.h.ServeHTTP(tw, r.WithContext(ctx))
 	tw.finish(errors.Is(ctx.Err(), context.DeadlineExceeded))
+	// finish has synchronized with the timer: timedOut is final.
+	if tw.timedOut {
+		if st := stateFrom(r.Context()); st != nil && st.obs != nil {
+			st.obs.timedOut = true
+		}
+	}
 }
 
 // timeoutWriter serializes the handler's writes with the timer's 504. Until
@@ -349,7 +355,10 @@ type dispatcher struct {
 	// anySession reports whether the rule or one of its backends has a
 	// session policy.
 	anySession bool
-	env        *env
+	// direct reports whether the rule has no filters nor request timeout:
+	// the dispatcher is what serves a request once it is matched.
+	direct bool
+	env    *env
 }
 
 // sessionFor returns the session policy that applies to requests sent to
@@ -372,6 +381,12 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if (d.retry == nil || d.retry.attempts == 0) && !d.anySession {
+		if st != nil && st.obs != nil {
+			r = st.obs.beginAttempt(r, entry, d.direct)
+			d.attempt(w, r, entry)
+			st.obs.endAttempt(entry.backend, false, true)
+			return
+		}
 		d.attempt(w, r, entry)
 		return
 	}
@@ -396,7 +411,7 @@ func (d *dispatcher) attempt(w http.ResponseWriter, r *http.Request, entry *back
 // timeout when the deadline passes, as a proxied attempt does, whether or
 // not the handler honours its context.
 func (d *dispatcher) serveAttempt(w http.ResponseWriter, r *http.Request, entry *backendEntry) {
-	if _, inProcess := entry.backend.(http.Handler); d.backendTimeout > 0 && inProcess {
+	if _, inProcess := inProcessHandler(entry.backend); d.backendTimeout > 0 && inProcess {
 		boundedAttempt(w, r, entry)
 		return
 	}
@@ -669,15 +684,22 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 	aw = &attemptWriter{w: w, header: make(http.Header)}
 	if st != nil {
 		st.attemptErr, st.endpoint = nil, ""
+		if aw.obs = st.obs; aw.obs != nil {
+			req = aw.obs.beginAttempt(req, entry, d.direct)
+		}
 	}
 	aw.decide = func(code int) bool {
-		if d.retry == nil || !replayable || n >= d.retry.attempts || r.Context().Err() != nil {
+		if d.retry == nil || !replayable || r.Context().Err() != nil {
 			return false
 		}
 		// Only the listed statuses are retried (an attempt that timed out
 		// answers 504), and connection errors: the backend was never
 		// reached, so any method is safe to send again.
 		if !d.retry.retriesCode(code) && !(st != nil && isConnectionError(st.attemptErr)) {
+			return false
+		}
+		if n >= d.retry.attempts {
+			aw.flag(UpstreamRetryLimitExceeded)
 			return false
 		}
 		remaining := time.Duration(math.MaxInt64)
@@ -689,11 +711,13 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 			return false
 		}
 		if !entry.budget.acquire() {
+			aw.reject(RejectRetryBudget)
 			return false // the backend's retry budget is spent
 		}
 		rel, ok := acquireRetry(entry.backend)
 		if !ok {
 			entry.budget.release()
+			aw.reject(RejectRetryCircuitBreaker)
 			return false // the backend's circuit breaker allows no more retries
 		}
 		wait = w
@@ -708,11 +732,13 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 	defer func() {
 		// A dropped answer is cut short: the proxy then aborts its copy
 		// with http.ErrAbortHandler, which must not reach the server.
-		if p := recover(); p != nil {
-			if !(aw.dropped && p == http.ErrAbortHandler) {
-				release()
-				panic(p)
-			}
+		p := recover()
+		if aw.obs != nil {
+			aw.obs.endAttempt(entry.backend, aw.dropped, !aw.dropped)
+		}
+		if p != nil && !(aw.dropped && p == http.ErrAbortHandler) {
+			release()
+			panic(p)
 		}
 	}()
 	d.serveAttempt(aw, req, entry)
@@ -782,6 +808,20 @@ type attemptWriter struct {
 	beforeHeader func(http.Header)
 	decided      bool
 	dropped      bool
+	// obs records the attempt, nil when the request is not observed.
+	obs *observation
+}
+
+func (aw *attemptWriter) flag(f ResponseFlags) {
+	if aw.obs != nil {
+		aw.obs.flag(f)
+	}
+}
+
+func (aw *attemptWriter) reject(r Rejection) {
+	if aw.obs != nil {
+		aw.obs.reject(r)
+	}
 }
 
 // errAttemptDropped stops the copy of an answer dropped for a retry.
@@ -802,6 +842,9 @@ func (aw *attemptWriter) WriteHeader(code int) {
 		return // informational answers are not passed on while a retry is possible
 	}
 	aw.decided = true
+	if aw.obs != nil {
+		aw.obs.attemptStatus(code)
+	}
 	if aw.decide != nil && aw.decide(code) {
 		aw.dropped = true
 		return

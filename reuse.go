@@ -88,6 +88,8 @@ type globals struct {
 	strict           bool
 	ignoreParentRefs bool
 	endpoints        uintptr
+	observer         uintptr
+	notFound         uintptr
 }
 
 func globalsOf(cfg *Config, sessionKey []byte) globals {
@@ -105,6 +107,8 @@ func globalsOf(cfg *Config, sessionKey []byte) globals {
 		strict:           cfg.Strict,
 		ignoreParentRefs: cfg.IgnoreParentRefs,
 		endpoints:        identity(cfg.Endpoints),
+		observer:         identity(cfg.Observer),
+		notFound:         identity(cfg.NotFound),
 	}
 	if len(cfg.Extensions) > 0 {
 		g.extensions = reflect.ValueOf(&cfg.Extensions[0]).Pointer()

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,12 @@ type Config struct {
 	// ConfigMaps hold CA certificate bundles (key ca.crt) that backend TLS
 	// validation references (XBackend spec.tls.validation).
 	ConfigMaps []*corev1.ConfigMap
+	// XTelemetryPolicies configure tracing for the Gateways they target
+	// (Gateway API's TelemetryPolicy, GEP-4768, experimental in v1.7):
+	// the Router compiles them, reports their status, and gives each
+	// request's policy to its Observer (Record.Telemetry) and the
+	// policies to the host (Router.TelemetryPolicies).
+	XTelemetryPolicies []*xv1alpha1.XTelemetryPolicy
 	// XBackends are Gateway API's backend objects (group
 	// gateway.networking.x-k8s.io, experimental in v1.7) that backendRefs
 	// can name: ExternalHostname or EndpointSelector, with protocol, TLS
@@ -128,6 +135,18 @@ type Config struct {
 	// client sent it; longer ones get 414 URI Too Long. Zero (or a
 	// negative value) means DefaultMaxPathLength, 8 KiB.
 	MaxPathLength int
+
+	// Observer receives a Record of every request (access logs, metrics,
+	// traces; see Observers to have several) and, when it implements the
+	// optional interfaces, spans and events. Nil records nothing and costs
+	// nothing.
+	Observer Observer
+	// NotFound serves the requests that no rule matches, instead of the
+	// Router's 404: a legacy mux the routes are migrated from, or a custom
+	// page. It sees the request with its path in normal form. Requests
+	// refused before matching (400, 414, 421) are not passed to it. Nil
+	// answers 404.
+	NotFound http.Handler
 }
 
 // DefaultControllerName is the controller name a Router reports in route
@@ -178,6 +197,25 @@ func New(cfg Config) (*Router, error) {
 func (rt *Router) Update(cfg Config) error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	uo, _ := cfg.Observer.(UpdateObserver)
+	if uo == nil {
+		return rt.update(&cfg)
+	}
+	clock := cfg.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	start := clock()
+	err := rt.update(&cfg)
+	u := ConfigUpdate{Start: start, Duration: clock().Sub(start), Err: err}
+	if t := rt.table.Load(); err == nil && t != nil {
+		u.Problems = t.problems
+	}
+	uo.ObserveUpdate(u)
+	return err
+}
+
+func (rt *Router) update(cfg *Config) error {
 	key := cfg.SessionKey
 	if len(key) == 0 {
 		rt.keyOnce.Do(func() {
@@ -186,12 +224,12 @@ func (rt *Router) Update(cfg Config) error {
 		})
 		key = rt.key
 	}
-	paths, err := newPathPolicy(&cfg)
+	paths, err := newPathPolicy(cfg)
 	if err != nil {
 		return err
 	}
 	rt.epoch++
-	t, xnext, cache, err := compile(&cfg, key, &rt.xcache, rt.table.Load(), rt.cache, rt.epoch)
+	t, xnext, cache, err := compile(cfg, key, &rt.xcache, rt.table.Load(), rt.cache, rt.epoch)
 	if err != nil {
 		rt.xcache.discard(xnext)
 		return err
@@ -247,11 +285,23 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // one http.Server per Gateway listener port on other local ports:
 //
 //	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: router.Port(80)}
-func (rt *Router) Port(p int32) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt.serve(w, r, p, nil)
-	})
+func (rt *Router) Port(p int32) *PortRouter { return &PortRouter{rt: rt, port: p} }
+
+// PortRouter is a Router serving as if on one listener port; see
+// Router.Port.
+type PortRouter struct {
+	rt   *Router
+	port int32
+	gw   *types.NamespacedName
 }
+
+// ServeHTTP serves the request with the listeners of the port.
+func (p *PortRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.rt.serve(w, r, p.port, p.gw)
+}
+
+// Lookup is Router.Lookup as if r had arrived on the port.
+func (p *PortRouter) Lookup(r *http.Request) (Match, bool) { return p.rt.lookup(r, p.port, p.gw) }
 
 func (rt *Router) serve(w http.ResponseWriter, r *http.Request, port int32, gw *types.NamespacedName) {
 	t := rt.table.Load()
@@ -287,45 +337,48 @@ func (g *GatewayRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Port returns a handler serving requests as if they arrived on the
 // Gateway's listener port p.
-func (g *GatewayRouter) Port(p int32) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.rt.serve(w, r, p, &g.gw)
-	})
-}
+func (g *GatewayRouter) Port(p int32) *PortRouter { return &PortRouter{rt: g.rt, port: p, gw: &g.gw} }
 
 // TLSConfig is Router.TLSConfig restricted to the Gateway's listeners.
 func (g *GatewayRouter) TLSConfig(p int32) *tls.Config { return g.rt.tlsConfig(p, &g.gw) }
 
 // Lookup is Router.Lookup restricted to the Gateway's listeners.
-func (g *GatewayRouter) Lookup(r *http.Request) (*Match, bool) { return g.rt.lookup(r, &g.gw) }
+func (g *GatewayRouter) Lookup(r *http.Request) (Match, bool) {
+	return g.rt.lookup(r, -localPort(r), &g.gw)
+}
 
-// Lookup reports how the Router would serve r: the Gateway, listener,
-// route, rule, match and backends chosen by matching and precedence. It
+// Lookup reports how the Router would serve r: the Gateway, listener and
+// its port, route, rule, match and backends chosen by matching and
+// precedence. The listener port is the local port r arrived on, as for
+// ServeHTTP; Port(p).Lookup asks as if it had arrived on port p. Lookup
 // has no side effects: no filter runs and no backend is called. The path
-// is matched in its normal form, as ServeHTTP matches it. ok is false when
-// no rule matches (the Router would answer 404 or 421) and when the path
-// is not served as sent (the Router would answer 307, 400 or 414).
-func (rt *Router) Lookup(r *http.Request) (m *Match, ok bool) { return rt.lookup(r, nil) }
+// is matched in its normal form, as ServeHTTP matches it. ok is false
+// when no rule matches (the Router would answer 404 or 421) and when the
+// path is not served as sent (the Router would answer 307, 400 or 414).
+// The Match is the caller's: changing it changes nothing in the Router.
+func (rt *Router) Lookup(r *http.Request) (m Match, ok bool) { return rt.lookup(r, -localPort(r), nil) }
 
-func (rt *Router) lookup(r *http.Request, gw *types.NamespacedName) (*Match, bool) {
+func (rt *Router) lookup(r *http.Request, port int32, gw *types.NamespacedName) (Match, bool) {
 	t := rt.table.Load()
 	if t == nil {
-		return nil, false
+		return Match{}, false
 	}
 	_, path, v := t.paths.check(r.URL)
 	if v != pathServe {
-		return nil, false
+		return Match{}, false
 	}
 	if h := withoutConnectionFields(r.Header); len(h) != len(r.Header) {
 		r2 := *r
 		r2.Header = h
 		r = &r2
 	}
-	c, err := t.find(r, path, -localPort(r), gw)
+	c, err := t.find(r, path, port, gw)
 	if err != nil {
-		return nil, false
+		return Match{}, false
 	}
-	return c.info, true
+	m := *c.info
+	m.Backends = slices.Clone(m.Backends)
+	return m, true
 }
 
 // localPort returns the port of the local address the request arrived on,

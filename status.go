@@ -20,6 +20,10 @@ type Status struct {
 	// XBackends has one entry per XBackend of the Config: an ancestor per
 	// Gateway whose routes reference it, with its Accepted condition.
 	XBackends map[types.NamespacedName]xv1alpha1.BackendStatus
+	// XTelemetryPolicies has one entry per XTelemetryPolicy of the
+	// Config: an ancestor per Gateway it targets, with its Accepted and
+	// ResolvedRefs conditions.
+	XTelemetryPolicies map[types.NamespacedName]xv1alpha1.TelemetryPolicyStatus
 }
 
 func (s Status) clone() Status {
@@ -37,6 +41,12 @@ func (s Status) clone() Status {
 		out.XBackends = make(map[types.NamespacedName]xv1alpha1.BackendStatus, len(s.XBackends))
 		for k, v := range s.XBackends {
 			out.XBackends[k] = *v.DeepCopy()
+		}
+	}
+	if s.XTelemetryPolicies != nil {
+		out.XTelemetryPolicies = make(map[types.NamespacedName]xv1alpha1.TelemetryPolicyStatus, len(s.XTelemetryPolicies))
+		for k, v := range s.XTelemetryPolicies {
+			out.XTelemetryPolicies[k] = *v.DeepCopy()
 		}
 	}
 	return out
@@ -182,16 +192,29 @@ func (s *Status) keepTransitionTimes(prev Status, controller gatewayv1.GatewayCo
 		}
 	}
 	// Route statuses keep their times when they are compiled (compile).
+	for nn, st := range s.XTelemetryPolicies {
+		keepAncestorTimes(st.Ancestors, prev.XTelemetryPolicies[nn].Ancestors,
+			func(a *gatewayv1.PolicyAncestorStatus) (gatewayv1.ParentReference, *[]metav1.Condition) {
+				return a.AncestorRef, &a.Conditions
+			})
+	}
 	for nn, st := range s.XBackends {
-		old, ok := prev.XBackends[nn]
-		if !ok {
-			continue
-		}
-		for i := range st.Ancestors {
-			for _, o := range old.Ancestors {
-				if equality.Semantic.DeepEqual(o.AncestorRef, st.Ancestors[i].AncestorRef) {
-					st.Ancestors[i].Conditions = MergeConditions(o.Conditions, st.Ancestors[i].Conditions)
-				}
+		keepAncestorTimes(st.Ancestors, prev.XBackends[nn].Ancestors,
+			func(a *xv1alpha1.BackendAncestorStatus) (gatewayv1.ParentReference, *[]metav1.Condition) {
+				return a.AncestorRef, &a.Conditions
+			})
+	}
+}
+
+// keepAncestorTimes merges the conditions of each ancestor of a policy's
+// status with those the same ancestor had in prev (see MergeConditions);
+// fields returns an ancestor's reference and conditions.
+func keepAncestorTimes[A any](cur, prev []A, fields func(*A) (gatewayv1.ParentReference, *[]metav1.Condition)) {
+	for i := range cur {
+		ref, conds := fields(&cur[i])
+		for j := range prev {
+			if pref, pconds := fields(&prev[j]); equality.Semantic.DeepEqual(pref, ref) {
+				*conds = MergeConditions(*pconds, *conds)
 			}
 		}
 	}

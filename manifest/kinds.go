@@ -68,6 +68,10 @@ func kinds(exts []httproute.Extension) (map[schema.GroupVersionKind]*kind, error
 		func(m *Manifests, o runtime.Object) {
 			m.Config.XBackends = append(m.Config.XBackends, o.(*xv1alpha1.XBackend))
 		})
+	xk8s("XTelemetryPolicy", func() runtime.Object { return &xv1alpha1.XTelemetryPolicy{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.XTelemetryPolicies = append(m.Config.XTelemetryPolicies, o.(*xv1alpha1.XTelemetryPolicy))
+		})
 	core := func(k string, namespaced bool, newObj func() runtime.Object, add func(*Manifests, runtime.Object)) {
 		gvk := coreV1.WithKind(k)
 		ks[gvk] = &kind{as: gvk, namespaced: namespaced, new: newObj, add: add}
