@@ -130,6 +130,9 @@ type objectKey struct {
 
 // compiledRoute is one HTTPRoute after compilation.
 type compiledRoute struct {
+	// kind is the kind of the object compiled, "" for an HTTPRoute; a
+	// Gateway when its listeners' filters are compiled (listenerfilter.go).
+	kind      string
 	namespace string
 	name      string
 	key       string // "{namespace}/{name}", the precedence tie-break
@@ -477,7 +480,11 @@ func (c *compiler) index() error {
 
 // routeError records a problem with an HTTPRoute.
 func (c *compiler) routeError(r *compiledRoute, reason string, fe *field.Error) *Error {
-	e := &Error{Kind: "HTTPRoute", Namespace: r.namespace, Name: r.name, Reason: reason, Field: fe}
+	kind := r.kind
+	if kind == "" {
+		kind = "HTTPRoute"
+	}
+	e := &Error{Kind: kind, Namespace: r.namespace, Name: r.name, Reason: reason, Field: fe}
 	c.problems = append(c.problems, e)
 	c.env.logger.Warn("route problem", "error", e.Error())
 	return e
@@ -745,11 +752,15 @@ func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backen
 		return nil, rc.refError(reasonInvalidKind,
 			field.NotSupported(path.Child("kind"), ref.Kind, rc.c.backendKinds()))
 	}
-	allowed := rc.c.grants.allows(gatewayv1.GroupName, "HTTPRoute", rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name)
+	fromKind := rc.route.kind
+	if fromKind == "" {
+		fromKind = "HTTPRoute"
+	}
+	allowed := rc.c.grants.allows(gatewayv1.GroupName, fromKind, rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name)
 	if ref.Namespace != rc.route.namespace {
 		// Within a namespace no grant is needed: nothing to look up again.
 		rc.c.record(dependency{kind: depGrant, more: &depDetail{allowed: allowed,
-			grant: [7]string{gatewayv1.GroupName, "HTTPRoute", rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name}}})
+			grant: [7]string{gatewayv1.GroupName, fromKind, rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name}}})
 	}
 	if !allowed {
 		return nil, rc.refError(reasonRefNotPermitted, field.Forbidden(path.Child("namespace"),

@@ -29,6 +29,8 @@ type requestState struct {
 	attempt int
 	// obs is the record of the request, nil when nobody wants one.
 	obs *observation
+	// pre is set while pre-routing filters run (listenerfilter.go).
+	pre *preState
 }
 
 type stateKey struct{}
@@ -128,34 +130,73 @@ func (t *table) route(ctx *stateContext, w http.ResponseWriter, r *http.Request,
 	if o != nil {
 		o.request(r2)
 	}
-	c, err := t.find(r2, path, port, gw)
 	ctx.st.env = t.env
-	if err == nil || (err == ErrNoRoute && t.env.notFound != nil) {
-		if path != raw {
-			// Forward the normalized path, not the one that was sent.
-			u := *r.URL
-			setEscapedPath(&u, path)
-			r2.URL = &u
-		}
-		if r2.Method != http.MethodConnect {
-			r2.RequestURI, _ = originForm(r2.RequestURI, r2.URL, path)
-		}
-	}
-	if err != nil {
-		if o != nil {
-			r2 = o.unmatched(err, r2)
-		}
-		if err == ErrNoRoute && t.env.notFound != nil {
-			t.env.notFound.ServeHTTP(w, r2)
-			return
-		}
-		writeError(w, err)
+	g, err := t.group(r2, port, gw)
+	if err == nil && g.pre != nil {
+		// Pre-routing filters first (listenerfilter.go); they end in
+		// matchIn, on the request as they leave it.
+		r2 = withNormalPath(r2, true, raw, path)
+		ctx.st.pre = &preState{host: r2.Host, raw: raw, path: path}
+		g.pre.ServeHTTP(w, r2)
 		return
 	}
-	ctx.st.cand = c
-	ctx.st.path = path
-	if o != nil {
+	if err != nil {
+		t.unmatched(&ctx.st, w, r2, raw, path, err)
+		return
+	}
+	t.matchIn(&ctx.st, g, w, r2, true, raw, path)
+}
+
+// matchIn serves a request with the rule of group g that matches it, or
+// Config.NotFound or an error when none does.
+// owned reports whether r is a copy the Router made, which it may modify.
+func (t *table) matchIn(st *requestState, g *listenerGroup, w http.ResponseWriter, r *http.Request, owned bool, raw, path string) {
+	c := g.findIn(r, path)
+	if c == nil {
+		t.unmatched(st, w, r, raw, path, ErrNoRoute)
+		return
+	}
+	r2 := withNormalPath(r, owned, raw, path)
+	st.cand = c
+	st.path = path
+	if o := st.obs; o != nil {
 		r2 = o.matched(t, c, r2)
 	}
 	c.rule.handler.ServeHTTP(w, r2)
+}
+
+// unmatched answers a request no rule serves: Config.NotFound when it is
+// set and no route matched, an error otherwise.
+func (t *table) unmatched(st *requestState, w http.ResponseWriter, r2 *http.Request, raw, path string, err error) {
+	if err == ErrNoRoute && t.env.notFound != nil {
+		r2 = withNormalPath(r2, false, raw, path)
+	}
+	if o := st.obs; o != nil {
+		r2 = o.unmatched(err, r2)
+	}
+	if err == ErrNoRoute && t.env.notFound != nil {
+		t.env.notFound.ServeHTTP(w, r2)
+		return
+	}
+	writeError(w, err)
+}
+
+// withNormalPath returns r carrying the normalized path in its URL and
+// RequestURI, as what serves it sees it. r is modified in place when
+// owned (a copy the Router made), else copied first.
+func withNormalPath(r *http.Request, owned bool, raw, path string) *http.Request {
+	if !owned {
+		r2 := *r
+		r = &r2
+	}
+	if path != raw {
+		// Forward the normalized path, not the one that was sent.
+		u := *r.URL
+		setEscapedPath(&u, path)
+		r.URL = &u
+	}
+	if r.Method != http.MethodConnect {
+		r.RequestURI, _ = originForm(r.RequestURI, r.URL, path)
+	}
+	return r
 }

@@ -165,6 +165,13 @@
 // header (see Config.SessionKey). Limit adds circuit breakers to a backend.
 // Waits use Config.Sleep and expiry Config.Now, so tests are exact.
 //
+// # Pre-routing filters
+//
+// Listener filters.requests (Gateway API v1.7, GEP-5224) run before route
+// matching, in list order: ExternalAuth and ExtensionRef filters may
+// change headers, path and method that matching then sees, or answer the
+// request themselves, but not its Host. See listenerfilter.go.
+//
 // # Extensions
 //
 // An Extension adds a kind of object that ExtensionRef filters or

@@ -41,6 +41,7 @@ func SupportedFeatures() []features.FeatureName {
 		features.SupportHTTPRouteRetryCodes,
 		features.SupportHTTPRouteBackendURLRewrite,
 		features.SupportGatewayRouteHostnameIntersectionPrecedence,
+		features.SupportGatewayListenerFilters,
 		features.SupportHTTPRouteRetryConnectionError,
 	}
 }

@@ -40,6 +40,11 @@ type listener struct {
 	// for the listener's status.
 	routes   []attachment
 	attached int32
+
+	// pre are the listener's compiled pre-routing filters, filters their
+	// spec (listenerfilter.go).
+	pre     []middleware
+	filters *gatewayv1.ListenerFilters
 }
 
 var httpRouteKind = gatewayv1.RouteGroupKind{Group: ptr(gatewayv1.Group(gatewayv1.GroupName)), Kind: "HTTPRoute"}
@@ -125,6 +130,18 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 			default:
 				accepted, acceptedReason = false, string(gatewayv1.ListenerReasonUnsupportedValue)
 				acceptedMsg = fmt.Sprintf("allowedRoutes.namespaces.from %q is not supported", l.from)
+			}
+		}
+
+		// Pre-routing filters (GEP-5224).
+		if accepted {
+			pre, acc, res := c.compileListenerFilters(gw, i, ls)
+			l.pre, l.filters = pre, ls.Filters
+			if acc.reason != "" {
+				accepted, acceptedReason, acceptedMsg = false, acc.reason, acc.msg
+			}
+			if res.reason != "" && resolved {
+				resolved, resolvedReason, resolvedMsg = false, res.reason, res.msg
 			}
 		}
 

@@ -88,6 +88,9 @@ type listenerGroup struct {
 	paths   map[string]*builtPaths
 	contrib map[string][]contribution
 	seen    map[routeHost]bool
+	// pre runs the pre-routing filters of the group's listeners, then
+	// routes within the group; nil when they have none.
+	pre http.Handler
 }
 
 // hostIndex selects routes by the hostname they attached under: exact
@@ -224,13 +227,38 @@ func (t *table) build(listeners []*listener, prev *table) {
 		prevSet = &prev.listenerSet
 	}
 	t.listenerSet.finish(prevSet)
+	t.listenerSet.each(func(g *listenerGroup) { g.preRouting(t) })
 	for gw, gs := range t.gateways {
 		var p *listenerSet
 		if prev != nil {
 			p = prev.gateways[gw]
 		}
 		gs.finish(p)
+		gs.each(func(g *listenerGroup) { g.preRouting(t) })
 	}
+}
+
+// each calls fn with every listener group of the set.
+func (s *listenerSet) each(fn func(*listenerGroup)) {
+	for _, p := range append([]*portIndex{s.all}, mapValues(s.ports)...) {
+		for _, g := range p.exact {
+			fn(g)
+		}
+		for _, g := range p.wildcard {
+			fn(g)
+		}
+		if p.any != nil {
+			fn(p.any)
+		}
+	}
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }
 
 // finish builds the path indexes of every group of the set, sharing those
@@ -483,6 +511,20 @@ func (pi *pathIndex) sort() {
 //
 // path is the normalized escaped path of r (normalizePath).
 func (t *table) find(r *http.Request, path string, port int32, gw *types.NamespacedName) (*candidate, error) {
+	g, err := t.group(r, port, gw)
+	if err != nil {
+		return nil, err
+	}
+	if c := g.findIn(r, path); c != nil {
+		return c, nil
+	}
+	return nil, ErrNoRoute
+}
+
+// group returns the listener group that serves r: the listener of the
+// port (see find) whose hostname matches the request's Host most
+// specifically, or an error wrapping ErrNoRoute or ErrMisdirected.
+func (t *table) group(r *http.Request, port int32, gw *types.NamespacedName) (*listenerGroup, error) {
 	set := &t.listenerSet
 	if gw != nil && t.implicit == nil {
 		if set = t.gateways[*gw]; set == nil {
@@ -517,10 +559,13 @@ func (t *table) find(r *http.Request, path string, port int32, gw *types.Namespa
 	if g == nil {
 		return nil, ErrNoRoute
 	}
-	if c := g.hosts.find(host, path, r); c != nil {
-		return c, nil
-	}
-	return nil, ErrNoRoute
+	return g, nil
+}
+
+// findIn returns the candidate of highest precedence of group g matching
+// r, or nil.
+func (g *listenerGroup) findIn(r *http.Request, path string) *candidate {
+	return g.hosts.find(requestHost(r.Host), path, r)
 }
 
 func (p *portIndex) listenerFor(host string) *listenerGroup {
