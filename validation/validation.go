@@ -628,6 +628,9 @@ func (v *Validator) Config(cfg *httproute.Config) error {
 	for _, o := range cfg.XBackends {
 		check("XBackend", o)
 	}
+	for _, o := range cfg.XTelemetryPolicies {
+		check("XTelemetryPolicy", o)
+	}
 	for _, o := range cfg.Objects {
 		if o == nil || reflect.ValueOf(o).IsNil() {
 			continue

@@ -1,6 +1,7 @@
 package validation_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -39,5 +40,17 @@ func TestXBackendChannels(t *testing.T) {
 				t.Errorf("errors (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestXTelemetryPolicyValidated: Config validates XTelemetryPolicies as
+// the experimental CRD does.
+func TestXTelemetryPolicyValidated(t *testing.T) {
+	cfg := httproute.Config{XTelemetryPolicies: []*xv1alpha1.XTelemetryPolicy{{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p"},
+	}}}
+	err := validators[validation.Experimental].Config(&cfg)
+	if err == nil || !strings.Contains(err.Error(), "xtelemetrypolicy default/p: spec.targetRefs") {
+		t.Errorf("an XTelemetryPolicy without targetRefs: %v", err)
 	}
 }
