@@ -30,6 +30,9 @@ type env struct {
 	sleeper func(context.Context, time.Duration) error
 	buffers *bufferPool
 	hooks
+	// bg is the Router's background work (mirror copies); set before
+	// the first table using the env serves.
+	bg *background
 }
 
 // runtimeSource is the default random source: the runtime's generator,
@@ -92,6 +95,10 @@ type compiler struct {
 	epoch            uint64
 	// outcomes is a buffer for the parent outcomes of one route.
 	outcomes []parentOutcome
+	// closers collects the io.Closers extensions build: the current
+	// route's while one compiles (cachedRoute.closers), the listeners'
+	// otherwise (table.closers).
+	closers closers
 }
 
 // serviceKey and serviceResult memoize the ServiceResolver's answers in
@@ -194,6 +201,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		gatewayNames: map[types.NamespacedName]bool{},
 		serviceMemo:  map[serviceKey]serviceResult{},
 		serviceDeps:  map[serviceKey]*serviceDep{},
+		closers:      closers{},
 		epoch:        epoch,
 		configMaps:   map[types.NamespacedName]*corev1.ConfigMap{},
 		xbackends:    map[types.NamespacedName]*xv1alpha1.XBackend{},
@@ -303,7 +311,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 			} else if old, ok := prevParents[types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}]; ok {
 				parents = mergeParents(old, parents, c.controller, true)
 			}
-			cr = &cachedRoute{obj: cr.obj, route: r, deps: cr.deps, problems: cr.problems, outcomes: outcomes, parents: parents}
+			cr = &cachedRoute{obj: cr.obj, route: r, deps: cr.deps, problems: cr.problems, closers: cr.closers, outcomes: outcomes, parents: parents}
 		}
 		next.list = append(next.list, cr)
 	}
@@ -327,6 +335,14 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		}
 	}
 	t.routes = next.list
+	// The table's closers: the listeners' (compiled with the Gateways,
+	// above) and its routes'.
+	t.closers = c.closers
+	for _, cr := range next.list {
+		for k, v := range cr.closers {
+			t.closers[k] = v
+		}
+	}
 
 	t.status = Status{
 		Gateways:  map[types.NamespacedName]gatewayv1.GatewayStatus{},
@@ -356,10 +372,16 @@ func (c *compiler) routeFor(prev *cachedRoute, hr *gatewayv1.HTTPRoute) *cachedR
 	}
 	var deps []dependency
 	c.deps = &deps
+	outer := c.closers
+	c.closers = closers{}
 	start := len(c.problems)
 	r := c.compileRoute(hr)
-	c.deps = nil
-	return &cachedRoute{obj: hr, route: r, deps: deps, problems: slices.Clone(c.problems[start:])}
+	cr := &cachedRoute{obj: hr, route: r, deps: deps, problems: slices.Clone(c.problems[start:])}
+	if len(c.closers) > 0 {
+		cr.closers = c.closers
+	}
+	c.deps, c.closers = nil, outer
+	return cr
 }
 
 // index checks the Config for objects that make it unservable and indexes
@@ -791,6 +813,7 @@ func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backen
 			err = fmt.Errorf("%s %s/%s: %w", ref.Kind, ref.Namespace, ref.Name, ErrNotFound)
 		} else {
 			b, err = callResolver("the "+gk.String()+" extension", func() (Backend, error) { return ext.Backend(ref) })
+			rc.c.closers.add(b)
 		}
 	}
 	if err != nil {

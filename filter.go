@@ -661,6 +661,7 @@ func (rc *ruleCompiler) extensionFilter(ref *gatewayv1.LocalObjectReference, pat
 		return fail(reasonBackendNotFound, field.NotFound(path.Child("name"), string(ref.Name)))
 	}
 	f, err := safeBuildFilter(ext, oref)
+	rc.c.closers.add(f)
 	if err != nil {
 		return fail(reasonUnsupportedValue, field.Invalid(path.Child("name"), string(ref.Name), err.Error()))
 	}

@@ -19,6 +19,8 @@ type table struct {
 	// routes are the table's routes in Config order, with their parent
 	// statuses (Status builds its HTTPRoutes from them).
 	routes []*cachedRoute
+	// closers are the io.Closers extensions built for the table.
+	closers closers
 	// listenerSet holds the listeners of every Gateway; gateways holds
 	// each Gateway's own, for hosts that serve Gateways at separate
 	// addresses (Router.Gateway).

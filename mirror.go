@@ -57,6 +57,7 @@ type mirror struct {
 	all      bool
 	rand     *rand.Rand
 	logger   *slog.Logger
+	env      *env // for its background tracker, set once the table serves
 	timeout  time.Duration
 	sem      chan struct{}
 	dropped  atomic.Uint64
@@ -80,6 +81,7 @@ func (rc *ruleCompiler) compileMirror(f *gatewayv1.HTTPRequestMirrorFilter, path
 	m := &mirror{
 		rand:    rc.c.env.rand,
 		logger:  rc.c.env.logger,
+		env:     rc.c.env,
 		timeout: mirrorTimeout,
 		sem:     make(chan struct{}, mirrorMaxInFlight),
 	}
@@ -219,15 +221,24 @@ func (m *mirror) launch(cp *http.Request) {
 		m.observe(MirrorInFlightLimit)
 		return
 	}
+	bg := m.env.bg
+	if !bg.start() {
+		<-m.sem
+		m.observe(MirrorClosed)
+		return // the Router is closed
+	}
 	if m.logger.Enabled(context.Background(), slog.LevelDebug) {
 		m.logger.Debug("request mirror sent", "backend", m.name, "path", cp.URL.Path)
 	}
-	go m.send(cp)
+	go m.send(cp, bg)
 }
 
-func (m *mirror) send(cp *http.Request) {
+func (m *mirror) send(cp *http.Request, bg *background) {
+	defer bg.done()
 	defer func() { <-m.sem }()
-	ctx, cancel := context.WithTimeout(cp.Context(), m.timeout)
+	bctx, stop := bg.context(cp.Context())
+	defer stop()
+	ctx, cancel := context.WithTimeout(bctx, m.timeout)
 	defer cancel()
 	mw := &mirrorWriter{header: http.Header{}}
 	m.serve(mw, cp.WithContext(ctx))

@@ -67,8 +67,8 @@ type MirrorDrop struct {
 	Rule  int
 	// Backend is the mirror's backendRef.
 	Backend BackendRef
-	// Reason says why: MirrorInFlightLimit, MirrorBodyTooLarge or
-	// MirrorBodyNotRead.
+	// Reason says why: MirrorInFlightLimit, MirrorBodyTooLarge,
+	// MirrorBodyNotRead or MirrorClosed.
 	Reason string
 }
 
@@ -80,6 +80,8 @@ const (
 	MirrorBodyTooLarge = "BodyTooLarge"
 	// MirrorBodyNotRead: the primary backend did not read the whole body.
 	MirrorBodyNotRead = "BodyNotRead"
+	// MirrorClosed: the Router is closed.
+	MirrorClosed = "Closed"
 )
 
 // An EndpointObserver is an Observer that is told when passive health

@@ -72,6 +72,9 @@ type cachedRoute struct {
 	// statuses built for it.
 	outcomes []parentOutcome
 	parents  []gatewayv1.RouteParentStatus
+	// closers are what extensions built for the route that need closing
+	// when it is dropped (lifecycle.go).
+	closers closers
 }
 
 // globals are the parts of a Config every compiled route depends on.

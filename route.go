@@ -5,6 +5,7 @@ import (
 	cryptorand "crypto/rand"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -170,6 +171,11 @@ type Router struct {
 	// epoch counts compiles, failed ones included.
 	cache *routeCache
 	epoch uint64
+	// closed is set by Close; background tracks mirror copies
+	// (lifecycle.go).
+	closed     atomic.Bool
+	bgOnce     sync.Once
+	background *background
 	// keyOnce makes the random session key of a Router without
 	// Config.SessionKey, kept for its lifetime.
 	keyOnce sync.Once
@@ -216,6 +222,9 @@ func (rt *Router) Update(cfg Config) error {
 }
 
 func (rt *Router) update(cfg *Config) error {
+	if rt.closed.Load() {
+		return errClosed
+	}
 	key := cfg.SessionKey
 	if len(key) == 0 {
 		rt.keyOnce.Do(func() {
@@ -234,8 +243,13 @@ func (rt *Router) update(cfg *Config) error {
 		rt.xcache.discard(xnext)
 		return err
 	}
+	if rt.closed.Load() {
+		rt.xcache.discard(xnext)
+		return errClosed
+	}
 	rt.cache = cache
 	t.paths = paths
+	t.env.bg = rt.bg()
 	if prev := rt.table.Load(); prev != nil {
 		controller := cfg.ControllerName
 		if controller == "" {
@@ -243,8 +257,14 @@ func (rt *Router) update(cfg *Config) error {
 		}
 		t.status.keepTransitionTimes(prev.status, controller)
 	}
-	rt.table.Store(t)
+	prev := rt.table.Swap(t)
 	rt.xcache.swap(xnext)
+	if prev != nil {
+		// What the old table built and the new one does not use.
+		if err := prev.closers.closeExcept(t.closers); err != nil {
+			t.env.logger.Warn("closing what an Update dropped", "error", err)
+		}
+	}
 	return nil
 }
 
@@ -306,11 +326,18 @@ func (p *PortRouter) Lookup(r *http.Request) (Match, bool) { return p.rt.lookup(
 func (rt *Router) serve(w http.ResponseWriter, r *http.Request, port int32, gw *types.NamespacedName) {
 	t := rt.table.Load()
 	if t == nil {
+		if rt.closed.Load() {
+			writeError(w, errClosed)
+			return
+		}
 		writeError(w, ErrNoRoute)
 		return
 	}
 	t.serve(w, r, port, gw)
 }
+
+// errClosed answers the requests of a closed Router.
+var errClosed = fmt.Errorf("%w: the router is closed", ErrNoEndpoint)
 
 // Gateway returns a view of the Router restricted to one Gateway, as if
 // that Gateway had an address of its own: its handlers and TLS
