@@ -42,5 +42,8 @@ func SupportedFeatures() []features.FeatureName {
 		features.SupportHTTPRouteBackendURLRewrite,
 		features.SupportGatewayRouteHostnameIntersectionPrecedence,
 		features.SupportHTTPRouteRetryConnectionError,
+		features.SupportGRPCRoute,
+		features.SupportGRPCRouteNamedRouteRule,
+		features.SupportGRPCRouteRequestHeaderModifier,
 	}
 }

@@ -48,7 +48,7 @@ type routeCache struct {
 	// by name; epoch numbers the compile (unique per Router, failed
 	// compiles included).
 	list    []*cachedRoute
-	index   map[types.NamespacedName]int
+	index   map[routeID]int
 	epoch   uint64
 	budgets map[string]*retryBudget
 	// secrets and objects are the ones the compile saw, to tell whether
@@ -64,7 +64,10 @@ type corevSecret struct {
 
 // cachedRoute is a compiled route with what its compile depended on.
 type cachedRoute struct {
-	obj      *gatewayv1.HTTPRoute
+	obj *gatewayv1.HTTPRoute
+	// grpc is the GRPCRoute of a compiled GRPCRoute (obj then holds its
+	// metadata and parentRefs), nil for an HTTPRoute.
+	grpc     *gatewayv1.GRPCRoute
 	route    *compiledRoute
 	deps     []dependency
 	problems []error
