@@ -218,22 +218,22 @@ func TestGRPCAndHTTPRouteConflict(t *testing.T) {
 		want   map[string]string // route -> Accepted reason
 		served map[string]string // host -> route serving gRPC requests there
 	}{{
-		name: "the older HTTPRoute wins",
-		http: []*gatewayv1.HTTPRoute{httpRoute("web", 1, "*.example.com")},
-		grpc: []*gatewayv1.GRPCRoute{grpc("rpc", 2, "a.example.com"), grpc("other", 2, "a.example.net")},
-		want: map[string]string{"HTTPRoute web": "Accepted", "GRPCRoute rpc": "NotAllowedByListeners", "GRPCRoute other": "Accepted"},
+		name:   "the older HTTPRoute wins",
+		http:   []*gatewayv1.HTTPRoute{httpRoute("web", 1, "*.example.com")},
+		grpc:   []*gatewayv1.GRPCRoute{grpc("rpc", 2, "a.example.com"), grpc("other", 2, "a.example.net")},
+		want:   map[string]string{"HTTPRoute web": "Accepted", "GRPCRoute rpc": "NotAllowedByListeners", "GRPCRoute other": "Accepted"},
 		served: map[string]string{"a.example.com": "web", "a.example.net": "other"},
 	}, {
-		name: "the older GRPCRoute wins",
-		http: []*gatewayv1.HTTPRoute{httpRoute("web", 2, "*.example.com")},
-		grpc: []*gatewayv1.GRPCRoute{grpc("rpc", 1, "a.example.com")},
-		want: map[string]string{"HTTPRoute web": "NotAllowedByListeners", "GRPCRoute rpc": "Accepted"},
+		name:   "the older GRPCRoute wins",
+		http:   []*gatewayv1.HTTPRoute{httpRoute("web", 2, "*.example.com")},
+		grpc:   []*gatewayv1.GRPCRoute{grpc("rpc", 1, "a.example.com")},
+		want:   map[string]string{"HTTPRoute web": "NotAllowedByListeners", "GRPCRoute rpc": "Accepted"},
 		served: map[string]string{"a.example.com": "rpc", "b.example.com": ""},
 	}, {
-		name: "a rejected route does not reject others",
-		http: []*gatewayv1.HTTPRoute{httpRoute("old", 1, "a.example.com"), httpRoute("new", 3, "b.example.com")},
-		grpc: []*gatewayv1.GRPCRoute{grpc("rpc", 2, "*.example.com")},
-		want: map[string]string{"HTTPRoute old": "Accepted", "HTTPRoute new": "Accepted", "GRPCRoute rpc": "NotAllowedByListeners"},
+		name:   "a rejected route does not reject others",
+		http:   []*gatewayv1.HTTPRoute{httpRoute("old", 1, "a.example.com"), httpRoute("new", 3, "b.example.com")},
+		grpc:   []*gatewayv1.GRPCRoute{grpc("rpc", 2, "*.example.com")},
+		want:   map[string]string{"HTTPRoute old": "Accepted", "HTTPRoute new": "Accepted", "GRPCRoute rpc": "NotAllowedByListeners"},
 		served: map[string]string{"a.example.com": "old", "b.example.com": "new"},
 	}}
 	for _, tc := range tests {
