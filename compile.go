@@ -314,7 +314,15 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		next.list = append(next.list, cr)
 	}
 	if len(cfg.GRPCRoutes) > 0 {
-		c.rejectCrossKindConflicts(listeners, next.list, gwListeners)
+		c.rejectCrossKindConflicts(listeners, next.list, gwListeners, func(id routeID) []gatewayv1.RouteParentStatus {
+			if cache == nil {
+				return prevParents[id]
+			}
+			if k, ok := cache.index[id]; ok {
+				return cache.list[k].parents
+			}
+			return nil
+		})
 	}
 	if inOrder {
 		// The same routes in the same order: names index the same

@@ -193,8 +193,11 @@ func grpcFilters(fs []gatewayv1.GRPCRouteFilter, path *field.Path) ([]gatewayv1.
 // creation timestamp, then "{namespace}/{name}") stays attached there, and
 // the other's parentRefs that attached it nowhere else report Accepted
 // False (reason NotAllowedByListeners). list is the compile's routes,
-// whose entries it replaces for the routes it detaches.
-func (c *compiler) rejectCrossKindConflicts(listeners []*listener, list []*cachedRoute, gws map[types.NamespacedName][]*listener) {
+// whose entries it replaces for the routes it detaches; old returns a
+// route's parent statuses in the table being replaced, whose transition
+// times the new ones keep.
+func (c *compiler) rejectCrossKindConflicts(listeners []*listener, list []*cachedRoute, gws map[types.NamespacedName][]*listener,
+	old func(routeID) []gatewayv1.RouteParentStatus) {
 	lost := map[*compiledRoute]string{} // route -> why, for its status
 	for _, l := range listeners {
 		if !slices.ContainsFunc(l.routes, func(a attachment) bool { return a.route.grpc != nil }) ||
@@ -241,7 +244,7 @@ func (c *compiler) rejectCrossKindConflicts(listeners []*listener, list []*cache
 				*o = parentOutcome{ref: o.ref, reason: reasonNotAllowedByListeners, msg: why}
 			}
 		}
-		parents := mergeParents(cr.parents, c.parentStatuses(cr.route, outcomes), c.controller, true)
+		parents := mergeParents(old(cr.id()), c.parentStatuses(cr.route, outcomes), c.controller, true)
 		// No outcomes kept: the next compile builds this status again,
 		// whether or not the conflict is still there.
 		list[i] = &cachedRoute{obj: cr.obj, grpc: cr.grpc, route: cr.route, deps: cr.deps, problems: cr.problems, parents: parents}
