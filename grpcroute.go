@@ -67,11 +67,7 @@ var grpcRouteSpecEqual = deepequal.For[gatewayv1.GRPCRouteSpec]()
 
 // grpcRouteEqual reports whether two GRPCRoutes compile to the same thing.
 func grpcRouteEqual(a, b *gatewayv1.GRPCRoute) bool {
-	if a == b {
-		return true
-	}
-	return a.Namespace == b.Namespace && a.Name == b.Name && a.Generation == b.Generation &&
-		a.CreationTimestamp.Equal(&b.CreationTimestamp) && grpcRouteSpecEqual(&a.Spec, &b.Spec)
+	return a == b || (sameMeta(&a.ObjectMeta, &b.ObjectMeta) && grpcRouteSpecEqual(&a.Spec, &b.Spec))
 }
 
 // grpcRouteFor is routeFor for a GRPCRoute.

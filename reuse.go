@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -140,11 +141,14 @@ func identity(v any) uintptr {
 var routeSpecEqual = deepequal.For[gatewayv1.HTTPRouteSpec]()
 
 func routeEqual(a, b *gatewayv1.HTTPRoute) bool {
-	if a == b {
-		return true
-	}
+	return a == b || (sameMeta(&a.ObjectMeta, &b.ObjectMeta) && routeSpecEqual(&a.Spec, &b.Spec))
+}
+
+// sameMeta reports whether two routes' metadata compile to the same thing:
+// name, namespace, generation and creation time.
+func sameMeta(a, b *metav1.ObjectMeta) bool {
 	return a.Namespace == b.Namespace && a.Name == b.Name && a.Generation == b.Generation &&
-		a.CreationTimestamp.Equal(&b.CreationTimestamp) && routeSpecEqual(&a.Spec, &b.Spec)
+		a.CreationTimestamp.Equal(&b.CreationTimestamp)
 }
 
 // depKind is what a compile looked up.

@@ -417,29 +417,30 @@ func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway
 	}
 	for i := range routes {
 		r := &routes[i]
-		nn := types.NamespacedName{Namespace: r.Namespace, Name: r.Name}
-		st := rs.HTTPRoutes[nn]
-		st.Parents = httproute.MergeRouteParents(r.Status.Parents, st.Parents, httproute.DefaultControllerName)
-		if reflect.DeepEqual(r.Status, st) || (len(r.Status.Parents) == 0 && len(st.Parents) == 0) {
-			continue
-		}
-		r.Status = st
-		if err := c.store.Status().Update(ctx, r); err != nil {
-			return fmt.Errorf("reconcile: HTTPRoute %s status: %w", nn, err)
+		if err := c.writeRouteStatus(ctx, r, &r.Status.RouteStatus, rs.HTTPRoutes[client.ObjectKeyFromObject(r)].RouteStatus); err != nil {
+			return err
 		}
 	}
 	for i := range grpcRoutes {
 		r := &grpcRoutes[i]
-		nn := types.NamespacedName{Namespace: r.Namespace, Name: r.Name}
-		st := rs.GRPCRoutes[nn]
-		st.Parents = httproute.MergeRouteParents(r.Status.Parents, st.Parents, httproute.DefaultControllerName)
-		if reflect.DeepEqual(r.Status, st) || (len(r.Status.Parents) == 0 && len(st.Parents) == 0) {
-			continue
+		if err := c.writeRouteStatus(ctx, r, &r.Status.RouteStatus, rs.GRPCRoutes[client.ObjectKeyFromObject(r)].RouteStatus); err != nil {
+			return err
 		}
-		r.Status = st
-		if err := c.store.Status().Update(ctx, r); err != nil {
-			return fmt.Errorf("reconcile: GRPCRoute %s status: %w", nn, err)
-		}
+	}
+	return nil
+}
+
+// writeRouteStatus writes next, the status the Router reports, into a
+// route whose status is cur, merged with the parents of other
+// controllers.
+func (c *cluster) writeRouteStatus(ctx context.Context, r client.Object, cur *gatewayv1.RouteStatus, next gatewayv1.RouteStatus) error {
+	next.Parents = httproute.MergeRouteParents(cur.Parents, next.Parents, httproute.DefaultControllerName)
+	if reflect.DeepEqual(*cur, next) || (len(cur.Parents) == 0 && len(next.Parents) == 0) {
+		return nil
+	}
+	*cur = next
+	if err := c.store.Status().Update(ctx, r); err != nil {
+		return fmt.Errorf("reconcile: %T %s status: %w", r, client.ObjectKeyFromObject(r), err)
 	}
 	return nil
 }
