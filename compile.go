@@ -137,14 +137,17 @@ type objectKey struct {
 
 // compiledRoute is one HTTPRoute after compilation.
 type compiledRoute struct {
-	// kind is the kind of the object compiled, "" for an HTTPRoute; a
-	// Gateway when its listeners' filters are compiled (listenerfilter.go).
-	kind      string
+	// owner is the kind of the object compiled when it is not a route: a
+	// Gateway whose listeners' filters are compiled (listenerfilter.go).
+	owner     string
 	namespace string
 	name      string
 	key       string // "{namespace}/{name}", the precedence tie-break
 	created   time.Time
 	obj       *gatewayv1.HTTPRoute
+	// grpc is the GRPCRoute the route was compiled from, nil for an
+	// HTTPRoute; obj then holds its metadata, parentRefs and hostnames.
+	grpc      *gatewayv1.GRPCRoute
 	hostnames []string
 	// fatal, when set, keeps the whole route from attaching.
 	fatal *Error
@@ -257,43 +260,49 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 	// listener.
 	implicit := len(cfg.Gateways) == 0 && cfg.GatewayClassName == ""
 	if implicit {
-		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType,
-			routes: make([]attachment, 0, len(cfg.HTTPRoutes))}
+		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, allowsGRPCRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType,
+			routes: make([]attachment, 0, len(cfg.HTTPRoutes)+len(cfg.GRPCRoutes))}
 		listeners = []*listener{l}
 		t.implicit = l
 	}
 
-	// The routes: what did not change is taken from the previous compile
-	// (its compiled route, and its status while it attaches as before).
-	// The previous compile's route is found at the same position in the
-	// Config first (hosts keep their order), by name otherwise.
-	routes := make([]*compiledRoute, 0, len(cfg.HTTPRoutes))
-	next.list = make([]*cachedRoute, 0, len(cfg.HTTPRoutes))
-	inOrder := cache != nil && len(cache.list) == len(cfg.HTTPRoutes)
+	// The routes, HTTPRoutes then GRPCRoutes: what did not change is taken
+	// from the previous compile (its compiled route, and its status while
+	// it attaches as before). The previous compile's route is found at the
+	// same position in the Config first (hosts keep their order), by kind
+	// and name otherwise.
+	total := len(cfg.HTTPRoutes) + len(cfg.GRPCRoutes)
+	next.list = make([]*cachedRoute, 0, total)
+	inOrder := cache != nil && len(cache.list) == total
 	// Without a usable cache, statuses still keep the transition times of
 	// the table being replaced.
-	var prevParents map[types.NamespacedName][]gatewayv1.RouteParentStatus
+	var prevParents map[routeID][]gatewayv1.RouteParentStatus
 	if cache == nil && prevTable != nil {
-		prevParents = make(map[types.NamespacedName][]gatewayv1.RouteParentStatus, len(prevTable.routes))
+		prevParents = make(map[routeID][]gatewayv1.RouteParentStatus, len(prevTable.routes))
 		for _, cr := range prevTable.routes {
-			prevParents[types.NamespacedName{Namespace: cr.obj.Namespace, Name: cr.obj.Name}] = cr.parents
+			prevParents[cr.id()] = cr.parents
 		}
 	}
-	for i, hr := range cfg.HTTPRoutes {
+	for i := range total {
+		id := cfg.routeID(i)
 		var prev *cachedRoute
 		if cache != nil {
-			if i < len(cache.list) && cache.list[i].obj.Name == hr.Name && cache.list[i].obj.Namespace == hr.Namespace {
+			if i < len(cache.list) && cache.list[i].id() == id {
 				prev = cache.list[i]
 			} else {
 				inOrder = false
-				if k, ok := cache.index[types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}]; ok {
+				if k, ok := cache.index[id]; ok {
 					prev = cache.list[k]
 				}
 			}
 		}
-		cr := c.routeFor(prev, hr)
+		var cr *cachedRoute
+		if i < len(cfg.HTTPRoutes) {
+			cr = c.routeFor(prev, cfg.HTTPRoutes[i])
+		} else {
+			cr = c.grpcRouteFor(prev, cfg.GRPCRoutes[i-len(cfg.HTTPRoutes)])
+		}
 		r := cr.route
-		routes = append(routes, r)
 		var outcomes []parentOutcome
 		if implicit {
 			outcomes = c.attachImplicit(r, t.implicit)
@@ -308,27 +317,38 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 			parents := c.parentStatuses(r, outcomes)
 			if prev != nil {
 				parents = mergeParents(prev.parents, parents, c.controller, true)
-			} else if old, ok := prevParents[types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}]; ok {
+			} else if old, ok := prevParents[id]; ok {
 				parents = mergeParents(old, parents, c.controller, true)
 			}
-			cr = &cachedRoute{obj: cr.obj, route: r, deps: cr.deps, problems: cr.problems, closers: cr.closers, outcomes: outcomes, parents: parents}
+			cr = &cachedRoute{obj: cr.obj, grpc: cr.grpc, route: r, deps: cr.deps, problems: cr.problems, closers: cr.closers, outcomes: outcomes, parents: parents}
 		}
 		next.list = append(next.list, cr)
+	}
+	if len(cfg.GRPCRoutes) > 0 {
+		c.rejectCrossKindConflicts(listeners, next.list, gwListeners, func(id routeID) []gatewayv1.RouteParentStatus {
+			if cache == nil {
+				return prevParents[id]
+			}
+			if k, ok := cache.index[id]; ok {
+				return cache.list[k].parents
+			}
+			return nil
+		})
 	}
 	if inOrder {
 		// The same routes in the same order: names index the same
 		// positions, and the previous compile found no route twice.
 		next.index = cache.index
 	} else {
-		next.index = make(map[types.NamespacedName]int, len(next.list))
+		next.index = make(map[routeID]int, len(next.list))
 		var dupErrs []error
 		for i, cr := range next.list {
-			nn := types.NamespacedName{Namespace: cr.obj.Namespace, Name: cr.obj.Name}
-			if _, dup := next.index[nn]; dup {
-				dupErrs = append(dupErrs, fmt.Errorf("httproute: HTTPRoute %s appears twice in Config", nn))
+			id := cr.id()
+			if _, dup := next.index[id]; dup {
+				dupErrs = append(dupErrs, fmt.Errorf("httproute: %s %s appears twice in Config", id.kind(), id.NamespacedName))
 				continue
 			}
-			next.index[nn] = i
+			next.index[id] = i
 		}
 		if len(dupErrs) > 0 {
 			return nil, c.xnext, nil, errors.Join(dupErrs...)
@@ -366,17 +386,23 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 // the route is equal and every lookup its compile made answers the same,
 // a new compile otherwise. The route's problems are reported either way.
 func (c *compiler) routeFor(prev *cachedRoute, hr *gatewayv1.HTTPRoute) *cachedRoute {
-	if prev != nil && routeEqual(prev.obj, hr) && c.replay(prev.deps) {
+	if prev != nil && prev.grpc == nil && routeEqual(prev.obj, hr) && c.replay(prev.deps) {
 		c.problems = append(c.problems, prev.problems...)
 		return prev
 	}
+	return c.recompile(func() *compiledRoute { return c.compileRoute(hr) })
+}
+
+// recompile compiles a route with compile, recording the lookups it makes
+// and the problems it finds for the next compile.
+func (c *compiler) recompile(compile func() *compiledRoute) *cachedRoute {
 	var deps []dependency
 	c.deps = &deps
 	outer := c.closers
 	c.closers = closers{}
 	start := len(c.problems)
-	r := c.compileRoute(hr)
-	cr := &cachedRoute{obj: hr, route: r, deps: deps, problems: slices.Clone(c.problems[start:])}
+	r := compile()
+	cr := &cachedRoute{obj: r.obj, grpc: r.grpc, route: r, deps: deps, problems: slices.Clone(c.problems[start:])}
 	if len(c.closers) > 0 {
 		cr.closers = c.closers
 	}
@@ -422,6 +448,14 @@ func (c *compiler) index() error {
 			dup("HTTPRoute", nil)
 		case hr.Name == "":
 			dup("HTTPRoute", hr)
+		}
+	}
+	for _, gr := range c.cfg.GRPCRoutes {
+		switch {
+		case gr == nil:
+			dup("GRPCRoute", nil)
+		case gr.Name == "":
+			dup("GRPCRoute", gr)
 		}
 	}
 	for _, rg := range c.cfg.ReferenceGrants {
@@ -502,11 +536,7 @@ func (c *compiler) index() error {
 
 // routeError records a problem with an HTTPRoute.
 func (c *compiler) routeError(r *compiledRoute, reason string, fe *field.Error) *Error {
-	kind := r.kind
-	if kind == "" {
-		kind = "HTTPRoute"
-	}
-	e := &Error{Kind: kind, Namespace: r.namespace, Name: r.name, Reason: reason, Field: fe}
+	e := &Error{Kind: r.kind(), Namespace: r.namespace, Name: r.name, Reason: reason, Field: fe}
 	c.problems = append(c.problems, e)
 	c.env.logger.Warn("route problem", "error", e.Error())
 	return e
@@ -530,14 +560,8 @@ func (c *compiler) compileRoute(hr *gatewayv1.HTTPRoute) *compiledRoute {
 		created:   hr.CreationTimestamp.Time,
 		obj:       hr,
 	}
-	for i, h := range hr.Spec.Hostnames {
-		hs := string(h)
-		if msg := checkHostname(hs); msg != "" {
-			r.fatal = c.routeError(r, reasonUnsupportedValue,
-				field.Invalid(field.NewPath("spec", "hostnames").Index(i), hs, msg))
-			return r
-		}
-		r.hostnames = append(r.hostnames, strings.ToLower(hs))
+	if !c.compileHostnames(r, hr.Spec.Hostnames) {
+		return r
 	}
 	rules := hr.Spec.Rules
 	if len(rules) == 0 {
@@ -546,20 +570,40 @@ func (c *compiler) compileRoute(hr *gatewayv1.HTTPRoute) *compiledRoute {
 	}
 	names := map[gatewayv1.SectionName]bool{}
 	for i := range rules {
-		ru := c.compileRule(r, i, &rules[i])
-		if n := rules[i].Name; n != nil && *n != "" {
-			if names[*n] && ru.invalid == nil {
-				// The CRD rejects this in both channels since v1.7; a
-				// Config built from structs gets the later rule dropped.
-				ru.invalid = c.routeError(r, reasonUnsupportedValue,
-					field.Duplicate(field.NewPath("spec", "rules").Index(i).Child("name"), string(*n)))
-			}
-			names[*n] = true
-		}
-		r.rules = append(r.rules, ru)
-		r.anyValidRule = r.anyValidRule || ru.invalid == nil
+		c.addRule(r, c.compileRule(r, i, &rules[i]), rules[i].Name, names)
 	}
 	return r
+}
+
+// compileHostnames checks and lower-cases the hostnames of a route; it
+// reports whether they are valid, and otherwise makes the route fatal.
+func (c *compiler) compileHostnames(r *compiledRoute, hostnames []gatewayv1.Hostname) bool {
+	for i, h := range hostnames {
+		hs := string(h)
+		if msg := checkHostname(hs); msg != "" {
+			r.fatal = c.routeError(r, reasonUnsupportedValue,
+				field.Invalid(field.NewPath("spec", "hostnames").Index(i), hs, msg))
+			return false
+		}
+		r.hostnames = append(r.hostnames, strings.ToLower(hs))
+	}
+	return true
+}
+
+// addRule appends a compiled rule to its route; names holds the rule
+// names seen so far in the route.
+func (c *compiler) addRule(r *compiledRoute, ru *rule, n *gatewayv1.SectionName, names map[gatewayv1.SectionName]bool) {
+	if n != nil && *n != "" {
+		if names[*n] && ru.invalid == nil {
+			// The CRD rejects this in both channels since v1.7; a
+			// Config built from structs gets the later rule dropped.
+			ru.invalid = c.routeError(r, reasonUnsupportedValue,
+				field.Duplicate(field.NewPath("spec", "rules").Index(ru.index).Child("name"), string(*n)))
+		}
+		names[*n] = true
+	}
+	r.rules = append(r.rules, ru)
+	r.anyValidRule = r.anyValidRule || ru.invalid == nil
 }
 
 func (c *compiler) compileRule(r *compiledRoute, i int, rs *gatewayv1.HTTPRouteRule) *rule {
@@ -774,15 +818,11 @@ func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backen
 		return nil, rc.refError(reasonInvalidKind,
 			field.NotSupported(path.Child("kind"), ref.Kind, rc.c.backendKinds()))
 	}
-	fromKind := rc.route.kind
-	if fromKind == "" {
-		fromKind = "HTTPRoute"
-	}
-	allowed := rc.c.grants.allows(gatewayv1.GroupName, fromKind, rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name)
+	allowed := rc.c.grants.allows(gatewayv1.GroupName, rc.route.kind(), rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name)
 	if ref.Namespace != rc.route.namespace {
 		// Within a namespace no grant is needed: nothing to look up again.
 		rc.c.record(dependency{kind: depGrant, more: &depDetail{allowed: allowed,
-			grant: [7]string{gatewayv1.GroupName, fromKind, rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name}}})
+			grant: [7]string{gatewayv1.GroupName, rc.route.kind(), rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name}}})
 	}
 	if !allowed {
 		return nil, rc.refError(reasonRefNotPermitted, field.Forbidden(path.Child("namespace"),
@@ -991,7 +1031,7 @@ func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*list
 		}
 		attached, hostnameOnly := false, false
 		for _, l := range selected {
-			if !l.accepted || !l.allowsHTTPRoute || !l.admitsNamespace(r.namespace, c.nsLabels) {
+			if !l.accepted || !l.allows(r) || !l.admitsNamespace(r.namespace, c.nsLabels) {
 				continue
 			}
 			hosts := r.hostsOn(l.hostname)

@@ -137,6 +137,44 @@
 // answers 500; a backend that refuses connections (or has no healthy
 // endpoint) answers 503, one that fails after connecting 502.
 //
+// # gRPC
+//
+// GRPCRoutes (Config.GRPCRoutes) are compiled into the same table as
+// HTTPRoutes and attach to the same listeners (HTTP and HTTPS listeners
+// admit both kinds unless allowedRoutes.kinds says otherwise). A GRPCRoute
+// match applies to gRPC requests only (Content-Type application/grpc, with
+// or without a "+format"): its method match (Exact or RegularExpression,
+// RE2 over the whole name, on the service, the method or both) is matched
+// against the request path "/{service}/{method}", and its header matches
+// as an HTTPRoute's. Its filters (RequestHeaderModifier,
+// ResponseHeaderModifier, RequestMirror, ExtensionRef), weights and named
+// rules behave as an HTTPRoute's. Precedence is the one comparator's: after
+// the hostname, a GRPCRoute match comes before an HTTPRoute match, and
+// between GRPCRoute matches the service decides first (Exact, then
+// RegularExpression, then none; then the most characters), then the
+// method in the same way, then the header count, creation time, name and
+// rule order. Per hostname the index looks a request's service up in a
+// map of the Exact-service candidates, then walks the others.
+//
+// Following GEP-1016, a listener does not serve an HTTPRoute and a
+// GRPCRoute whose hostnames intersect: the older route (then the first in
+// "{namespace}/{name}" order) is served there, and the other reports
+// Accepted False with reason NotAllowedByListeners for the parentRefs that
+// attached it nowhere else.
+//
+// gRPC needs HTTP/2 end to end: serve plain listeners with h2c accepted
+// with prior knowledge (http.Server.Protocols with SetUnencryptedHTTP2),
+// HTTPS listeners with TLSConfig (which offers h2 through ALPN); proxy to
+// backends with an Upstream of appProtocol kubernetes.io/h2c, or serve a
+// gRPC server's http.Handler in process with InProcess (grpc-go's
+// Server.ServeHTTP). The Router does not see how the host serves: a
+// listener served without HTTP/2 still reports Accepted. The Router's own
+// answers to gRPC requests are gRPC statuses in a Trailers-Only response
+// (HTTP 200): UNIMPLEMENTED where no rule matches, UNAVAILABLE for a rule
+// or backendRef that cannot be served (GRPCRouteRule.BackendRefs) and for
+// 502 and 503, DEADLINE_EXCEEDED for timeouts, gRPC's HTTP mapping for the
+// rest.
+//
 // # Resilience
 //
 // timeouts.request bounds the whole exchange, retries and response body

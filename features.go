@@ -43,5 +43,8 @@ func SupportedFeatures() []features.FeatureName {
 		features.SupportGatewayRouteHostnameIntersectionPrecedence,
 		features.SupportGatewayListenerFilters,
 		features.SupportHTTPRouteRetryConnectionError,
+		features.SupportGRPCRoute,
+		features.SupportGRPCRouteNamedRouteRule,
+		features.SupportGRPCRouteRequestHeaderModifier,
 	}
 }

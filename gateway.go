@@ -25,8 +25,10 @@ type listener struct {
 
 	from     gatewayv1.FromNamespaces
 	selector labels.Selector
-	// allowsHTTPRoute reports whether allowedRoutes.kinds admits HTTPRoute.
+	// allowsHTTPRoute reports whether allowedRoutes.kinds admits HTTPRoute,
+	// allowsGRPCRoute whether it admits GRPCRoute.
 	allowsHTTPRoute bool
+	allowsGRPCRoute bool
 	// accepted reports whether routes may attach to the listener (it is
 	// counted in attachedRoutes); ready whether it also serves them (its
 	// references resolved, so it is programmed).
@@ -80,7 +82,7 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 			acceptedMsg = fmt.Sprintf("protocol %q is not supported; this gateway serves HTTP and HTTPS", ls.Protocol)
 		}
 
-		// allowedRoutes.kinds: only HTTPRoute is served.
+		// allowedRoutes.kinds: HTTPRoute and GRPCRoute are served.
 		if ar := ls.AllowedRoutes; ar != nil && len(ar.Kinds) > 0 {
 			var bad []string
 			for _, k := range ar.Kinds {
@@ -93,6 +95,11 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 					l.supportedKinds = append(l.supportedKinds, httpRouteKind)
 					continue
 				}
+				if g == gatewayv1.GroupName && k.Kind == "GRPCRoute" {
+					l.allowsGRPCRoute = true
+					l.supportedKinds = append(l.supportedKinds, grpcRouteKind)
+					continue
+				}
 				bad = append(bad, g+"/"+string(k.Kind))
 			}
 			if len(bad) > 0 {
@@ -100,8 +107,8 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 				resolvedMsg = "unsupported route kinds: " + strings.Join(bad, ", ")
 			}
 		} else if accepted {
-			l.allowsHTTPRoute = true
-			l.supportedKinds = []gatewayv1.RouteGroupKind{httpRouteKind}
+			l.allowsHTTPRoute, l.allowsGRPCRoute = true, true
+			l.supportedKinds = []gatewayv1.RouteGroupKind{httpRouteKind, grpcRouteKind}
 		}
 		if l.supportedKinds == nil {
 			l.supportedKinds = []gatewayv1.RouteGroupKind{}

@@ -27,6 +27,7 @@ type world struct {
 	r        *rand.Rand
 	gateways []*gatewayv1.Gateway
 	routes   []*gatewayv1.HTTPRoute
+	grpc     []*gatewayv1.GRPCRoute
 	grants   []*gatewayv1.ReferenceGrant
 	ns       []*corev1.Namespace
 	notes    []*note
@@ -84,6 +85,9 @@ func newWorld(seed uint64) *world {
 	}
 	for i := 0; i < 20; i++ {
 		w.addRoute()
+	}
+	for i := 0; i < 5; i++ {
+		w.addGRPCRoute()
 	}
 	w.notes = append(w.notes, &note{TypeMeta: metav1.TypeMeta{APIVersion: "example.com/v1", Kind: "Note"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "n"}, Text: "first"})
@@ -165,9 +169,53 @@ func (w *world) fillRoute(hr *gatewayv1.HTTPRoute) {
 	}
 }
 
+// worldServices are the gRPC services of the world's GRPCRoutes.
+var worldServices = []string{"pkg.Echo", "pkg.Other"}
+
+func (w *world) addGRPCRoute() {
+	w.seq++
+	gr := &gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{
+		Namespace: w.pick(worldNS), Name: fmt.Sprintf("g%d", w.seq),
+		CreationTimestamp: metav1.NewTime(time.Unix(int64(w.r.IntN(5)), 0)),
+	}}
+	w.fillGRPCRoute(gr)
+	w.grpc = append(w.grpc, gr)
+}
+
+// fillGRPCRoute gives a GRPCRoute random hostnames, parent and rules:
+// routes of both kinds then share listeners and hostnames, and conflict.
+func (w *world) fillGRPCRoute(gr *gatewayv1.GRPCRoute) {
+	hr := &gatewayv1.HTTPRoute{}
+	w.fillRoute(hr)
+	gr.Spec = gatewayv1.GRPCRouteSpec{CommonRouteSpec: hr.Spec.CommonRouteSpec, Hostnames: hr.Spec.Hostnames}
+	for i := 0; i < 1+w.r.IntN(3); i++ {
+		m := gatewayv1.GRPCRouteMatch{}
+		switch w.r.IntN(4) {
+		case 0:
+		case 1:
+			m.Method = &gatewayv1.GRPCMethodMatch{Service: ptr(w.pick(worldServices))}
+		case 2:
+			m.Method = &gatewayv1.GRPCMethodMatch{Service: ptr(w.pick(worldServices)), Method: ptr("Get")}
+		default:
+			m.Method = &gatewayv1.GRPCMethodMatch{Type: ptr(gatewayv1.GRPCMethodMatchRegularExpression), Method: ptr("G.*")}
+		}
+		if w.r.IntN(3) == 0 {
+			m.Headers = []gatewayv1.GRPCHeaderMatch{{Name: "X-Version", Value: "2"}}
+		}
+		rule := gatewayv1.GRPCRouteRule{Matches: []gatewayv1.GRPCRouteMatch{m}}
+		ref := gatewayv1.GRPCBackendRef{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
+			Name: gatewayv1.ObjectName(w.pick(worldSvcs)), Port: ptr(gatewayv1.PortNumber(80))}}}
+		if w.r.IntN(5) == 0 {
+			ref.Namespace = ptr(gatewayv1.Namespace("other"))
+		}
+		rule.BackendRefs = []gatewayv1.GRPCBackendRef{ref}
+		gr.Spec.Rules = append(gr.Spec.Rules, rule)
+	}
+}
+
 // edit makes one random change and says what it was.
 func (w *world) edit() string {
-	switch w.r.IntN(11) {
+	switch w.r.IntN(12) {
 	case 0:
 		w.addRoute()
 		return "add a route"
@@ -216,6 +264,18 @@ func (w *world) edit() string {
 		n := w.ns[w.r.IntN(len(w.ns))]
 		n.Labels = map[string]string{"team": w.pick(worldNS)}
 		return "relabel a namespace"
+	case 11:
+		switch {
+		case w.r.IntN(3) == 0:
+			w.addGRPCRoute()
+			return "add a GRPCRoute"
+		case len(w.grpc) > 1 && w.r.IntN(2) == 0:
+			w.grpc = w.grpc[1:]
+			return "remove a GRPCRoute"
+		case len(w.grpc) > 0:
+			w.fillGRPCRoute(w.grpc[w.r.IntN(len(w.grpc))])
+			return "change a GRPCRoute"
+		}
 	case 10:
 		if len(w.gateways) < 4 && w.r.IntN(2) == 0 {
 			w.addGateway()
@@ -247,6 +307,9 @@ func (w *world) config() httproute.Config {
 	for _, r := range w.routes {
 		cfg.HTTPRoutes = append(cfg.HTTPRoutes, r.DeepCopy())
 	}
+	for _, r := range w.grpc {
+		cfg.GRPCRoutes = append(cfg.GRPCRoutes, r.DeepCopy())
+	}
 	for _, g := range w.grants {
 		cfg.ReferenceGrants = append(cfg.ReferenceGrants, g.DeepCopy())
 	}
@@ -277,6 +340,14 @@ func (w *world) requests() []*http.Request {
 			v2.Header.Set("X-Version", "2")
 			out = append(out, v2)
 		}
+		for _, p := range []string{"/pkg.Echo/Get", "/pkg.Other/Get", "/pkg.Echo/Put"} {
+			req := httptest.NewRequest("POST", "http://"+h+p, nil)
+			req.Header.Set("Content-Type", "application/grpc")
+			out = append(out, req)
+			v2 := req.Clone(req.Context())
+			v2.Header.Set("X-Version", "2")
+			out = append(out, v2)
+		}
 	}
 	return out
 }
@@ -300,8 +371,8 @@ func observe(t *testing.T, rt *httproute.Router, w *world) string {
 				b.WriteString("no match\n")
 				continue
 			}
-			fmt.Fprintf(&b, "%s/%s rule %d match %d host %q listener %s/%s %s %s;", m.Route.Namespace, m.Route.Name, m.Rule,
-				m.MatchIndex, m.Hostname, m.Gateway, m.Listener, m.PathType, m.PathValue)
+			fmt.Fprintf(&b, "%s/%s rule %d match %d host %q listener %s/%s %s %s %v;", m.Route.Namespace, m.Route.Name, m.Rule,
+				m.MatchIndex, m.Hostname, m.Gateway, m.Listener, m.PathType, m.PathValue, m.GRPC)
 			for _, bc := range m.Backends {
 				fmt.Fprintf(&b, " %s w%d err=%v", bc.Ref.String(), bc.Weight, bc.Err)
 			}
@@ -315,6 +386,9 @@ func observe(t *testing.T, rt *httproute.Router, w *world) string {
 	var keys []string
 	for nn, s := range st.HTTPRoutes {
 		keys = append(keys, fmt.Sprintf("route %s %s", nn, conditions(s.Parents)))
+	}
+	for nn, s := range st.GRPCRoutes {
+		keys = append(keys, fmt.Sprintf("grpcroute %s %s", nn, conditions(s.Parents)))
 	}
 	for nn, s := range st.Gateways {
 		line := fmt.Sprintf("gateway %s %s", nn, conds(s.Conditions))

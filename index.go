@@ -112,6 +112,8 @@ type pathIndex struct {
 	exact  map[string][]*candidate
 	regex  regexIndex
 	prefix pathtrie.Tree[[]*candidate]
+	// grpc holds the GRPCRoute candidates, nil when there are none.
+	grpc *grpcIndex
 }
 
 // regexIndex holds the RegularExpression candidates of one hostname in
@@ -479,6 +481,13 @@ func (h *hostIndex) set(host string, pi *pathIndex) {
 }
 
 func (pi *pathIndex) add(c *candidate) {
+	if c.match.grpc != nil {
+		if pi.grpc == nil {
+			pi.grpc = &grpcIndex{}
+		}
+		pi.grpc.add(c)
+		return
+	}
 	switch c.match.kind {
 	case pathExact:
 		if pi.exact == nil {
@@ -499,6 +508,9 @@ func (pi *pathIndex) sort() {
 	}
 	pi.regex.sort()
 	pi.prefix.Walk(func(_ string, l *[]*candidate) { slices.SortStableFunc(*l, compareCandidates) })
+	if pi.grpc != nil {
+		pi.grpc.sort()
+	}
 }
 
 // find returns the candidate of highest precedence matching r, or an error
@@ -609,9 +621,15 @@ func (h *hostIndex) find(host, path string, r *http.Request) *candidate {
 	return nil
 }
 
-// find walks the candidates of one hostname in precedence order: Exact,
-// regular expressions, then prefixes from the deepest trie node up.
+// find walks the candidates of one hostname in precedence order: for a
+// gRPC request the GRPCRoute ones, then Exact, regular expressions, then
+// prefixes from the deepest trie node up.
 func (pi *pathIndex) find(path string, r *http.Request) *candidate {
+	if pi.grpc != nil && isGRPCRequest(r) {
+		if c := pi.grpc.find(path, r); c != nil {
+			return c
+		}
+	}
 	for _, c := range pi.exact[path] {
 		if c.match.matches(r, path) {
 			return c
@@ -658,6 +676,9 @@ type Match struct {
 	// Backends are the rule's backendRefs with their weights; the weighted
 	// choice picks one per request.
 	Backends []BackendChoice
+	// GRPC is the method match of a GRPCRoute rule after defaulting, nil
+	// for an HTTPRoute; PathType and PathValue are then empty.
+	GRPC *GRPCMatch
 }
 
 func newMatchInfo(l listenerID, host string, ru *rule, mi int, m *routeMatch) *Match {
@@ -679,6 +700,9 @@ func newMatchInfo(l listenerID, host string, ru *rule, mi int, m *routeMatch) *M
 		if info.PathValue == "" {
 			info.PathValue = "/"
 		}
+	}
+	if m.grpc != nil {
+		info.PathType, info.PathValue, info.GRPC = "", "", &m.grpc.info
 	}
 	return info
 }

@@ -53,7 +53,7 @@ func (c *compiler) compileListenerFilters(gw *gatewayv1.Gateway, i int, ls *gate
 	}
 	// The filters compile as a rule's would, with the Gateway as the
 	// object that references (its namespace, its ReferenceGrants).
-	owner := &compiledRoute{kind: "Gateway", namespace: gw.Namespace, name: gw.Name, key: gw.Namespace + "/" + gw.Name}
+	owner := &compiledRoute{owner: "Gateway", namespace: gw.Namespace, name: gw.Name, key: gw.Namespace + "/" + gw.Name}
 	ru := &rule{route: owner}
 	rc := &ruleCompiler{c: c, route: owner, rule: ru, spec: &gatewayv1.HTTPRouteRule{}, path: path}
 	for j := range ls.Filters.Requests {

@@ -69,6 +69,11 @@ type routeMatch struct {
 	method  string
 	headers []headerMatcher
 	query   []queryMatcher
+	// grpc is the method match of a GRPCRoute match, nil for an
+	// HTTPRoute's. A GRPCRoute match has the path fields of "PathPrefix
+	// /" and no method or query matches, so that those tiers of
+	// precedence tie between GRPCRoute matches.
+	grpc *grpcMatch
 }
 
 // hostRank is the hostname tier of precedence: the characters of the
@@ -104,19 +109,24 @@ type candidate struct {
 
 // compareCandidates is THE precedence order of the Router: it returns a
 // negative number when a takes precedence over b. The tiers, in order, are
-// those of HTTPRouteSpec.Hostnames and HTTPRouteRule.Matches:
+// those of HTTPRouteSpec.Hostnames and HTTPRouteRule.Matches, with those of
+// GRPCRouteRule.Matches in the second:
 //
 //  1. the matching hostname with the most non-wildcard characters, then the
 //     most characters;
-//  2. an Exact path, then a RegularExpression path, then a PathPrefix;
-//  3. the longest path value (prefix or pattern);
-//  4. a method match;
-//  5. the most header matches;
-//  6. the most query parameter matches;
-//  7. the oldest route by creation timestamp;
-//  8. the route first in "{namespace}/{name}" order;
-//  9. the first rule in the route;
-//  10. the first match in the rule.
+//  2. a GRPCRoute match before an HTTPRoute match (only gRPC requests can
+//     match the former); between GRPCRoute matches, the service (Exact,
+//     then RegularExpression, then none; then the most characters), then
+//     the method in the same way (see compareGRPC);
+//  3. an Exact path, then a RegularExpression path, then a PathPrefix;
+//  4. the longest path value (prefix or pattern);
+//  5. a method match;
+//  6. the most header matches;
+//  7. the most query parameter matches;
+//  8. the oldest route by creation timestamp;
+//  9. the route first in "{namespace}/{name}" order;
+//  10. the first rule in the route;
+//  11. the first match in the rule.
 //
 // Every other part of the Router, the index included, follows this order.
 func compareCandidates(a, b *candidate) int {
@@ -124,6 +134,9 @@ func compareCandidates(a, b *candidate) int {
 		return c
 	}
 	if c := cmp.Compare(b.host.len, a.host.len); c != 0 {
+		return c
+	}
+	if c := compareGRPC(a.match.grpc, b.match.grpc); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.match.kind, b.match.kind); c != 0 {

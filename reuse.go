@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -48,7 +49,7 @@ type routeCache struct {
 	// by name; epoch numbers the compile (unique per Router, failed
 	// compiles included).
 	list    []*cachedRoute
-	index   map[types.NamespacedName]int
+	index   map[routeID]int
 	epoch   uint64
 	budgets map[string]*retryBudget
 	// secrets and objects are the ones the compile saw, to tell whether
@@ -64,7 +65,10 @@ type corevSecret struct {
 
 // cachedRoute is a compiled route with what its compile depended on.
 type cachedRoute struct {
-	obj      *gatewayv1.HTTPRoute
+	obj *gatewayv1.HTTPRoute
+	// grpc is the GRPCRoute of a compiled GRPCRoute (obj then holds its
+	// metadata and parentRefs), nil for an HTTPRoute.
+	grpc     *gatewayv1.GRPCRoute
 	route    *compiledRoute
 	deps     []dependency
 	problems []error
@@ -140,11 +144,14 @@ func identity(v any) uintptr {
 var routeSpecEqual = deepequal.For[gatewayv1.HTTPRouteSpec]()
 
 func routeEqual(a, b *gatewayv1.HTTPRoute) bool {
-	if a == b {
-		return true
-	}
+	return a == b || (sameMeta(&a.ObjectMeta, &b.ObjectMeta) && routeSpecEqual(&a.Spec, &b.Spec))
+}
+
+// sameMeta reports whether two routes' metadata compile to the same thing:
+// name, namespace, generation and creation time.
+func sameMeta(a, b *metav1.ObjectMeta) bool {
 	return a.Namespace == b.Namespace && a.Name == b.Name && a.Generation == b.Generation &&
-		a.CreationTimestamp.Equal(&b.CreationTimestamp) && routeSpecEqual(&a.Spec, &b.Spec)
+		a.CreationTimestamp.Equal(&b.CreationTimestamp)
 }
 
 // depKind is what a compile looked up.

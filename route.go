@@ -39,6 +39,11 @@ type Config struct {
 	Gateways []*gatewayv1.Gateway
 	// HTTPRoutes to serve.
 	HTTPRoutes []*gatewayv1.HTTPRoute
+	// GRPCRoutes to serve: gRPC requests (Content-Type application/grpc)
+	// matched by service, method and headers, proxied over HTTP/2. The
+	// server must accept HTTP/2, with prior knowledge (h2c) on plain
+	// listeners; see the package documentation's # gRPC.
+	GRPCRoutes []*gatewayv1.GRPCRoute
 	// ReferenceGrants permit cross-namespace references from HTTPRoutes to
 	// backends and from Gateways to Secrets.
 	ReferenceGrants []*gatewayv1.ReferenceGrant
@@ -283,8 +288,16 @@ func (rt *Router) Status() Status {
 		for i := range cr.parents {
 			cr.parents[i].DeepCopyInto(&parents[i])
 		}
-		st.HTTPRoutes[types.NamespacedName{Namespace: cr.obj.Namespace, Name: cr.obj.Name}] = gatewayv1.HTTPRouteStatus{
-			RouteStatus: gatewayv1.RouteStatus{Parents: parents}}
+		rs := gatewayv1.RouteStatus{Parents: parents}
+		nn := types.NamespacedName{Namespace: cr.obj.Namespace, Name: cr.obj.Name}
+		if cr.grpc != nil {
+			if st.GRPCRoutes == nil {
+				st.GRPCRoutes = map[types.NamespacedName]gatewayv1.GRPCRouteStatus{}
+			}
+			st.GRPCRoutes[nn] = gatewayv1.GRPCRouteStatus{RouteStatus: rs}
+			continue
+		}
+		st.HTTPRoutes[nn] = gatewayv1.HTTPRouteStatus{RouteStatus: rs}
 	}
 	return st
 }
@@ -324,6 +337,10 @@ func (p *PortRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *PortRouter) Lookup(r *http.Request) (Match, bool) { return p.rt.lookup(r, p.port, p.gw) }
 
 func (rt *Router) serve(w http.ResponseWriter, r *http.Request, port int32, gw *types.NamespacedName) {
+	if isGRPCRequest(r) {
+		// The Router's own answers to gRPC requests are gRPC statuses.
+		w = &grpcWriter{ResponseWriter: w}
+	}
 	t := rt.table.Load()
 	if t == nil {
 		if rt.closed.Load() {
@@ -405,6 +422,10 @@ func (rt *Router) lookup(r *http.Request, port int32, gw *types.NamespacedName) 
 	}
 	m := *c.info
 	m.Backends = slices.Clone(m.Backends)
+	if m.GRPC != nil {
+		g := *m.GRPC
+		m.GRPC = &g
+	}
 	return m, true
 }
 
@@ -424,6 +445,10 @@ func writeError(w http.ResponseWriter, err error) { writeStatus(w, statusFor(err
 
 // writeStatus answers with code and its status text as a plain-text body.
 func writeStatus(w http.ResponseWriter, code int) {
+	if answersGRPC(w) {
+		writeGRPCStatus(w, code)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -11,12 +11,15 @@ import (
 // Status is what a Router reports about its Config, in the shape a Gateway
 // API controller writes into the objects' status: per Gateway, its
 // conditions and per-listener conditions and attached-route counts; per
-// HTTPRoute, one RouteParentStatus per parentRef (Accepted, ResolvedRefs,
+// HTTPRoute and GRPCRoute, one RouteParentStatus per parentRef (Accepted, ResolvedRefs,
 // PartiallyInvalid). Objects the Router does not serve (Gateways of another
 // class, parentRefs to other kinds) have no entry.
 type Status struct {
 	Gateways   map[types.NamespacedName]gatewayv1.GatewayStatus
 	HTTPRoutes map[types.NamespacedName]gatewayv1.HTTPRouteStatus
+	// GRPCRoutes has one entry per GRPCRoute of the Config, like
+	// HTTPRoutes; nil when the Config has none.
+	GRPCRoutes map[types.NamespacedName]gatewayv1.GRPCRouteStatus
 	// XBackends has one entry per XBackend of the Config: an ancestor per
 	// Gateway whose routes reference it, with its Accepted condition.
 	XBackends map[types.NamespacedName]xv1alpha1.BackendStatus
@@ -36,6 +39,12 @@ func (s Status) clone() Status {
 	}
 	for k, v := range s.HTTPRoutes {
 		out.HTTPRoutes[k] = *v.DeepCopy()
+	}
+	if s.GRPCRoutes != nil {
+		out.GRPCRoutes = make(map[types.NamespacedName]gatewayv1.GRPCRouteStatus, len(s.GRPCRoutes))
+		for k, v := range s.GRPCRoutes {
+			out.GRPCRoutes[k] = *v.DeepCopy()
+		}
 	}
 	if s.XBackends != nil {
 		out.XBackends = make(map[types.NamespacedName]xv1alpha1.BackendStatus, len(s.XBackends))

@@ -87,7 +87,7 @@ func newCluster(logger *slog.Logger) (*cluster, error) {
 	c := &cluster{
 		scheme: scheme,
 		store: fake.NewClientBuilder().WithScheme(scheme).
-			WithStatusSubresource(&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{}).
+			WithStatusSubresource(&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{}, &gatewayv1.GRPCRoute{}).
 			Build(),
 		router: &httproute.Router{},
 		net:    newNetwork(logger),
@@ -310,6 +310,7 @@ func (c *cluster) reconcile(ctx context.Context) error {
 		classes     gatewayv1.GatewayClassList
 		gateways    gatewayv1.GatewayList
 		routes      gatewayv1.HTTPRouteList
+		grpcRoutes  gatewayv1.GRPCRouteList
 		grants      gatewayv1.ReferenceGrantList
 		namespaces  corev1.NamespaceList
 		secrets     corev1.SecretList
@@ -317,7 +318,7 @@ func (c *cluster) reconcile(ctx context.Context) error {
 		slices      discoveryv1.EndpointSliceList
 		deployments appsv1.DeploymentList
 	)
-	for _, l := range []client.ObjectList{&classes, &gateways, &routes, &grants, &namespaces, &secrets, &services, &slices, &deployments} {
+	for _, l := range []client.ObjectList{&classes, &gateways, &routes, &grpcRoutes, &grants, &namespaces, &secrets, &services, &slices, &deployments} {
 		if err := c.store.List(ctx, l); err != nil {
 			return fmt.Errorf("reconcile: %w", err)
 		}
@@ -346,6 +347,9 @@ func (c *cluster) reconcile(ctx context.Context) error {
 	for i := range routes.Items {
 		cfg.HTTPRoutes = append(cfg.HTTPRoutes, &routes.Items[i])
 	}
+	for i := range grpcRoutes.Items {
+		cfg.GRPCRoutes = append(cfg.GRPCRoutes, &grpcRoutes.Items[i])
+	}
 	for i := range grants.Items {
 		cfg.ReferenceGrants = append(cfg.ReferenceGrants, &grants.Items[i])
 	}
@@ -361,7 +365,7 @@ func (c *cluster) reconcile(ctx context.Context) error {
 	if err := c.net.sync(c.router, ours); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
-	return c.writeStatus(ctx, ours, routes.Items)
+	return c.writeStatus(ctx, ours, routes.Items, grpcRoutes.Items)
 }
 
 // reconcileClasses accepts the GatewayClasses of the Router's controller,
@@ -385,9 +389,10 @@ func (c *cluster) reconcileClasses(ctx context.Context, classes []gatewayv1.Gate
 	return nil
 }
 
-// writeStatus writes the status the Router reports into the Gateways and
-// HTTPRoutes, with the addresses the network gave the Gateways.
-func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway, routes []gatewayv1.HTTPRoute) error {
+// writeStatus writes the status the Router reports into the Gateways,
+// HTTPRoutes and GRPCRoutes, with the addresses the network gave the
+// Gateways.
+func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway, routes []gatewayv1.HTTPRoute, grpcRoutes []gatewayv1.GRPCRoute) error {
 	rs := c.router.Status()
 	for _, gw := range gateways {
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
@@ -412,16 +417,30 @@ func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway
 	}
 	for i := range routes {
 		r := &routes[i]
-		nn := types.NamespacedName{Namespace: r.Namespace, Name: r.Name}
-		st := rs.HTTPRoutes[nn]
-		st.Parents = httproute.MergeRouteParents(r.Status.Parents, st.Parents, httproute.DefaultControllerName)
-		if reflect.DeepEqual(r.Status, st) || (len(r.Status.Parents) == 0 && len(st.Parents) == 0) {
-			continue
+		if err := c.writeRouteStatus(ctx, r, &r.Status.RouteStatus, rs.HTTPRoutes[client.ObjectKeyFromObject(r)].RouteStatus); err != nil {
+			return err
 		}
-		r.Status = st
-		if err := c.store.Status().Update(ctx, r); err != nil {
-			return fmt.Errorf("reconcile: HTTPRoute %s status: %w", nn, err)
+	}
+	for i := range grpcRoutes {
+		r := &grpcRoutes[i]
+		if err := c.writeRouteStatus(ctx, r, &r.Status.RouteStatus, rs.GRPCRoutes[client.ObjectKeyFromObject(r)].RouteStatus); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// writeRouteStatus writes next, the status the Router reports, into a
+// route whose status is cur, merged with the parents of other
+// controllers.
+func (c *cluster) writeRouteStatus(ctx context.Context, r client.Object, cur *gatewayv1.RouteStatus, next gatewayv1.RouteStatus) error {
+	next.Parents = httproute.MergeRouteParents(cur.Parents, next.Parents, httproute.DefaultControllerName)
+	if reflect.DeepEqual(*cur, next) || (len(cur.Parents) == 0 && len(next.Parents) == 0) {
+		return nil
+	}
+	*cur = next
+	if err := c.store.Status().Update(ctx, r); err != nil {
+		return fmt.Errorf("reconcile: %T %s status: %w", r, client.ObjectKeyFromObject(r), err)
 	}
 	return nil
 }

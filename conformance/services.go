@@ -32,8 +32,10 @@ type upstreamKey struct {
 }
 
 func newBackends(logger *slog.Logger) *backends {
+	pods := podnet.New(logger)
+	pods.GRPCEcho = startGRPCEcho
 	return &backends{
-		Pods:      podnet.New(logger),
+		Pods:      pods,
 		upstreams: map[upstreamKey]*httproute.Upstream{},
 	}
 }

@@ -224,8 +224,8 @@ func TestDecodeErrors(t *testing.T) {
 		want: []string{`in.yaml:1:1: httproute w: apiVersion: Invalid value: "gateway.networking.k8s.io/v1alpha2": apiVersion "gateway.networking.k8s.io/v1alpha2" is not served for kind HTTPRoute; use gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1`},
 	}, {
 		name: "Gateway API kind the router does not serve",
-		in:   "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata:\n  name: g\n",
-		want: []string{`in.yaml:2:1: grpcroute g: kind: Invalid value: "GRPCRoute": the router does not serve GRPCRoute objects; it loads Gateway, HTTPRoute, ReferenceGrant and GatewayClass`},
+		in:   "apiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\nmetadata:\n  name: g\n",
+		want: []string{`in.yaml:2:1: tlsroute g: kind: Invalid value: "TLSRoute": the router does not serve TLSRoute objects; it loads Gateway, HTTPRoute, GRPCRoute, ReferenceGrant and GatewayClass`},
 	}, {
 		name: "extension kind without objects",
 		in:   "apiVersion: gateway.kgateway.dev/v1alpha1\nkind: Parameter\nmetadata:\n  name: p\n",

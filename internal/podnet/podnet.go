@@ -44,6 +44,11 @@ const (
 // Pods are the running Pods. The zero value is not usable; use New.
 type Pods struct {
 	logger *slog.Logger
+	// GRPCEcho, when set, starts the gRPC echo server of a container that
+	// runs echo-basic's gRPC mode (GRPC_ECHO_SERVER set), answering as
+	// info says; it is set by the caller, which brings the gRPC
+	// implementation. Nil runs no server for such containers.
+	GRPCEcho func(info echo.Info) (*Server, error)
 
 	mu   sync.Mutex
 	pods map[types.NamespacedName]*Pod
@@ -89,7 +94,7 @@ func (ps *Pods) Ensure(p *corev1.Pod) (*Pod, error) {
 		ct := &p.Spec.Containers[0]
 		bp.Container = ct.Name
 		env := containerEnv(p, ct, ip)
-		if err := bp.start(env, ps.logger); err != nil {
+		if err := bp.start(env, ps.logger, ps.GRPCEcho); err != nil {
 			bp.stop()
 			return nil, err
 		}
@@ -100,11 +105,12 @@ func (ps *Pods) Ensure(p *corev1.Pod) (*Pod, error) {
 }
 
 // start runs echo-basic's HTTP and h2c ports, configured from the
-// container's environment as echo-basic reads it. Containers that run
-// echo-basic's gRPC, TCP or UDP echo instead get no server: the suite uses
-// them only for GRPCRoute, TCPRoute and UDPRoute tests.
-func (p *Pod) start(env map[string]string, logger *slog.Logger) error {
-	for _, other := range []string{"GRPC_ECHO_SERVER", "TCP_ECHO_SERVER", "UDP_ECHO_SERVER"} {
+// container's environment as echo-basic reads it, or in its gRPC mode the
+// gRPC echo on HTTP_PORT, started by grpcEcho. Containers that run
+// echo-basic's TCP or UDP echo instead get no server: the suite uses them
+// only for TCPRoute and UDPRoute tests.
+func (p *Pod) start(env map[string]string, logger *slog.Logger, grpcEcho func(echo.Info) (*Server, error)) error {
+	for _, other := range []string{"TCP_ECHO_SERVER", "UDP_ECHO_SERVER"} {
 		if env[other] != "" {
 			return nil
 		}
@@ -124,6 +130,17 @@ func (p *Pod) start(env map[string]string, logger *slog.Logger) error {
 		Pod:       env["POD_NAME"],
 		HTTPPort:  strconv.Itoa(int(httpPort)),
 		Log:       p.log,
+	}
+	if env["GRPC_ECHO_SERVER"] != "" {
+		if grpcEcho == nil {
+			return nil
+		}
+		s, err := grpcEcho(info)
+		if err != nil {
+			return err
+		}
+		p.servers[httpPort] = s
+		return nil
 	}
 	s, err := StartServer(echo.New(info), false, nil, logger)
 	if err != nil {
@@ -394,11 +411,15 @@ func TargetPort(sp *corev1.ServicePort, p *corev1.Pod) int32 {
 	}
 }
 
-// Server is an HTTP server on an ephemeral port of 127.0.0.1.
+// Server is a server on an ephemeral port of 127.0.0.1.
 type Server struct {
-	Addr string
-	srv  *http.Server
+	Addr  string
+	close func() error
 }
+
+// NewServer returns the Server of a server that the caller started on
+// addr, which close stops.
+func NewServer(addr string, close func() error) *Server { return &Server{Addr: addr, close: close} }
 
 // StartServer serves h on an ephemeral port of 127.0.0.1. h2c enables
 // HTTP/2 with prior knowledge next to HTTP/1.1; tlsConfig, when set,
@@ -425,11 +446,11 @@ func StartServer(h http.Handler, h2c bool, tlsConfig *tls.Config, logger *slog.L
 	} else {
 		go func() { _ = srv.Serve(ln) }()
 	}
-	return &Server{Addr: ln.Addr().String(), srv: srv}, nil
+	return &Server{Addr: ln.Addr().String(), close: srv.Close}, nil
 }
 
 // Close closes the server and its connections.
-func (s *Server) Close() { _ = s.srv.Close() }
+func (s *Server) Close() { _ = s.close() }
 
 // slogWriter turns http.Server's error log into debug records.
 type slogWriter struct{ l *slog.Logger }
