@@ -95,6 +95,8 @@ type compiler struct {
 	epoch            uint64
 	// outcomes is a buffer for the parent outcomes of one route.
 	outcomes []parentOutcome
+	// sets are the compile's ListenerSets (listenerset.go).
+	sets *listenerSets
 	// closers collects the io.Closers extensions build: the current
 	// route's while one compiles (cachedRoute.closers), the listeners'
 	// otherwise (table.closers).
@@ -138,7 +140,8 @@ type objectKey struct {
 // compiledRoute is one HTTPRoute after compilation.
 type compiledRoute struct {
 	// kind is the kind of the object compiled, "" for an HTTPRoute; a
-	// Gateway when its listeners' filters are compiled (listenerfilter.go).
+	// Gateway or ListenerSet when its listeners' filters are compiled
+	// (listenerfilter.go).
 	kind      string
 	namespace string
 	name      string
@@ -252,6 +255,8 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		gwListeners[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = ls
 		listeners = append(listeners, ls...)
 	}
+	c.sets = c.compileListenerSets(gateways, gwListeners)
+	listeners = append(listeners, c.sets.listeners()...)
 	// Without Gateways, and unless the Router is a controller of a class
 	// (a host feeding it from a cluster), routes attach to one implicit
 	// listener.
@@ -348,12 +353,19 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		Gateways:  map[types.NamespacedName]gatewayv1.GatewayStatus{},
 		XBackends: c.xbackendStatus(next.list),
 	}
+	var attachedSets map[types.NamespacedName]int32
+	t.status.ListenerSets, attachedSets = c.sets.status(c, gateways)
 	for _, gw := range gateways {
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
-		t.status.Gateways[nn] = c.gatewayStatus(gw, gwListeners[nn])
+		st := c.gatewayStatus(gw, gwListeners[nn])
+		if n, ok := attachedSets[nn]; ok {
+			st.AttachedListenerSets = &n
+		}
+		t.status.Gateways[nn] = st
 	}
 	t.telemetry, t.status.XTelemetryPolicies = c.compileTelemetry(gateways)
 	t.build(listeners, prevTable)
+	t.ports = gatewayPorts(listeners)
 	t.problems = c.problems
 
 	if cfg.Strict && len(c.problems) > 0 {
@@ -423,6 +435,13 @@ func (c *compiler) index() error {
 		case hr.Name == "":
 			dup("HTTPRoute", hr)
 		}
+	}
+	for _, ls := range c.cfg.ListenerSets {
+		if ls == nil {
+			dup("ListenerSet", nil)
+			continue
+		}
+		dup("ListenerSet", ls)
 	}
 	for _, rg := range c.cfg.ReferenceGrants {
 		if rg == nil {
@@ -902,15 +921,19 @@ func (c *compiler) attachImplicit(r *compiledRoute, l *listener) []parentOutcome
 	}
 	out := c.outcomes[:0]
 	for i, pr := range refs {
-		if (pr.Group != nil && *pr.Group != gatewayv1.GroupName) || (pr.Kind != nil && *pr.Kind != "Gateway") {
+		if (pr.Group != nil && *pr.Group != gatewayv1.GroupName) || (pr.Kind != nil && *pr.Kind != "Gateway" && *pr.Kind != "ListenerSet") {
 			continue // not a parent this Router serves
 		}
 		ns := r.namespace
 		if pr.Namespace != nil {
 			ns = string(*pr.Namespace)
 		}
+		what := fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)
+		if pr.Kind != nil && *pr.Kind == "ListenerSet" {
+			what = fmt.Sprintf("listenerset %s/%s has no Gateway to attach to", ns, pr.Name)
+		}
 		out = append(out, parentOutcome{ref: i, reason: reasonNoMatchingParent,
-			msg: fmt.Sprintf("gateway %s/%s not found (a Config without Gateways serves routes without parentRefs; set IgnoreParentRefs to serve every route)", ns, pr.Name)})
+			msg: what + " (a Config without Gateways serves routes without parentRefs; set IgnoreParentRefs to serve every route)"})
 	}
 	return out
 }
@@ -954,21 +977,36 @@ func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*list
 		if pr.Kind != nil {
 			kind = string(*pr.Kind)
 		}
-		if group != gatewayv1.GroupName || kind != "Gateway" {
+		if group != gatewayv1.GroupName || (kind != "Gateway" && kind != "ListenerSet") {
 			continue // not a parent this Router serves
 		}
 		ns := r.namespace
 		if pr.Namespace != nil {
 			ns = string(*pr.Namespace)
 		}
-		ls, ok := gws[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}]
-		if !ok {
-			if c.gatewayNames[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}] {
-				continue // a Gateway of another class
+		var ls []*listener
+		if kind == "ListenerSet" {
+			// Only the set's listeners: a ListenerSet is a parent of its
+			// own (listenerset.go).
+			var o *parentOutcome
+			var skip bool
+			if ls, o, skip = c.listenerSetParent(i, types.NamespacedName{Namespace: ns, Name: string(pr.Name)}); skip {
+				continue
+			} else if o != nil {
+				out = append(out, *o)
+				continue
 			}
-			out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNoMatchingParent,
-				msg: fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)})
-			continue
+		} else {
+			var ok bool
+			ls, ok = gws[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}]
+			if !ok {
+				if c.gatewayNames[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}] {
+					continue // a Gateway of another class
+				}
+				out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNoMatchingParent,
+					msg: fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)})
+				continue
+			}
 		}
 		if r.fatal != nil {
 			out = append(out, parentOutcome{ref: i})
