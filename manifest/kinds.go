@@ -50,6 +50,10 @@ func kinds(exts []httproute.Extension) (map[schema.GroupVersionKind]*kind, error
 		func(m *Manifests, o runtime.Object) {
 			m.Config.HTTPRoutes = append(m.Config.HTTPRoutes, o.(*gatewayv1.HTTPRoute))
 		}, "v1", "v1beta1")
+	gw("ListenerSet", true, func() runtime.Object { return &gatewayv1.ListenerSet{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.ListenerSets = append(m.Config.ListenerSets, o.(*gatewayv1.ListenerSet))
+		}, "v1")
 	gw("ReferenceGrant", true, func() runtime.Object { return &gatewayv1.ReferenceGrant{} },
 		func(m *Manifests, o runtime.Object) {
 			m.Config.ReferenceGrants = append(m.Config.ReferenceGrants, o.(*gatewayv1.ReferenceGrant))
@@ -146,7 +150,7 @@ func unknownKind(ks map[schema.GroupVersionKind]*kind, exts []httproute.Extensio
 		}
 	}
 	if gvk.Group == gatewayGroup {
-		return fmt.Sprintf("the router does not serve %s objects; it loads Gateway, HTTPRoute, ReferenceGrant and GatewayClass", gvk.Kind)
+		return fmt.Sprintf("the router does not serve %s objects; it loads Gateway, HTTPRoute, ListenerSet, ReferenceGrant and GatewayClass", gvk.Kind)
 	}
 	return fmt.Sprintf("no kind %s is registered for apiVersion %q; register it with an httproute.Extension", gvk.Kind, gvk.GroupVersion())
 }

@@ -578,7 +578,8 @@ func fromContent(content map[string]any, obj runtime.Object) error {
 }
 
 // Config defaults and validates every object of cfg in place (Gateways,
-// HTTPRoutes, ReferenceGrants, Namespaces, Secrets and Objects) and
+// HTTPRoutes, ListenerSets, ReferenceGrants, Namespaces, Secrets and
+// Objects) and
 // returns the problems as *httproute.Error values joined with errors.Join,
 // nil when there are none. Since it changes the objects, call it before
 // handing them to a Router, not on objects a Router is serving. A Router built from Go structs opts into the
@@ -612,6 +613,9 @@ func (v *Validator) Config(cfg *httproute.Config) error {
 	}
 	for _, o := range cfg.HTTPRoutes {
 		check("HTTPRoute", o)
+	}
+	for _, o := range cfg.ListenerSets {
+		check("ListenerSet", o)
 	}
 	for _, o := range cfg.ReferenceGrants {
 		check("ReferenceGrant", o)
