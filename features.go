@@ -43,5 +43,6 @@ func SupportedFeatures() []features.FeatureName {
 		features.SupportGatewayRouteHostnameIntersectionPrecedence,
 		features.SupportGatewayListenerFilters,
 		features.SupportHTTPRouteRetryConnectionError,
+		features.SupportListenerSet,
 	}
 }

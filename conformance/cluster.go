@@ -87,7 +87,7 @@ func newCluster(logger *slog.Logger) (*cluster, error) {
 	c := &cluster{
 		scheme: scheme,
 		store: fake.NewClientBuilder().WithScheme(scheme).
-			WithStatusSubresource(&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{}).
+			WithStatusSubresource(&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{}, &gatewayv1.ListenerSet{}).
 			Build(),
 		router: &httproute.Router{},
 		net:    newNetwork(logger),
@@ -310,6 +310,7 @@ func (c *cluster) reconcile(ctx context.Context) error {
 		classes     gatewayv1.GatewayClassList
 		gateways    gatewayv1.GatewayList
 		routes      gatewayv1.HTTPRouteList
+		sets        gatewayv1.ListenerSetList
 		grants      gatewayv1.ReferenceGrantList
 		namespaces  corev1.NamespaceList
 		secrets     corev1.SecretList
@@ -317,7 +318,7 @@ func (c *cluster) reconcile(ctx context.Context) error {
 		slices      discoveryv1.EndpointSliceList
 		deployments appsv1.DeploymentList
 	)
-	for _, l := range []client.ObjectList{&classes, &gateways, &routes, &grants, &namespaces, &secrets, &services, &slices, &deployments} {
+	for _, l := range []client.ObjectList{&classes, &gateways, &routes, &sets, &grants, &namespaces, &secrets, &services, &slices, &deployments} {
 		if err := c.store.List(ctx, l); err != nil {
 			return fmt.Errorf("reconcile: %w", err)
 		}
@@ -346,6 +347,9 @@ func (c *cluster) reconcile(ctx context.Context) error {
 	for i := range routes.Items {
 		cfg.HTTPRoutes = append(cfg.HTTPRoutes, &routes.Items[i])
 	}
+	for i := range sets.Items {
+		cfg.ListenerSets = append(cfg.ListenerSets, &sets.Items[i])
+	}
 	for i := range grants.Items {
 		cfg.ReferenceGrants = append(cfg.ReferenceGrants, &grants.Items[i])
 	}
@@ -361,7 +365,7 @@ func (c *cluster) reconcile(ctx context.Context) error {
 	if err := c.net.sync(c.router, ours); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
-	return c.writeStatus(ctx, ours, routes.Items)
+	return c.writeStatus(ctx, ours, routes.Items, sets.Items)
 }
 
 // reconcileClasses accepts the GatewayClasses of the Router's controller,
@@ -385,9 +389,10 @@ func (c *cluster) reconcileClasses(ctx context.Context, classes []gatewayv1.Gate
 	return nil
 }
 
-// writeStatus writes the status the Router reports into the Gateways and
-// HTTPRoutes, with the addresses the network gave the Gateways.
-func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway, routes []gatewayv1.HTTPRoute) error {
+// writeStatus writes the status the Router reports into the Gateways,
+// HTTPRoutes and ListenerSets, with the addresses the network gave the
+// Gateways.
+func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway, routes []gatewayv1.HTTPRoute, sets []gatewayv1.ListenerSet) error {
 	rs := c.router.Status()
 	for _, gw := range gateways {
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
@@ -421,6 +426,22 @@ func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway
 		r.Status = st
 		if err := c.store.Status().Update(ctx, r); err != nil {
 			return fmt.Errorf("reconcile: HTTPRoute %s status: %w", nn, err)
+		}
+	}
+	for i := range sets {
+		ls := &sets[i]
+		nn := types.NamespacedName{Namespace: ls.Namespace, Name: ls.Name}
+		st, ok := rs.ListenerSets[nn]
+		if !ok {
+			continue // its parent is not a Gateway of the harness's class
+		}
+		st = httproute.MergeListenerSetStatus(ls.Status, st)
+		if reflect.DeepEqual(ls.Status, st) {
+			continue
+		}
+		ls.Status = st
+		if err := c.store.Status().Update(ctx, ls); err != nil {
+			return fmt.Errorf("reconcile: ListenerSet %s status: %w", nn, err)
 		}
 	}
 	return nil

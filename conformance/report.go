@@ -64,12 +64,14 @@ func inProfile(t suite.ConformanceTest) bool {
 }
 
 // inScope reports whether t is one of the tests this run is for: the
-// HTTPRoute tests and the Gateway tests (HTTP listeners, route attachment).
+// HTTPRoute tests, the Gateway tests (HTTP listeners, route attachment)
+// and the ListenerSet tests.
 // GatewayClass tests run too: they judge the GatewayClass status, which
 // the harness writes as the host program's controller would, so they check
 // the harness's half of the implementation.
 func inScope(t suite.ConformanceTest) bool {
-	return strings.HasPrefix(t.ShortName, "HTTPRoute") || strings.HasPrefix(t.ShortName, "Gateway")
+	return strings.HasPrefix(t.ShortName, "HTTPRoute") || strings.HasPrefix(t.ShortName, "Gateway") ||
+		strings.HasPrefix(t.ShortName, "ListenerSet")
 }
 
 // plan splits the suite's tests of the profile whose features are all
