@@ -119,7 +119,8 @@ func (c *compiler) compileListenerList(o listenerOwner, listeners []gatewayv1.Li
 			acceptedMsg = fmt.Sprintf("protocol %q is not supported; this gateway serves HTTP and HTTPS", ls.Protocol)
 		}
 
-		// allowedRoutes.kinds: only HTTPRoute is served.
+		// allowedRoutes.kinds: only HTTPRoute is served, on HTTP and
+		// HTTPS listeners (on TLS ones it is an invalid kind).
 		if ar := ls.AllowedRoutes; ar != nil && len(ar.Kinds) > 0 {
 			var bad []string
 			for _, k := range ar.Kinds {
@@ -127,7 +128,7 @@ func (c *compiler) compileListenerList(o listenerOwner, listeners []gatewayv1.Li
 				if k.Group != nil {
 					g = string(*k.Group)
 				}
-				if g == gatewayv1.GroupName && k.Kind == "HTTPRoute" {
+				if g == gatewayv1.GroupName && k.Kind == "HTTPRoute" && (ls.Protocol == gatewayv1.HTTPProtocolType || ls.Protocol == gatewayv1.HTTPSProtocolType) {
 					l.allowsHTTPRoute = true
 					l.supportedKinds = append(l.supportedKinds, httpRouteKind)
 					continue

@@ -613,3 +613,22 @@ func TestMergeListenerSetStatus(t *testing.T) {
 		t.Errorf("MergeListenerSetStatus (-want +got):\n%s", diff)
 	}
 }
+
+// TestListenerSetRouteKindsFollowTheProtocol is upstream's
+// ListenerSetAllowedRoutesSupportedKinds, which the conformance run
+// cannot select (it needs TLSRoute): HTTPRoute is not a kind a TLS
+// listener supports, so allowedRoutes.kinds naming it there is
+// InvalidRouteKinds.
+func TestListenerSetRouteKindsFollowTheProtocol(t *testing.T) {
+	rt := lsRouter(t, nil, lsGateway("{namespaces: {from: All}}"),
+		listenerSet("apps", "ls", 0, `name: tls-only
+    port: 443
+    protocol: TLS
+    hostname: tls.example.com
+    allowedRoutes: {namespaces: {from: All}, kinds: [{kind: HTTPRoute}]}
+    tls: {mode: Passthrough}`))
+	l := rt.Status().ListenerSets[nn("apps", "ls")].Listeners[0]
+	c := findCondition(l.Conditions, "ResolvedRefs")
+	assert.Equal(t, "False/InvalidRouteKinds", string(c.Status)+"/"+c.Reason)
+	assert.Empty(t, l.SupportedKinds)
+}
