@@ -95,6 +95,8 @@ type compiler struct {
 	epoch            uint64
 	// outcomes is a buffer for the parent outcomes of one route.
 	outcomes []parentOutcome
+	// sets are the compile's ListenerSets (listenerset.go).
+	sets *listenerSets
 	// closers collects the io.Closers extensions build: the current
 	// route's while one compiles (cachedRoute.closers), the listeners'
 	// otherwise (table.closers).
@@ -255,6 +257,8 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		gwListeners[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = ls
 		listeners = append(listeners, ls...)
 	}
+	c.sets = c.compileListenerSets(gateways, gwListeners)
+	listeners = append(listeners, c.sets.listeners()...)
 	// Without Gateways, and unless the Router is a controller of a class
 	// (a host feeding it from a cluster), routes attach to one implicit
 	// listener.
@@ -310,7 +314,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 			outcomes = c.attach(r, gwListeners)
 		}
 		c.outcomes = outcomes[:0] // the buffer, for the next route
-		if cr != prev || !slices.Equal(cr.outcomes, outcomes) {
+		if cr != prev || cr.detached || !slices.Equal(cr.outcomes, outcomes) {
 			outcomes = slices.Clone(outcomes)
 			// New, or attached differently: a new status, whose conditions
 			// keep their transition times where their status did not change.
@@ -368,12 +372,19 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		Gateways:  map[types.NamespacedName]gatewayv1.GatewayStatus{},
 		XBackends: c.xbackendStatus(next.list),
 	}
+	var attachedSets map[types.NamespacedName]int32
+	t.status.ListenerSets, attachedSets = c.sets.status(c, gateways)
 	for _, gw := range gateways {
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
-		t.status.Gateways[nn] = c.gatewayStatus(gw, gwListeners[nn])
+		st := c.gatewayStatus(gw, gwListeners[nn])
+		if n, ok := attachedSets[nn]; ok {
+			st.AttachedListenerSets = &n
+		}
+		t.status.Gateways[nn] = st
 	}
 	t.telemetry, t.status.XTelemetryPolicies = c.compileTelemetry(gateways)
 	t.build(listeners, prevTable)
+	t.ports = gatewayPorts(listeners)
 	t.problems = c.problems
 
 	if cfg.Strict && len(c.problems) > 0 {
@@ -457,6 +468,13 @@ func (c *compiler) index() error {
 		case gr.Name == "":
 			dup("GRPCRoute", gr)
 		}
+	}
+	for _, ls := range c.cfg.ListenerSets {
+		if ls == nil {
+			dup("ListenerSet", nil)
+			continue
+		}
+		dup("ListenerSet", ls)
 	}
 	for _, rg := range c.cfg.ReferenceGrants {
 		if rg == nil {
@@ -942,15 +960,19 @@ func (c *compiler) attachImplicit(r *compiledRoute, l *listener) []parentOutcome
 	}
 	out := c.outcomes[:0]
 	for i, pr := range refs {
-		if (pr.Group != nil && *pr.Group != gatewayv1.GroupName) || (pr.Kind != nil && *pr.Kind != "Gateway") {
+		if (pr.Group != nil && *pr.Group != gatewayv1.GroupName) || (pr.Kind != nil && *pr.Kind != "Gateway" && *pr.Kind != "ListenerSet") {
 			continue // not a parent this Router serves
 		}
 		ns := r.namespace
 		if pr.Namespace != nil {
 			ns = string(*pr.Namespace)
 		}
+		what := fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)
+		if pr.Kind != nil && *pr.Kind == "ListenerSet" {
+			what = fmt.Sprintf("listenerset %s/%s has no Gateway to attach to", ns, pr.Name)
+		}
 		out = append(out, parentOutcome{ref: i, reason: reasonNoMatchingParent,
-			msg: fmt.Sprintf("gateway %s/%s not found (a Config without Gateways serves routes without parentRefs; set IgnoreParentRefs to serve every route)", ns, pr.Name)})
+			msg: what + " (a Config without Gateways serves routes without parentRefs; set IgnoreParentRefs to serve every route)"})
 	}
 	return out
 }
@@ -994,21 +1016,36 @@ func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*list
 		if pr.Kind != nil {
 			kind = string(*pr.Kind)
 		}
-		if group != gatewayv1.GroupName || kind != "Gateway" {
+		if group != gatewayv1.GroupName || (kind != "Gateway" && kind != "ListenerSet") {
 			continue // not a parent this Router serves
 		}
 		ns := r.namespace
 		if pr.Namespace != nil {
 			ns = string(*pr.Namespace)
 		}
-		ls, ok := gws[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}]
-		if !ok {
-			if c.gatewayNames[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}] {
-				continue // a Gateway of another class
+		var ls []*listener
+		if kind == "ListenerSet" {
+			// Only the set's listeners: a ListenerSet is a parent of its
+			// own (listenerset.go).
+			var o *parentOutcome
+			var skip bool
+			if ls, o, skip = c.listenerSetParent(i, types.NamespacedName{Namespace: ns, Name: string(pr.Name)}); skip {
+				continue
+			} else if o != nil {
+				out = append(out, *o)
+				continue
 			}
-			out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNoMatchingParent,
-				msg: fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)})
-			continue
+		} else {
+			var ok bool
+			ls, ok = gws[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}]
+			if !ok {
+				if c.gatewayNames[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}] {
+					continue // a Gateway of another class
+				}
+				out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNoMatchingParent,
+					msg: fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)})
+				continue
+			}
 		}
 		if r.fatal != nil {
 			out = append(out, parentOutcome{ref: i})

@@ -210,6 +210,17 @@
 // change headers, path and method that matching then sees, or answer the
 // request themselves, but not its Host. See listenerfilter.go.
 //
+// # ListenerSets
+//
+// ListenerSets (GEP-1713) contribute listeners to the Gateways whose
+// spec.allowedListeners admits them; each Gateway then serves one merged
+// list (its own listeners first, then its ListenerSets' from the oldest),
+// in which a listener conflicting with an earlier one on port, protocol
+// or hostname is reported Conflicted and not served. Routes attach to a
+// ListenerSet's listeners through parentRefs of kind ListenerSet only.
+// Router.Gateway serves and TLSConfig terminates the merged listeners,
+// and GatewayRouter.Ports lists the ports to serve. See listenerset.go.
+//
 // # Extensions
 //
 // An Extension adds a kind of object that ExtensionRef filters or
@@ -226,7 +237,9 @@
 // NoMatchingListenerHostname, UnsupportedValue, IncompatibleFilters),
 // ResolvedRefs (BackendNotFound, InvalidKind, RefNotPermitted,
 // UnsupportedProtocol) and PartiallyInvalid; per Gateway listener, its
-// conditions and attached-route count; per XTelemetryPolicy and target
+// conditions and attached-route count; per ListenerSet, Accepted and
+// Programmed (NotAllowed, ParentNotAccepted, ListenersNotValid) and its
+// listeners'; per XTelemetryPolicy and target
 // Gateway, Accepted (Conflicted, TargetNotFound, Invalid) and ResolvedRefs.
 // An invalid rule is dropped alone; an invalid reference degrades only its
 // share of traffic.

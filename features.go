@@ -46,5 +46,6 @@ func SupportedFeatures() []features.FeatureName {
 		features.SupportGRPCRoute,
 		features.SupportGRPCRouteNamedRouteRule,
 		features.SupportGRPCRouteRequestHeaderModifier,
+		features.SupportListenerSet,
 	}
 }

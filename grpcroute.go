@@ -246,9 +246,9 @@ func (c *compiler) rejectCrossKindConflicts(listeners []*listener, list []*cache
 			}
 		}
 		parents := mergeParents(old(cr.id()), c.parentStatuses(cr.route, outcomes), c.controller, true)
-		// No outcomes kept: the next compile builds this status again,
-		// whether or not the conflict is still there.
-		list[i] = &cachedRoute{obj: cr.obj, grpc: cr.grpc, route: cr.route, deps: cr.deps, problems: cr.problems, parents: parents}
+		// Detached: the next compile builds this status again, whether or
+		// not the conflict is still there.
+		list[i] = &cachedRoute{obj: cr.obj, grpc: cr.grpc, route: cr.route, deps: cr.deps, problems: cr.problems, closers: cr.closers, parents: parents, detached: true}
 	}
 }
 
@@ -266,7 +266,8 @@ func hostsIntersect(a, b []hostAttachment) bool {
 }
 
 // stillAttached reports whether route r is attached to a listener that
-// its parentRef ref selects (ref -1: the implicit listener).
+// its parentRef ref selects (ref -1: the implicit listener), of a Gateway
+// or of a ListenerSet.
 func (c *compiler) stillAttached(r *compiledRoute, ref int, listeners []*listener, gws map[types.NamespacedName][]*listener) bool {
 	has := func(l *listener) bool {
 		return slices.ContainsFunc(l.routes, func(a attachment) bool { return a.route == r })
@@ -279,7 +280,12 @@ func (c *compiler) stillAttached(r *compiledRoute, ref int, listeners []*listene
 	if pr.Namespace != nil {
 		ns = string(*pr.Namespace)
 	}
-	return slices.ContainsFunc(gws[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}], func(l *listener) bool {
+	nn := types.NamespacedName{Namespace: ns, Name: string(pr.Name)}
+	parent := gws[nn]
+	if pr.Kind != nil && *pr.Kind == "ListenerSet" {
+		parent, _, _ = c.listenerSetParent(ref, nn)
+	}
+	return slices.ContainsFunc(parent, func(l *listener) bool {
 		return (pr.SectionName == nil || *pr.SectionName == l.name) && (pr.Port == nil || *pr.Port == l.port) && has(l)
 	})
 }

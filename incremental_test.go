@@ -26,6 +26,7 @@ import (
 type world struct {
 	r        *rand.Rand
 	gateways []*gatewayv1.Gateway
+	sets     []*gatewayv1.ListenerSet
 	routes   []*gatewayv1.HTTPRoute
 	grpc     []*gatewayv1.GRPCRoute
 	grants   []*gatewayv1.ReferenceGrant
@@ -83,6 +84,9 @@ func newWorld(seed uint64) *world {
 	for i := 0; i < 2+w.r.IntN(2); i++ {
 		w.addGateway()
 	}
+	for i := 0; i < w.r.IntN(3); i++ {
+		w.addListenerSet()
+	}
 	for i := 0; i < 20; i++ {
 		w.addRoute()
 	}
@@ -117,7 +121,54 @@ func (w *world) addGateway() {
 		}
 		gw.Spec.Listeners = append(gw.Spec.Listeners, l)
 	}
+	w.allowListenerSets(gw)
 	w.gateways = append(w.gateways, gw)
+}
+
+// allowListenerSets sets a random allowedListeners on gw (none at all
+// included).
+func (w *world) allowListenerSets(gw *gatewayv1.Gateway) {
+	gw.Spec.AllowedListeners = nil
+	switch w.r.IntN(4) {
+	case 0:
+	case 1:
+		gw.Spec.AllowedListeners = &gatewayv1.AllowedListeners{Namespaces: &gatewayv1.ListenerNamespaces{From: ptr(gatewayv1.NamespacesFromAll)}}
+	case 2:
+		gw.Spec.AllowedListeners = &gatewayv1.AllowedListeners{Namespaces: &gatewayv1.ListenerNamespaces{From: ptr(gatewayv1.NamespacesFromSame)}}
+	default:
+		gw.Spec.AllowedListeners = &gatewayv1.AllowedListeners{Namespaces: &gatewayv1.ListenerNamespaces{From: ptr(gatewayv1.NamespacesFromSelector),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": w.pick(worldNS)}}}}
+	}
+}
+
+// addListenerSet adds a ListenerSet of a random Gateway, whose listeners
+// may conflict with the Gateway's and other sets'.
+func (w *world) addListenerSet() {
+	if len(w.gateways) == 0 {
+		return
+	}
+	w.seq++
+	gw := w.gateways[w.r.IntN(len(w.gateways))]
+	ls := &gatewayv1.ListenerSet{ObjectMeta: metav1.ObjectMeta{
+		Namespace: w.pick(worldNS), Name: fmt.Sprintf("ls%d", w.seq),
+		CreationTimestamp: metav1.NewTime(time.Unix(int64(w.r.IntN(3)), 0)),
+	}}
+	ls.Spec.ParentRef = gatewayv1.ParentGatewayReference{Name: gatewayv1.ObjectName(gw.Name), Namespace: ptr(gatewayv1.Namespace(gw.Namespace))}
+	for i := 0; i < 1+w.r.IntN(2); i++ {
+		e := gatewayv1.ListenerEntry{Name: gatewayv1.SectionName(fmt.Sprintf("l%d", i)), Port: gatewayv1.PortNumber(80 + 8000*w.r.IntN(2)), Protocol: gatewayv1.HTTPProtocolType}
+		w.setEntryHostname(&e)
+		from := []gatewayv1.FromNamespaces{gatewayv1.NamespacesFromAll, gatewayv1.NamespacesFromSame}[w.r.IntN(2)]
+		e.AllowedRoutes = &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: &from}}
+		ls.Spec.Listeners = append(ls.Spec.Listeners, e)
+	}
+	w.sets = append(w.sets, ls)
+}
+
+func (w *world) setEntryHostname(e *gatewayv1.ListenerEntry) {
+	e.Hostname = nil
+	if h := w.pick(append([]string{"c.example.com", "*.c.example.com"}, worldListen...)); h != "" {
+		e.Hostname = ptr(gatewayv1.Hostname(h))
+	}
 }
 
 func (w *world) addRoute() {
@@ -135,7 +186,14 @@ func (w *world) fillRoute(hr *gatewayv1.HTTPRoute) {
 	if h := w.pick(worldHosts); h != "" {
 		hr.Spec.Hostnames = []gatewayv1.Hostname{gatewayv1.Hostname(h)}
 	}
-	if len(w.gateways) > 0 && w.r.IntN(4) > 0 {
+	if len(w.sets) > 0 && w.r.IntN(4) == 0 {
+		ls := w.sets[w.r.IntN(len(w.sets))]
+		pr := gatewayv1.ParentReference{Kind: ptr(gatewayv1.Kind("ListenerSet")), Name: gatewayv1.ObjectName(ls.Name), Namespace: ptr(gatewayv1.Namespace(ls.Namespace))}
+		if w.r.IntN(3) == 0 {
+			pr.SectionName = &ls.Spec.Listeners[0].Name
+		}
+		hr.Spec.ParentRefs = []gatewayv1.ParentReference{pr}
+	} else if len(w.gateways) > 0 && w.r.IntN(4) > 0 {
 		gw := w.gateways[w.r.IntN(len(w.gateways))]
 		pr := gatewayv1.ParentReference{Name: gatewayv1.ObjectName(gw.Name), Namespace: ptr(gatewayv1.Namespace(gw.Namespace))}
 		if w.r.IntN(3) == 0 {
@@ -215,7 +273,7 @@ func (w *world) fillGRPCRoute(gr *gatewayv1.GRPCRoute) {
 
 // edit makes one random change and says what it was.
 func (w *world) edit() string {
-	switch w.r.IntN(12) {
+	switch w.r.IntN(15) {
 	case 0:
 		w.addRoute()
 		return "add a route"
@@ -264,7 +322,7 @@ func (w *world) edit() string {
 		n := w.ns[w.r.IntN(len(w.ns))]
 		n.Labels = map[string]string{"team": w.pick(worldNS)}
 		return "relabel a namespace"
-	case 11:
+	case 14:
 		switch {
 		case w.r.IntN(3) == 0:
 			w.addGRPCRoute()
@@ -284,6 +342,26 @@ func (w *world) edit() string {
 		if len(w.gateways) > 0 {
 			w.gateways = w.gateways[1:]
 			return "remove a Gateway"
+		}
+	case 11:
+		if len(w.sets) < 4 && w.r.IntN(2) == 0 {
+			w.addListenerSet()
+			return "add a ListenerSet"
+		}
+		if len(w.sets) > 0 {
+			w.sets = w.sets[1:]
+			return "remove a ListenerSet"
+		}
+	case 12:
+		if len(w.sets) > 0 {
+			ls := w.sets[w.r.IntN(len(w.sets))]
+			w.setEntryHostname(&ls.Spec.Listeners[w.r.IntN(len(ls.Spec.Listeners))])
+			return "change a ListenerSet listener hostname"
+		}
+	case 13:
+		if len(w.gateways) > 0 {
+			w.allowListenerSets(w.gateways[w.r.IntN(len(w.gateways))])
+			return "change a Gateway's allowedListeners"
 		}
 	}
 	return "nothing"
@@ -310,6 +388,9 @@ func (w *world) config() httproute.Config {
 	for _, r := range w.grpc {
 		cfg.GRPCRoutes = append(cfg.GRPCRoutes, r.DeepCopy())
 	}
+	for _, ls := range w.sets {
+		cfg.ListenerSets = append(cfg.ListenerSets, ls.DeepCopy())
+	}
 	for _, g := range w.grants {
 		cfg.ReferenceGrants = append(cfg.ReferenceGrants, g.DeepCopy())
 	}
@@ -331,7 +412,7 @@ func fixedNow() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 // requests are the requests both Routers are asked about.
 func (w *world) requests() []*http.Request {
 	var out []*http.Request
-	hosts := []string{"a.example.com", "x.example.com", "b.example.com", "y.b.example.com", "other.test"}
+	hosts := []string{"a.example.com", "x.example.com", "b.example.com", "y.b.example.com", "other.test", "c.example.com", "z.c.example.com"}
 	for _, h := range hosts {
 		for _, p := range append(append([]string{}, worldPaths...), "/api/v1/42", "/shop/1", "/nothing") {
 			req := httptest.NewRequest("GET", "http://"+h+p, nil)
@@ -371,8 +452,8 @@ func observe(t *testing.T, rt *httproute.Router, w *world) string {
 				b.WriteString("no match\n")
 				continue
 			}
-			fmt.Fprintf(&b, "%s/%s rule %d match %d host %q listener %s/%s %s %s %v;", m.Route.Namespace, m.Route.Name, m.Rule,
-				m.MatchIndex, m.Hostname, m.Gateway, m.Listener, m.PathType, m.PathValue, m.GRPC)
+			fmt.Fprintf(&b, "%s/%s rule %d match %d host %q listener %s/%s/%s %s %s %v;", m.Route.Namespace, m.Route.Name, m.Rule,
+				m.MatchIndex, m.Hostname, m.Gateway, m.ListenerSet, m.Listener, m.PathType, m.PathValue, m.GRPC)
 			for _, bc := range m.Backends {
 				fmt.Fprintf(&b, " %s w%d err=%v", bc.Ref.String(), bc.Weight, bc.Err)
 			}
@@ -392,6 +473,16 @@ func observe(t *testing.T, rt *httproute.Router, w *world) string {
 	}
 	for nn, s := range st.Gateways {
 		line := fmt.Sprintf("gateway %s %s", nn, conds(s.Conditions))
+		for _, l := range s.Listeners {
+			line += fmt.Sprintf(" [%s attached=%d %s]", l.Name, l.AttachedRoutes, conds(l.Conditions))
+		}
+		if s.AttachedListenerSets != nil {
+			line += fmt.Sprintf(" sets=%d", *s.AttachedListenerSets)
+		}
+		keys = append(keys, line)
+	}
+	for nn, s := range st.ListenerSets {
+		line := fmt.Sprintf("listenerset %s %s", nn, conds(s.Conditions))
 		for _, l := range s.Listeners {
 			line += fmt.Sprintf(" [%s attached=%d %s]", l.Name, l.AttachedRoutes, conds(l.Conditions))
 		}

@@ -26,6 +26,8 @@ type table struct {
 	// addresses (Router.Gateway).
 	listenerSet
 	gateways map[types.NamespacedName]*listenerSet
+	// ports are the ports each Gateway serves (GatewayRouter.Ports).
+	ports map[types.NamespacedName][]ListenerPort
 	// implicit is the catch-all listener of a Config without Gateways.
 	implicit *listener
 	// paths is how request paths are normalized and bounded.
@@ -323,9 +325,11 @@ type contribution struct {
 	host     *hostAttachment
 }
 
-// listenerID is what candidates carry of their listener.
+// listenerID is what candidates carry of their listener; set is the
+// ListenerSet that declares it, zero for a Gateway's own listener.
 type listenerID struct {
 	gateway types.NamespacedName
+	set     types.NamespacedName
 	name    gatewayv1.SectionName
 	port    int32
 }
@@ -403,7 +407,7 @@ func (g *listenerGroup) add(l *listener) {
 			}
 		}
 	}
-	id := &listenerID{gateway: l.gateway, name: l.name, port: l.port}
+	id := &listenerID{gateway: l.gateway, set: l.set, name: l.name, port: l.port}
 	for _, a := range l.routes {
 		for k := range a.hosts {
 			h := &a.hosts[k]
@@ -659,6 +663,10 @@ type Match struct {
 	Gateway  types.NamespacedName
 	Listener gatewayv1.SectionName
 	Port     int32
+	// ListenerSet names the ListenerSet that declares the listener
+	// (Listener is then one of its spec.listeners), zero for the
+	// Gateway's own listeners.
+	ListenerSet types.NamespacedName
 	// Hostname is the hostname the route serves under on that listener:
 	// the intersection of a route hostname with the listener's, "" when
 	// neither has one.
@@ -695,6 +703,7 @@ func newMatchInfo(l listenerID, host string, ru *rule, mi int, m *routeMatch) *M
 		Backends:   ru.backends,
 		Port:       l.port,
 	}
+	info.ListenerSet = l.set
 	if m.kind == pathPrefix {
 		info.PathValue = m.path
 		if info.PathValue == "" {

@@ -38,9 +38,10 @@ const (
 )
 
 // compileListenerFilters compiles the pre-routing filters of listener i
-// of gw. It returns the filters and, when they cannot be served as
-// written, the Accepted or ResolvedRefs problem to report (ok false).
-func (c *compiler) compileListenerFilters(gw *gatewayv1.Gateway, i int, ls *gatewayv1.Listener) (mws []middleware, accepted, resolved listenerProblem) {
+// of o (a Gateway or a ListenerSet). It returns the filters and, when they
+// cannot be served as written, the Accepted or ResolvedRefs problem to
+// report (ok false).
+func (c *compiler) compileListenerFilters(o listenerOwner, i int, ls *gatewayv1.Listener) (mws []middleware, accepted, resolved listenerProblem) {
 	if ls.Filters == nil || len(ls.Filters.Requests) == 0 {
 		return nil, listenerProblem{}, listenerProblem{}
 	}
@@ -51,9 +52,10 @@ func (c *compiler) compileListenerFilters(gw *gatewayv1.Gateway, i int, ls *gate
 		return nil, listenerProblem{reason: reasonInvalidListenerFilter,
 			msg: fmt.Sprintf("filters are only valid on HTTP and HTTPS listeners, not %s", ls.Protocol)}, listenerProblem{}
 	}
-	// The filters compile as a rule's would, with the Gateway as the
-	// object that references (its namespace, its ReferenceGrants).
-	owner := &compiledRoute{owner: "Gateway", namespace: gw.Namespace, name: gw.Name, key: gw.Namespace + "/" + gw.Name}
+	// The filters compile as a rule's would, with the Gateway (or the
+	// ListenerSet) as the object that references (its namespace, its
+	// ReferenceGrants).
+	owner := &compiledRoute{owner: o.kind, namespace: o.namespace, name: o.name, key: o.namespace + "/" + o.name}
 	ru := &rule{route: owner}
 	rc := &ruleCompiler{c: c, route: owner, rule: ru, spec: &gatewayv1.HTTPRouteRule{}, path: path}
 	for j := range ls.Filters.Requests {

@@ -44,6 +44,10 @@ type Config struct {
 	// server must accept HTTP/2, with prior knowledge (h2c) on plain
 	// listeners; see the package documentation's # gRPC.
 	GRPCRoutes []*gatewayv1.GRPCRoute
+	// ListenerSets contribute listeners to the Gateways whose
+	// spec.allowedListeners admits them (GEP-1713; none by default):
+	// see listenerset.go for precedence, conflicts and status.
+	ListenerSets []*gatewayv1.ListenerSet
 	// ReferenceGrants permit cross-namespace references from HTTPRoutes to
 	// backends and from Gateways to Secrets.
 	ReferenceGrants []*gatewayv1.ReferenceGrant
@@ -389,6 +393,28 @@ func (g *GatewayRouter) TLSConfig(p int32) *tls.Config { return g.rt.tlsConfig(p
 // Lookup is Router.Lookup restricted to the Gateway's listeners.
 func (g *GatewayRouter) Lookup(r *http.Request) (Match, bool) {
 	return g.rt.lookup(r, -localPort(r), &g.gw)
+}
+
+// ListenerPort is a port a Gateway's HTTP or HTTPS listeners declare.
+type ListenerPort struct {
+	Port int32
+	// TLS reports whether an HTTPS listener declares the port: serve it
+	// with TLSConfig(Port).
+	TLS bool
+}
+
+// Ports returns the ports the Gateway's listeners declare in the
+// Router's current table, in increasing order: those of its own HTTP and
+// HTTPS listeners and those of the listeners its ListenerSets contribute
+// and it accepts (not a listener that lost a conflict). They are the
+// ports a host serves the Gateway on (Port(p), TLSConfig(p)). A port
+// with both HTTP and HTTPS listeners is TLS.
+func (g *GatewayRouter) Ports() []ListenerPort {
+	t := g.rt.table.Load()
+	if t == nil {
+		return nil
+	}
+	return slices.Clone(t.ports[g.gw])
 }
 
 // Lookup reports how the Router would serve r: the Gateway, listener and

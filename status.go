@@ -27,6 +27,10 @@ type Status struct {
 	// Config: an ancestor per Gateway it targets, with its Accepted and
 	// ResolvedRefs conditions.
 	XTelemetryPolicies map[types.NamespacedName]xv1alpha1.TelemetryPolicyStatus
+	// ListenerSets has one entry per ListenerSet of the Config whose
+	// parent Gateway the Router serves or cannot find: its Accepted and
+	// Programmed conditions and its listeners' (see listenerset.go).
+	ListenerSets map[types.NamespacedName]gatewayv1.ListenerSetStatus
 }
 
 func (s Status) clone() Status {
@@ -50,6 +54,12 @@ func (s Status) clone() Status {
 		out.XBackends = make(map[types.NamespacedName]xv1alpha1.BackendStatus, len(s.XBackends))
 		for k, v := range s.XBackends {
 			out.XBackends[k] = *v.DeepCopy()
+		}
+	}
+	if s.ListenerSets != nil {
+		out.ListenerSets = make(map[types.NamespacedName]gatewayv1.ListenerSetStatus, len(s.ListenerSets))
+		for k, v := range s.ListenerSets {
+			out.ListenerSets[k] = *v.DeepCopy()
 		}
 	}
 	if s.XTelemetryPolicies != nil {
@@ -146,16 +156,39 @@ func hasCondition(cs []metav1.Condition, typ string) bool {
 func MergeGatewayStatus(cur, next gatewayv1.GatewayStatus) gatewayv1.GatewayStatus {
 	out := *next.DeepCopy()
 	out.Conditions = MergeConditions(cur.Conditions, out.Conditions)
-	for i := range out.Listeners {
+	mergeListenerConditions(cur.Listeners, out.Listeners, func(l *gatewayv1.ListenerStatus) (gatewayv1.SectionName, *[]metav1.Condition) {
+		return l.Name, &l.Conditions
+	})
+	return out
+}
+
+// MergeListenerSetStatus is MergeGatewayStatus for a ListenerSet: the
+// status to write into a ListenerSet whose status is cur, from the one
+// the Router computed, with conditions merged at the ListenerSet and at
+// each of its listeners.
+func MergeListenerSetStatus(cur, next gatewayv1.ListenerSetStatus) gatewayv1.ListenerSetStatus {
+	out := *next.DeepCopy()
+	out.Conditions = MergeConditions(cur.Conditions, out.Conditions)
+	mergeListenerConditions(cur.Listeners, out.Listeners, func(l *gatewayv1.ListenerEntryStatus) (gatewayv1.SectionName, *[]metav1.Condition) {
+		return l.Name, &l.Conditions
+	})
+	return out
+}
+
+// mergeListenerConditions merges the conditions of each listener of next
+// with those of the listener of the same name in cur (MergeConditions);
+// fields returns a listener's name and conditions.
+func mergeListenerConditions[L any](cur, next []L, fields func(*L) (gatewayv1.SectionName, *[]metav1.Condition)) {
+	for i := range next {
+		name, conds := fields(&next[i])
 		var old []metav1.Condition
-		for _, l := range cur.Listeners {
-			if l.Name == out.Listeners[i].Name {
-				old = l.Conditions
+		for j := range cur {
+			if n, c := fields(&cur[j]); n == name {
+				old = *c
 			}
 		}
-		out.Listeners[i].Conditions = MergeConditions(old, out.Listeners[i].Conditions)
+		*conds = MergeConditions(old, *conds)
 	}
-	return out
 }
 
 // MergeRouteParents returns the parent statuses to write into a route
@@ -198,6 +231,11 @@ func (s *Status) keepTransitionTimes(prev Status, controller gatewayv1.GatewayCo
 	for nn, st := range s.Gateways {
 		if old, ok := prev.Gateways[nn]; ok {
 			s.Gateways[nn] = MergeGatewayStatus(old, st)
+		}
+	}
+	for nn, st := range s.ListenerSets {
+		if old, ok := prev.ListenerSets[nn]; ok {
+			s.ListenerSets[nn] = MergeListenerSetStatus(old, st)
 		}
 	}
 	// Route statuses keep their times when they are compiled (compile).

@@ -87,7 +87,7 @@ func newCluster(logger *slog.Logger) (*cluster, error) {
 	c := &cluster{
 		scheme: scheme,
 		store: fake.NewClientBuilder().WithScheme(scheme).
-			WithStatusSubresource(&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{}, &gatewayv1.GRPCRoute{}).
+			WithStatusSubresource(&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{}, &gatewayv1.GRPCRoute{}, &gatewayv1.ListenerSet{}).
 			Build(),
 		router: &httproute.Router{},
 		net:    newNetwork(logger),
@@ -311,6 +311,7 @@ func (c *cluster) reconcile(ctx context.Context) error {
 		gateways    gatewayv1.GatewayList
 		routes      gatewayv1.HTTPRouteList
 		grpcRoutes  gatewayv1.GRPCRouteList
+		sets        gatewayv1.ListenerSetList
 		grants      gatewayv1.ReferenceGrantList
 		namespaces  corev1.NamespaceList
 		secrets     corev1.SecretList
@@ -318,7 +319,7 @@ func (c *cluster) reconcile(ctx context.Context) error {
 		slices      discoveryv1.EndpointSliceList
 		deployments appsv1.DeploymentList
 	)
-	for _, l := range []client.ObjectList{&classes, &gateways, &routes, &grpcRoutes, &grants, &namespaces, &secrets, &services, &slices, &deployments} {
+	for _, l := range []client.ObjectList{&classes, &gateways, &routes, &grpcRoutes, &sets, &grants, &namespaces, &secrets, &services, &slices, &deployments} {
 		if err := c.store.List(ctx, l); err != nil {
 			return fmt.Errorf("reconcile: %w", err)
 		}
@@ -350,6 +351,9 @@ func (c *cluster) reconcile(ctx context.Context) error {
 	for i := range grpcRoutes.Items {
 		cfg.GRPCRoutes = append(cfg.GRPCRoutes, &grpcRoutes.Items[i])
 	}
+	for i := range sets.Items {
+		cfg.ListenerSets = append(cfg.ListenerSets, &sets.Items[i])
+	}
 	for i := range grants.Items {
 		cfg.ReferenceGrants = append(cfg.ReferenceGrants, &grants.Items[i])
 	}
@@ -365,7 +369,7 @@ func (c *cluster) reconcile(ctx context.Context) error {
 	if err := c.net.sync(c.router, ours); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
-	return c.writeStatus(ctx, ours, routes.Items, grpcRoutes.Items)
+	return c.writeStatus(ctx, ours, routes.Items, grpcRoutes.Items, sets.Items)
 }
 
 // reconcileClasses accepts the GatewayClasses of the Router's controller,
@@ -390,9 +394,9 @@ func (c *cluster) reconcileClasses(ctx context.Context, classes []gatewayv1.Gate
 }
 
 // writeStatus writes the status the Router reports into the Gateways,
-// HTTPRoutes and GRPCRoutes, with the addresses the network gave the
-// Gateways.
-func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway, routes []gatewayv1.HTTPRoute, grpcRoutes []gatewayv1.GRPCRoute) error {
+// HTTPRoutes, GRPCRoutes and ListenerSets, with the addresses the network
+// gave the Gateways.
+func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway, routes []gatewayv1.HTTPRoute, grpcRoutes []gatewayv1.GRPCRoute, sets []gatewayv1.ListenerSet) error {
 	rs := c.router.Status()
 	for _, gw := range gateways {
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
@@ -425,6 +429,22 @@ func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway
 		r := &grpcRoutes[i]
 		if err := c.writeRouteStatus(ctx, r, &r.Status.RouteStatus, rs.GRPCRoutes[client.ObjectKeyFromObject(r)].RouteStatus); err != nil {
 			return err
+		}
+	}
+	for i := range sets {
+		ls := &sets[i]
+		nn := types.NamespacedName{Namespace: ls.Namespace, Name: ls.Name}
+		st, ok := rs.ListenerSets[nn]
+		if !ok {
+			continue // its parent is not a Gateway of the harness's class
+		}
+		st = httproute.MergeListenerSetStatus(ls.Status, st)
+		if reflect.DeepEqual(ls.Status, st) {
+			continue
+		}
+		ls.Status = st
+		if err := c.store.Status().Update(ctx, ls); err != nil {
+			return fmt.Errorf("reconcile: ListenerSet %s status: %w", nn, err)
 		}
 	}
 	return nil

@@ -67,9 +67,11 @@ func (n *network) addressLocked(nn types.NamespacedName) string {
 }
 
 // sync makes the servers follow the Gateways: one server per Gateway and
-// listener port, serving router.Gateway(ns, name).Port(port), over TLS with
-// that Gateway's TLSConfig(port) when a listener of the port is HTTPS. Servers of
-// ports and Gateways that are gone are closed.
+// listener port (router.Gateway(ns, name).Ports: its own listeners' and
+// those its ListenerSets contribute), serving
+// router.Gateway(ns, name).Port(port), over TLS with that Gateway's
+// TLSConfig(port) when a listener of the port is HTTPS. Servers of ports
+// and Gateways that are gone are closed.
 func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -78,17 +80,8 @@ func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) erro
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 		seen[nn] = true
 		want := map[int32]bool{} // port -> TLS
-		for _, l := range gw.Spec.Listeners {
-			switch l.Protocol {
-			case gatewayv1.HTTPProtocolType:
-				if _, ok := want[l.Port]; !ok {
-					want[l.Port] = false // HTTPS wins when both share the port
-				}
-			case gatewayv1.HTTPSProtocolType:
-				want[l.Port] = true
-			default:
-				// Other protocols are not served by the Router.
-			}
+		for _, p := range rt.Gateway(nn.Namespace, nn.Name).Ports() {
+			want[p.Port] = p.TLS
 		}
 		ports := n.gateways[nn]
 		if ports == nil {

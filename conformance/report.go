@@ -96,14 +96,14 @@ func inAnyProfile(t suite.ConformanceTest) bool {
 }
 
 // inScope reports whether t is one of the tests this run is for: the
-// HTTPRoute and GRPCRoute tests and the Gateway tests (HTTP listeners,
-// route attachment). GatewayClass tests run too: they judge the
-// GatewayClass status, which the harness writes as the host program's
-// controller would, so they check the harness's half of the
+// HTTPRoute and GRPCRoute tests, the Gateway tests (HTTP listeners, route
+// attachment) and the ListenerSet tests. GatewayClass tests run too: they
+// judge the GatewayClass status, which the harness writes as the host
+// program's controller would, so they check the harness's half of the
 // implementation.
 func inScope(t suite.ConformanceTest) bool {
 	return strings.HasPrefix(t.ShortName, "HTTPRoute") || strings.HasPrefix(t.ShortName, "GRPC") ||
-		strings.HasPrefix(t.ShortName, "Gateway")
+		strings.HasPrefix(t.ShortName, "Gateway") || strings.HasPrefix(t.ShortName, "ListenerSet")
 }
 
 // plan splits the suite's tests of the profile whose features are all

@@ -29,6 +29,7 @@ func (c *Controller) buildConfig() (httproute.Config, []*gatewayv1.Gateway) {
 	cfg.GatewayClassName = servedClass
 	cfg.ControllerName = c.controller
 	cfg.Gateways, cfg.HTTPRoutes, cfg.ReferenceGrants, cfg.Namespaces, cfg.Secrets, cfg.Objects = nil, nil, nil, nil, nil, nil
+	cfg.ListenerSets = nil
 	cfg.Services = nil
 	if cfg.Logger == nil {
 		cfg.Logger = c.logger
@@ -56,6 +57,9 @@ func (c *Controller) buildConfig() (httproute.Config, []*gatewayv1.Gateway) {
 		return cfg, nil
 	}
 	cfg.HTTPRoutes = list(c.inf.routes.List)
+	if c.inf.sets != nil {
+		cfg.ListenerSets = list(c.inf.sets.List)
+	}
 	cfg.ReferenceGrants = list(c.inf.grants.List)
 	cfg.Namespaces = list(c.inf.namespaces.List)
 	cfg.Secrets = list(c.inf.secrets.List)

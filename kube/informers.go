@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 	gatewayinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 	gatewaylisters "sigs.k8s.io/gateway-api/pkg/client/listers/apis/v1"
@@ -40,6 +42,10 @@ type informers struct {
 	secrets    corelisters.SecretLister
 	namespaces corelisters.NamespaceLister
 	extensions []extensionInformer
+
+	// sets is nil when the cluster does not serve ListenerSets (its
+	// Gateway API CRDs predate them).
+	sets gatewaylisters.ListenerSetLister
 
 	synced []cache.InformerSynced
 }
@@ -103,6 +109,23 @@ func newInformers(cfg *rest.Config, exts []httproute.Extension, changed func()) 
 		}
 	}
 
+	// ListenerSets are watched where the cluster serves them: a cache of
+	// a resource the API server lacks would never sync.
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kube: %w", err)
+	}
+	served, err := servesResource(dc, gatewayv1.GroupVersion.String(), "listenersets")
+	if err != nil {
+		return nil, err
+	}
+	if served {
+		in.sets = gw.ListenerSets().Lister()
+		if err := add(gw.ListenerSets().Informer(), specOnly); err != nil {
+			return nil, err
+		}
+	}
+
 	var watched []int
 	for i := range exts {
 		if exts[i].New != nil {
@@ -111,10 +134,6 @@ func newInformers(cfg *rest.Config, exts []httproute.Extension, changed func()) 
 	}
 	if len(watched) == 0 {
 		return in, nil
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kube: %w", err)
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
 	dyn, err := dynamic.NewForConfig(cfg)
@@ -136,6 +155,24 @@ func newInformers(cfg *rest.Config, exts []httproute.Extension, changed func()) 
 		in.extensions = append(in.extensions, extensionInformer{ext: ext, lister: gi.Lister()})
 	}
 	return in, nil
+}
+
+// servesResource reports whether the API server serves resource in
+// groupVersion.
+func servesResource(dc discovery.DiscoveryInterface, groupVersion, resource string) (bool, error) {
+	list, err := dc.ServerResourcesForGroupVersion(groupVersion)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("kube: discovering %s: %w", groupVersion, err)
+	}
+	for _, r := range list.APIResources {
+		if r.Name == resource {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // handler calls changed on adds, deletes, and updates for which relevant

@@ -23,7 +23,9 @@ import (
 
 // Listeners serves the HTTP and HTTPS listener ports of Gateways on local
 // addresses and follows the Gateways: Sync opens a server for each port a
-// Gateway declares and closes the servers of ports none declares any more.
+// Gateway serves (its own listeners' and those of the ListenerSets it
+// accepts, httproute.GatewayRouter.Ports) and closes the servers of ports
+// none serves any more.
 // A port with an HTTPS listener is served over TLS with the certificates
 // of the Router's current table; an HTTP port serves HTTP/1.1 and h2c.
 // Use Sync as Options.OnUpdate.
@@ -78,24 +80,16 @@ func (l *Listeners) Sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) er
 		if l.GatewayHost != nil {
 			host, owner = l.GatewayHost(nn), &nn
 		}
-		for _, ls := range gw.Spec.Listeners {
-			var isTLS bool
-			switch ls.Protocol {
-			case gatewayv1.HTTPProtocolType:
-			case gatewayv1.HTTPSProtocolType:
-				isTLS = true
-			default:
-				continue // not served by the Router
-			}
-			addr := net.JoinHostPort(host, strconv.Itoa(int(ls.Port)))
+		for _, p := range rt.Gateway(nn.Namespace, nn.Name).Ports() {
+			addr := net.JoinHostPort(host, strconv.Itoa(int(p.Port)))
 			w := wanted[addr]
 			switch {
 			case w == nil:
-				wanted[addr] = &want{gateway: owner, port: ls.Port, tls: isTLS}
+				wanted[addr] = &want{gateway: owner, port: p.Port, tls: p.TLS}
 			case !sameGateway(w.gateway, owner):
-				errs = append(errs, fmt.Errorf("kube: gateway %s listener %s: address %s is taken by gateway %s", nn, ls.Name, addr, w.gateway))
+				errs = append(errs, fmt.Errorf("kube: gateway %s port %d: address %s is taken by gateway %s", nn, p.Port, addr, w.gateway))
 			default:
-				w.tls = w.tls || isTLS // HTTPS wins when both share the port
+				w.tls = w.tls || p.TLS // HTTPS wins when both share the port
 			}
 		}
 	}

@@ -84,6 +84,15 @@ func (s *statusWriter) write(ctx context.Context, rs httproute.Status) error {
 		}
 		jobs = append(jobs, func() error { return s.applyGateway(ctx, gw, st) })
 	}
+	if s.c.inf.sets != nil {
+		for _, ls := range list(s.c.inf.sets.List) {
+			st, ok := rs.ListenerSets[types.NamespacedName{Namespace: ls.Namespace, Name: ls.Name}]
+			if !ok || !s.parentServed(ls) || equality.Semantic.DeepEqual(ls.Status, httproute.MergeListenerSetStatus(ls.Status, st)) {
+				continue
+			}
+			jobs = append(jobs, func() error { return s.applyListenerSet(ctx, ls, st) })
+		}
+	}
 	for _, r := range list(s.c.inf.routes.List) {
 		nn := types.NamespacedName{Namespace: r.Namespace, Name: r.Name}
 		ours := rs.HTTPRoutes[nn].Parents
@@ -222,6 +231,47 @@ func (s *statusWriter) applyGateway(ctx context.Context, gw *gatewayv1.Gateway, 
 		return s.apply(ctx, "Gateway", gw.Namespace, gw.Name, gw.ResourceVersion, merged,
 			func(ctx context.Context, body []byte, opts metav1.PatchOptions) error {
 				_, err := s.client.GatewayV1().Gateways(gw.Namespace).Patch(ctx, gw.Name, types.ApplyPatchType, body, opts, "status")
+				return err
+			})
+	})
+}
+
+// parentServed reports whether the parent of ls is a Gateway of a class
+// the Controller serves: the ListenerSet's status is then its to write.
+// The Router also reports ListenerSets whose Gateway it cannot find,
+// which no controller can claim.
+func (s *statusWriter) parentServed(ls *gatewayv1.ListenerSet) bool {
+	ns := ls.Namespace
+	if p := ls.Spec.ParentRef.Namespace; p != nil {
+		ns = string(*p)
+	}
+	gw, err := s.c.inf.gateways.Gateways(ns).Get(string(ls.Spec.ParentRef.Name))
+	return err == nil && s.c.servesClass(gw.Spec.GatewayClassName)
+}
+
+// applyListenerSet writes st, the status the Router computed, into ls.
+func (s *statusWriter) applyListenerSet(ctx context.Context, ls *gatewayv1.ListenerSet, st gatewayv1.ListenerSetStatus) error {
+	first := true
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		if !first {
+			var err error
+			if ls, err = s.client.GatewayV1().ListenerSets(ls.Namespace).Get(ctx, ls.Name, metav1.GetOptions{}); err != nil {
+				return ignoreNotFound(err)
+			}
+		}
+		first = false
+		merged := httproute.MergeListenerSetStatus(ls.Status, st)
+		if equality.Semantic.DeepEqual(ls.Status, merged) {
+			return nil
+		}
+		// As for Gateways: apply only the Router's conditions.
+		merged.Conditions = merged.Conditions[:len(st.Conditions)]
+		for i := range merged.Listeners {
+			merged.Listeners[i].Conditions = merged.Listeners[i].Conditions[:len(st.Listeners[i].Conditions)]
+		}
+		return s.apply(ctx, "ListenerSet", ls.Namespace, ls.Name, ls.ResourceVersion, merged,
+			func(ctx context.Context, body []byte, opts metav1.PatchOptions) error {
+				_, err := s.client.GatewayV1().ListenerSets(ls.Namespace).Patch(ctx, ls.Name, types.ApplyPatchType, body, opts, "status")
 				return err
 			})
 	})

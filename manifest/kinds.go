@@ -54,6 +54,10 @@ func kinds(exts []httproute.Extension) (map[schema.GroupVersionKind]*kind, error
 		func(m *Manifests, o runtime.Object) {
 			m.Config.GRPCRoutes = append(m.Config.GRPCRoutes, o.(*gatewayv1.GRPCRoute))
 		}, "v1")
+	gw("ListenerSet", true, func() runtime.Object { return &gatewayv1.ListenerSet{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.ListenerSets = append(m.Config.ListenerSets, o.(*gatewayv1.ListenerSet))
+		}, "v1")
 	gw("ReferenceGrant", true, func() runtime.Object { return &gatewayv1.ReferenceGrant{} },
 		func(m *Manifests, o runtime.Object) {
 			m.Config.ReferenceGrants = append(m.Config.ReferenceGrants, o.(*gatewayv1.ReferenceGrant))
@@ -150,7 +154,7 @@ func unknownKind(ks map[schema.GroupVersionKind]*kind, exts []httproute.Extensio
 		}
 	}
 	if gvk.Group == gatewayGroup {
-		return fmt.Sprintf("the router does not serve %s objects; it loads Gateway, HTTPRoute, GRPCRoute, ReferenceGrant and GatewayClass", gvk.Kind)
+		return fmt.Sprintf("the router does not serve %s objects; it loads Gateway, HTTPRoute, GRPCRoute, ListenerSet, ReferenceGrant and GatewayClass", gvk.Kind)
 	}
 	return fmt.Sprintf("no kind %s is registered for apiVersion %q; register it with an httproute.Extension", gvk.Kind, gvk.GroupVersion())
 }

@@ -225,7 +225,7 @@ func TestDecodeErrors(t *testing.T) {
 	}, {
 		name: "Gateway API kind the router does not serve",
 		in:   "apiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\nmetadata:\n  name: g\n",
-		want: []string{`in.yaml:2:1: tlsroute g: kind: Invalid value: "TLSRoute": the router does not serve TLSRoute objects; it loads Gateway, HTTPRoute, GRPCRoute, ReferenceGrant and GatewayClass`},
+		want: []string{`in.yaml:2:1: tlsroute g: kind: Invalid value: "TLSRoute": the router does not serve TLSRoute objects; it loads Gateway, HTTPRoute, GRPCRoute, ListenerSet, ReferenceGrant and GatewayClass`},
 	}, {
 		name: "extension kind without objects",
 		in:   "apiVersion: gateway.kgateway.dev/v1alpha1\nkind: Parameter\nmetadata:\n  name: p\n",
@@ -579,6 +579,17 @@ func TestDecodeValidated(t *testing.T) {
 		name: "metadata of the wrong type, before validation",
 		in:   route + "  labels: [a]\nspec: {}\n",
 		want: []string{`in.yaml:5:3: httproute default/web: metadata.labels: Invalid value: "array": must be of type object`},
+	}, {
+		name: "ListenerSet checked by its CRD",
+		in: `apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: ls}
+spec:
+  parentRef: {name: gw}
+  listeners:
+  - {name: web, port: 80, protocol: HTTP, tls: {certificateRefs: [{name: cert}]}}
+`,
+		want: []string{`in.yaml:6:3: listenerset default/ls: spec.listeners: Invalid value: tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']`},
 	}, {
 		name: "library check",
 		in:   route + "spec:\n  hostnames: [\"10.0.0.1\"]\n",

@@ -578,7 +578,8 @@ func fromContent(content map[string]any, obj runtime.Object) error {
 }
 
 // Config defaults and validates every object of cfg in place (Gateways,
-// HTTPRoutes, GRPCRoutes, ReferenceGrants, Namespaces, Secrets and Objects) and
+// HTTPRoutes, GRPCRoutes, ListenerSets, ReferenceGrants, Namespaces, Secrets
+// and Objects) and
 // returns the problems as *httproute.Error values joined with errors.Join,
 // nil when there are none. Since it changes the objects, call it before
 // handing them to a Router, not on objects a Router is serving. A Router built from Go structs opts into the
@@ -615,6 +616,9 @@ func (v *Validator) Config(cfg *httproute.Config) error {
 	}
 	for _, o := range cfg.GRPCRoutes {
 		check("GRPCRoute", o)
+	}
+	for _, o := range cfg.ListenerSets {
+		check("ListenerSet", o)
 	}
 	for _, o := range cfg.ReferenceGrants {
 		check("ReferenceGrant", o)
