@@ -1,23 +1,9 @@
 package main
 
-import (
-	"strings"
-	"testing"
-
-	"github.com/google/go-cmp/cmp"
-)
+import "testing"
 
 func TestCheck(t *testing.T) {
-	tests := []struct {
-		name           string
-		args           []string
-		code           int
-		stdout, stderr string
-		// lastLine compares only the last line of stdout: the warnings
-		// depend on what the Router implements.
-		lastLine bool
-		reason   string
-	}{{
+	runCases(t, "check", []commandCase{{
 		name:   "valid manifests",
 		args:   []string{"testdata/check/good"},
 		stdout: "ok: 5 objects loaded (standard channel), 0 errors, 0 warnings\n",
@@ -84,34 +70,5 @@ testdata/check/bad/references.yaml:19:7: warning: httproute default/refs: spec.r
 		args:   []string{"-kind", "Backend", "x.yaml"},
 		code:   2,
 		stderr: "invalid value \"Backend\" for flag -kind: want group/version/Kind, got \"Backend\"\n",
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr strings.Builder
-			code := run(append([]string{"check"}, tt.args...), &stdout, &stderr)
-			if code != tt.code {
-				t.Errorf("exit code %d, want %d", code, tt.code)
-			}
-			gotOut := stdout.String()
-			if tt.lastLine {
-				lines := strings.Split(strings.TrimSuffix(gotOut, "\n"), "\n")
-				gotOut = lines[len(lines)-1]
-				if strings.HasPrefix(gotOut, tt.stdout) {
-					gotOut = tt.stdout
-				}
-			}
-			if diff := cmp.Diff(tt.stdout, gotOut); diff != "" {
-				t.Errorf("stdout (-want +got):\n%s", diff)
-			}
-			gotErr := stderr.String()
-			if tt.code == 2 {
-				// Only the first line: the flag defaults follow.
-				gotErr, _, _ = strings.Cut(gotErr, "\n")
-				gotErr += "\n"
-			}
-			if diff := cmp.Diff(tt.stderr, gotErr); diff != "" {
-				t.Errorf("stderr (-want +got):\n%s", diff)
-			}
-		})
-	}
+	}})
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +30,11 @@ func TestMain(m *testing.M) {
 	binary = filepath.Join(dir, "httproute")
 	// The go command of the toolchain running the tests.
 	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if out, err := exec.Command(gocmd, "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	args := []string{"build", "-o", binary}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command(gocmd, append(args, ".")...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		_ = os.RemoveAll(dir)
 		os.Exit(1)
@@ -102,6 +107,13 @@ func startGateway(t *testing.T, args ...string) *gatewayProc {
 			_ = cmd.Process.Kill()
 			<-g.done
 		}
+		g.mu.Lock()
+		for _, rec := range g.logs {
+			if msg, _ := rec["msg"].(string); strings.Contains(msg, "DATA RACE") {
+				t.Error("the race detector found a data race in httproute serve")
+			}
+		}
+		g.mu.Unlock()
 		if t.Failed() {
 			g.dumpLogs()
 		}

@@ -33,7 +33,7 @@ func explain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var configs stringsFlag
-	fs.Var(&configs, "config", "a manifest file or directory to read (repeatable)")
+	fs.Var(&configs, "config", "a manifest file or directory `PATH` to read (repeatable)")
 	var load loadFlags
 	load.register(fs)
 	port := fs.Int("port", 0, "the listener `port` the request arrives on (default the URL's port, else 80 for http and 443 for https)")

@@ -1,20 +1,9 @@
 package main
 
-import (
-	"strings"
-	"testing"
-
-	"github.com/google/go-cmp/cmp"
-)
+import "testing"
 
 func TestExplain(t *testing.T) {
-	tests := []struct {
-		name           string
-		args           []string
-		code           int
-		stdout, stderr string
-		reason         string
-	}{{
+	runCases(t, "explain", []commandCase{{
 		name: "a DirectResponse route",
 		args: []string{"-config", "example", "http://example.com/hello/world"},
 		stdout: `gateway   default/web
@@ -101,26 +90,5 @@ backends  default/cart:80  weight 1
 		args:   []string{"-config", "example", "-H", "X-A", "http://example.com/"},
 		code:   2,
 		stderr: "httproute explain: invalid header \"X-A\": want 'Name: value'\n",
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr strings.Builder
-			code := run(append([]string{"explain"}, tt.args...), &stdout, &stderr)
-			if code != tt.code {
-				t.Errorf("exit code %d, want %d", code, tt.code)
-			}
-			if diff := cmp.Diff(tt.stdout, stdout.String()); diff != "" {
-				t.Errorf("stdout (-want +got):\n%s", diff)
-			}
-			gotErr := stderr.String()
-			if tt.code == 2 {
-				// Only the first line: the usage follows.
-				gotErr, _, _ = strings.Cut(gotErr, "\n")
-				gotErr += "\n"
-			}
-			if diff := cmp.Diff(tt.stderr, gotErr); diff != "" {
-				t.Errorf("stderr (-want +got):\n%s", diff)
-			}
-		})
-	}
+	}})
 }

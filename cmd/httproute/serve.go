@@ -69,10 +69,10 @@ func parseServe(args []string, stderr io.Writer) (*serveFlags, bool) {
 	f := &serveFlags{binds: bindFlag{}}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Var(&f.configs, "config", "a manifest file or directory (read recursively) to serve; repeatable, and further paths may follow the flags")
+	fs.Var(&f.configs, "config", "a manifest file or directory `PATH` (read recursively) to serve; repeatable, and further paths may follow the flags")
 	f.load.register(fs)
-	fs.Var(&f.binds, "bind", "serve listener port PORT on local address ADDR instead of HOST:PORT (`PORT=ADDR`, repeatable), e.g. 80=127.0.0.1:18180")
-	fs.StringVar(&f.host, "host", "", "local `address` of the listener ports -bind does not name (default every interface)")
+	fs.Var(&f.binds, "bind", "serve listener port PORT on local address ADDR instead of -host (repeatable; `PORT=ADDR`, e.g. 80=127.0.0.1:18180)")
+	fs.StringVar(&f.host, "host", "", "local `HOST` of the listener ports -bind does not name (default every interface)")
 	fs.StringVar(&f.admin, "admin", "", "serve /readyz, /healthz, /metrics and /status on `ADDR` (e.g. 127.0.0.1:9901)")
 	fs.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof/ on the -admin address too")
 	fs.StringVar(&f.healthAddr, "health-addr", "", "serve only /healthz and /readyz on `ADDR` (a Pod's probes)")
@@ -87,7 +87,7 @@ func parseServe(args []string, stderr io.Writer) (*serveFlags, bool) {
 	fs.BoolVar(&f.strict, "strict", false, "refuse a configuration with any problem, instead of serving what has none")
 	fs.StringVar(&f.gatewayClass, "gateway-class", "", "serve only the Gateways of this GatewayClass `NAME` (a cluster: every class naming the controller when empty)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig `PATH` of the cluster to serve (default the in-cluster configuration)")
-	fs.Var(&f.gatewayAddresses, "gateway-address", "address (IP or hostname) written into the status of Gateways that request none: where clients reach the replicas (repeatable)")
+	fs.Var(&f.gatewayAddresses, "gateway-address", "`ADDRESS` (IP or hostname) written into the status of Gateways that request none: where clients reach the replicas (repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, serveUsage)
 		fs.PrintDefaults()

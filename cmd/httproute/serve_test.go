@@ -1,18 +1,10 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -30,6 +22,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"sigs.k8s.io/yaml"
+
+	"github.com/httproute/httproute/internal/testcert"
 )
 
 // TestServeReloadUnderLoad edits the configuration 100 times while
@@ -38,9 +32,17 @@ import (
 // the requests sent and their latency, and the reload latency (from the
 // file written to the first answer of the new table).
 func TestServeReloadUnderLoad(t *testing.T) {
+	// The default debounce, and a short one that reloads as fast as
+	// the files are written.
+	for _, debounce := range []string{"100ms", "10ms"} {
+		t.Run("debounce "+debounce, func(t *testing.T) { reloadUnderLoad(t, debounce) })
+	}
+}
+
+func reloadUnderLoad(t *testing.T, debounce string) {
 	u := newUpstream(t)
 	dir := configDir(t, u)
-	g := startGateway(t, "-config", dir, "-bind", "80=127.0.0.1:0", "-access-log=false")
+	g := startGateway(t, "-config", dir, "-bind", "80=127.0.0.1:0", "-access-log=false", "-debounce", debounce)
 	addr := g.listener(80)
 
 	const workers = 4
@@ -113,8 +115,8 @@ func TestServeReloadUnderLoad(t *testing.T) {
 	t.Logf("%d edits in %v; %d requests by %d clients (%.0f/s), 0 failed: latency p50 %v, p99 %v, max %v",
 		edits, elapsed.Round(time.Millisecond), len(latencies), workers, float64(len(latencies))/elapsed.Seconds(),
 		quantile(latencies, 0.5), quantile(latencies, 0.99), quantile(latencies, 1))
-	t.Logf("reload latency (file written to new table serving, debounce 100ms): p50 %v, p90 %v, max %v",
-		quantile(reload, 0.5), quantile(reload, 0.9), quantile(reload, 1))
+	t.Logf("reload latency (file written to new table serving, debounce %s): p50 %v, p90 %v, max %v",
+		debounce, quantile(reload, 0.5), quantile(reload, 0.9), quantile(reload, 1))
 }
 
 // quantile returns the q-quantile of ds (the nearest rank).
@@ -326,7 +328,8 @@ func TestServeSIGHUPReloads(t *testing.T) {
 func TestServeAdmin(t *testing.T) {
 	u := newUpstream(t)
 	dir := configDir(t, u)
-	certPEM, keyPEM := selfSigned(t, "secure.example")
+	ca := testcert.NewCA("test CA")
+	leaf := ca.Issue("secure.example")
 	writeFile(t, filepath.Join(dir, "secure.yaml"), fmt.Sprintf(`apiVersion: v1
 kind: Secret
 metadata: {name: cert}
@@ -377,13 +380,11 @@ spec:
   rules:
   - matches: [{path: {type: PathPrefix, value: /static}}]
     backendRefs: [{group: gateway.kgateway.dev, kind: Backend, name: static}]
-`, base64.StdEncoding.EncodeToString(certPEM), base64.StdEncoding.EncodeToString(keyPEM), u.port()))
+`, base64.StdEncoding.EncodeToString(leaf.CertPEM), base64.StdEncoding.EncodeToString(leaf.KeyPEM), u.port()))
 	g := startGateway(t, "-config", dir, "-bind", "80=127.0.0.1:0", "-bind", "443=127.0.0.1:0", "-pprof")
 
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
 	tlsClient := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: pool, ServerName: "secure.example"},
+		TLSClientConfig:   &tls.Config{RootCAs: ca.Pool(), ServerName: "secure.example"},
 		ForceAttemptHTTP2: true,
 	}}
 	req, _ := http.NewRequest(http.MethodGet, "https://"+g.listener(443)+"/", nil)
@@ -465,33 +466,6 @@ spec:
 	}
 }
 
-// selfSigned returns a certificate for host and its key, in PEM.
-func selfSigned(t *testing.T, host string) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: host},
-		DNSNames:     []string{host},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
-
 // TestServeExample serves the README's example directory and sends the
 // README's requests.
 func TestServeExample(t *testing.T) {
@@ -508,90 +482,95 @@ func TestServeExample(t *testing.T) {
 	}
 }
 
+// TestServeWithoutGateways serves routes without parentRefs and no
+// Gateway: the Router's implicit listener takes any port, and the ports
+// served are those -bind names.
+func TestServeWithoutGateways(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "routes.yaml"), `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: hello}
+spec:
+  rules:
+  - filters:
+    - type: ExtensionRef
+      extensionRef: {group: gateway.kgateway.dev, kind: DirectResponse, name: hello}
+---
+apiVersion: gateway.kgateway.dev/v1alpha1
+kind: DirectResponse
+metadata: {name: hello}
+spec: {status: 200, body: "no Gateway\n"}
+`)
+	g := startGateway(t, "-config", dir, "-bind", "8080=127.0.0.1:0", "-bind", "9090=127.0.0.1:0")
+	for _, port := range []int{8080, 9090} {
+		resp, err := http.Get("http://" + g.listener(port) + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "no Gateway\n" {
+			t.Errorf("port %d: %d %q, want 200 \"no Gateway\\n\"", port, resp.StatusCode, body)
+		}
+	}
+}
+
 // TestServeUsage runs serve in process with arguments it must refuse
 // before serving anything.
 func TestServeUsage(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		code int
-		// stderr is the first line of the standard error on a usage
-		// error, the last (the error record, without its time) otherwise.
-		stderr string
-	}{{
+	runCases(t, "serve", []commandCase{{
 		name:   "-kubeconfig with -config",
 		args:   []string{"-config", "example", "-kubeconfig", "k"},
 		code:   2,
-		stderr: "httproute serve: -kubeconfig serves a cluster: it does not go with -config",
+		stderr: "httproute serve: -kubeconfig serves a cluster: it does not go with -config\n",
 	}, {
 		name:   "-watch without -config",
 		args:   []string{"-watch=false"},
 		code:   2,
-		stderr: "httproute serve: -watch needs -config (it concerns configuration files)",
+		stderr: "httproute serve: -watch needs -config (it concerns configuration files)\n",
 	}, {
 		name:   "-max-drop 0",
 		args:   []string{"-config", "example", "-max-drop", "0"},
 		code:   2,
-		stderr: "httproute serve: invalid value 0 for flag -max-drop: want a share above 0 and at most 1",
+		stderr: "httproute serve: invalid value 0 for flag -max-drop: want a share above 0 and at most 1\n",
 	}, {
 		name:   "-bind without address",
 		args:   []string{"-config", "example", "-bind", "80"},
 		code:   2,
-		stderr: `invalid value "80" for flag -bind: want PORT=ADDR with a listener port from 1 to 65535, got "80"`,
+		stderr: `invalid value "80" for flag -bind: want PORT=ADDR with a listener port from 1 to 65535, got "80"` + "\n",
 	}, {
 		name:   "-bind twice",
 		args:   []string{"-config", "example", "-bind", "80=127.0.0.1:1", "-bind", "80=127.0.0.1:2"},
 		code:   2,
-		stderr: `invalid value "80=127.0.0.1:2" for flag -bind: listener port 80 is bound twice`,
+		stderr: `invalid value "80=127.0.0.1:2" for flag -bind: listener port 80 is bound twice` + "\n",
 	}, {
 		name:   "-log-format",
 		args:   []string{"-config", "example", "-log-format", "xml"},
 		code:   2,
-		stderr: `httproute serve: invalid value "xml" for flag -log-format: want text or json`,
+		stderr: `httproute serve: invalid value "xml" for flag -log-format: want text or json` + "\n",
 	}, {
 		name:   "-pprof without -admin",
 		args:   []string{"-config", "example", "-pprof"},
 		code:   2,
-		stderr: "httproute serve: -pprof needs -admin",
+		stderr: "httproute serve: -pprof needs -admin\n",
 	}, {
 		name:   "path without -config",
 		args:   []string{"example"},
 		code:   2,
-		stderr: `httproute serve: unexpected argument "example": configuration paths follow -config`,
+		stderr: `httproute serve: unexpected argument "example": configuration paths follow -config` + "\n",
 	}, {
-		name:   "configuration that does not load",
-		args:   []string{"-config", "testdata/check/bad/redirect.yaml", "-log-format", "json"},
-		code:   1,
-		stderr: `{"error":"the configuration does not load, nothing to serve: testdata/check/bad/redirect.yaml:7:5: httproute default/redirect: spec.rules[0]: Invalid value: RequestRedirect filter must not be used together with backendRefs","level":"ERROR","msg":"httproute serve"}`,
+		name:       "configuration that does not load",
+		args:       []string{"-config", "testdata/check/bad/redirect.yaml", "-log-format", "json"},
+		code:       1,
+		lastRecord: true,
+		stderr:     `{"error":"the configuration does not load, nothing to serve: testdata/check/bad/redirect.yaml:7:5: httproute default/redirect: spec.rules[0]: Invalid value: RequestRedirect filter must not be used together with backendRefs","level":"ERROR","msg":"httproute serve"}`,
 	}, {
-		name:   "a cluster without its configuration",
-		args:   []string{"-gateway-class", "httproute", "-kubeconfig", "testdata/missing-kubeconfig", "-log-format", "json"},
-		code:   1,
-		stderr: `{"error":"kube: kubeconfig testdata/missing-kubeconfig: stat testdata/missing-kubeconfig: no such file or directory","level":"ERROR","msg":"httproute serve"}`,
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr strings.Builder
-			code := run(append([]string{"serve"}, tt.args...), &stdout, &stderr)
-			if code != tt.code {
-				t.Errorf("exit code %d, want %d", code, tt.code)
-			}
-			line, _, _ := strings.Cut(stderr.String(), "\n")
-			if tt.code == 1 {
-				lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-				line = lines[len(lines)-1]
-				var rec map[string]any
-				if err := json.Unmarshal([]byte(line), &rec); err == nil {
-					delete(rec, "time")
-					b, _ := json.Marshal(rec)
-					line = string(b)
-				}
-			}
-			if diff := cmp.Diff(tt.stderr, line); diff != "" {
-				t.Errorf("stderr (-want +got):\n%s", diff)
-			}
-		})
-	}
+		name:       "a cluster without its configuration",
+		args:       []string{"-gateway-class", "httproute", "-kubeconfig", "testdata/missing-kubeconfig", "-log-format", "json"},
+		code:       1,
+		lastRecord: true,
+		stderr:     `{"error":"kube: kubeconfig testdata/missing-kubeconfig: stat testdata/missing-kubeconfig: no such file or directory","level":"ERROR","msg":"httproute serve"}`,
+	}})
 }
 
 // TestDeploymentArgs parses the arguments of kube/deploy/deployment.yaml
