@@ -90,7 +90,7 @@ func explain(args []string, stdout, stderr io.Writer) int {
 			req.Method, req.URL, p)
 		if declared := servedPorts(&cfg, nil); len(cfg.Gateways) > 0 {
 			if _, ok := declared[p]; !ok {
-				fmt.Fprintf(stdout, "no Gateway listener declares port %d; the listener ports are %s\n", p, portList(declared))
+				fmt.Fprintf(stdout, "no Gateway served declares listener port %d; the ports served are %s\n", p, portList(declared))
 			}
 		}
 		return 1

@@ -52,7 +52,7 @@ backends  default/cart:80  weight 1
 		args: []string{"-config", "testdata/explain", "-port", "80", "-H", "Host: shop.example", "http://127.0.0.1:8080/cart"},
 		code: 1,
 		stdout: `no rule matches GET http://127.0.0.1:8080/cart on listener port 80: the Router answers 404 (or redirects or refuses a path it does not serve as sent)
-no Gateway listener declares port 80; the listener ports are 8080
+no Gateway served declares listener port 80; the ports served are 8080
 `,
 	}, {
 		name: "Host header",
@@ -70,6 +70,14 @@ backends  default/cart:80  weight 1
 		args:   []string{"-config", "testdata/explain", "http://other.example:8080/cart"},
 		code:   1,
 		stdout: "no rule matches GET http://other.example:8080/cart on listener port 8080: the Router answers 404 (or redirects or refuses a path it does not serve as sent)\n",
+	}, {
+		name: "-gateway-class",
+		args: []string{"-config", "example", "-gateway-class", "other", "http://example.com/hello"},
+		code: 1,
+		stdout: `no rule matches GET http://example.com/hello on listener port 80: the Router answers 404 (or redirects or refuses a path it does not serve as sent)
+no Gateway served declares listener port 80; the ports served are none
+`,
+		reason: "the Gateway is of class httproute: serve -gateway-class other would not serve it",
 	}, {
 		name:   "a configuration that does not load",
 		args:   []string{"-config", "testdata/check/bad/redirect.yaml", "http://example.com/"},

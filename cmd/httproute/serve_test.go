@@ -515,9 +515,50 @@ spec: {status: 200, body: "no Gateway\n"}
 	}
 }
 
+// TestServePortTakenOnReload adds a listener port whose address is taken:
+// the reload applies, /status reports the port, the other port serves.
+func TestServePortTakenOnReload(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	u := newUpstream(t)
+	dir := configDir(t, u)
+	g := startGateway(t, "-config", dir, "-bind", "80=127.0.0.1:0", "-bind", "81="+taken.Addr().String())
+	addr := g.listener(80)
+	writeFile(t, filepath.Join(dir, "gateway.yaml"), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: httproute
+  listeners:
+  - {name: http, protocol: HTTP, port: 80}
+  - {name: http-81, protocol: HTTP, port: 81}
+`)
+	g.waitFor("the second configuration", func() bool { return g.status().Config.Applies == 2 })
+	st := g.status()
+	want := []listenerStatus{
+		{Port: 80, Protocol: "HTTP", Address: addr},
+		{Port: 81, Protocol: "HTTP", Address: taken.Addr().String(),
+			Error: "listener port 81: listen tcp " + taken.Addr().String() + ": bind: address already in use"},
+	}
+	if diff := cmp.Diff(want, st.Listeners); diff != "" {
+		t.Errorf("status.listeners (-want +got):\n%s", diff)
+	}
+	if got := version(&http.Client{Timeout: 5 * time.Second}, addr); got != "1" {
+		t.Errorf("port 80 serves version %q, want 1", got)
+	}
+}
+
 // TestServeUsage runs serve in process with arguments it must refuse
 // before serving anything.
 func TestServeUsage(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	runCases(t, "serve", []commandCase{{
 		name:   "-kubeconfig with -config",
 		args:   []string{"-config", "example", "-kubeconfig", "k"},
@@ -564,6 +605,12 @@ func TestServeUsage(t *testing.T) {
 		code:       1,
 		lastRecord: true,
 		stderr:     `{"error":"the configuration does not load, nothing to serve: testdata/check/bad/redirect.yaml:7:5: httproute default/redirect: spec.rules[0]: Invalid value: RequestRedirect filter must not be used together with backendRefs","level":"ERROR","msg":"httproute serve"}`,
+	}, {
+		name:       "a listener port taken",
+		args:       []string{"-config", "example", "-bind", "80=" + taken.Addr().String(), "-log-format", "json"},
+		code:       1,
+		lastRecord: true,
+		stderr:     `{"error":"listener port 80: listen tcp ` + taken.Addr().String() + `: bind: address already in use","level":"ERROR","msg":"httproute serve"}`,
 	}, {
 		name:       "a cluster without its configuration",
 		args:       []string{"-gateway-class", "httproute", "-kubeconfig", "testdata/missing-kubeconfig", "-log-format", "json"},
