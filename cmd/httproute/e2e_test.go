@@ -318,6 +318,30 @@ spec:
 `, version)
 }
 
+// helloYAML is an HTTPRoute hello attached to the Gateway parent (to no
+// parentRef when parent is "") and answered by a DirectResponse with body
+// and a line break.
+func helloYAML(parent, body string) string {
+	parentRefs := ""
+	if parent != "" {
+		parentRefs = "\n  parentRefs: [{name: " + parent + "}]"
+	}
+	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: hello}
+spec:%s
+  rules:
+  - filters:
+    - type: ExtensionRef
+      extensionRef: {group: gateway.kgateway.dev, kind: DirectResponse, name: hello}
+---
+apiVersion: gateway.kgateway.dev/v1alpha1
+kind: DirectResponse
+metadata: {name: hello}
+spec: {status: 200, body: %q}
+`, parentRefs, body+"\n")
+}
+
 func writeFile(t *testing.T, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {

@@ -350,21 +350,7 @@ spec:
     hostname: secure.example
     tls: {certificateRefs: [{name: cert}]}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: hello}
-spec:
-  parentRefs: [{name: secure}]
-  rules:
-  - filters:
-    - type: ExtensionRef
-      extensionRef: {group: gateway.kgateway.dev, kind: DirectResponse, name: hello}
----
-apiVersion: gateway.kgateway.dev/v1alpha1
-kind: DirectResponse
-metadata: {name: hello}
-spec: {status: 200, body: "hello over TLS\n"}
----
+`+helloYAML("secure", "hello over TLS")+`---
 apiVersion: gateway.kgateway.dev/v1alpha1
 kind: Backend
 metadata: {name: static}
@@ -487,20 +473,7 @@ func TestServeExample(t *testing.T) {
 // served are those -bind names.
 func TestServeWithoutGateways(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "routes.yaml"), `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: hello}
-spec:
-  rules:
-  - filters:
-    - type: ExtensionRef
-      extensionRef: {group: gateway.kgateway.dev, kind: DirectResponse, name: hello}
----
-apiVersion: gateway.kgateway.dev/v1alpha1
-kind: DirectResponse
-metadata: {name: hello}
-spec: {status: 200, body: "no Gateway\n"}
-`)
+	writeFile(t, filepath.Join(dir, "routes.yaml"), helloYAML("", "no Gateway"))
 	g := startGateway(t, "-config", dir, "-bind", "8080=127.0.0.1:0", "-bind", "9090=127.0.0.1:0")
 	for _, port := range []int{8080, 9090} {
 		resp, err := http.Get("http://" + g.listener(port) + "/")
