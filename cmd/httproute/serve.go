@@ -281,6 +281,16 @@ wait:
 	cancel()
 	graceCtx, cancelGrace := context.WithTimeout(context.Background(), f.grace)
 	defer cancelGrace()
+	go func() {
+		// A second SIGTERM or SIGINT (Ctrl-C again) ends the grace period.
+		for sig := range signals {
+			if sig != syscall.SIGHUP {
+				logger.Warn("second signal: closing the connections left now", "signal", sig.String())
+				cancelGrace()
+				return
+			}
+		}
+	}()
 	if ps.shutdown(graceCtx) {
 		logger.Info("every request finished; exiting")
 	} else {

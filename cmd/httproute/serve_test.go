@@ -247,52 +247,73 @@ func value(families map[string]*dto.MetricFamily, name, label, value string) flo
 
 // TestServeDrainsOnSIGTERM sends SIGTERM while a slow request is in
 // flight: the ports stop accepting connections, the request completes
-// with 200, and the process exits 0.
+// with 200, and the process exits 0. A second signal ends the grace
+// period: the request's connection is closed, and the exit is still 0.
 func TestServeDrainsOnSIGTERM(t *testing.T) {
-	u := newUpstream(t)
-	g := startGateway(t, "-config", configDir(t, u), "-bind", "80=127.0.0.1:0", "-shutdown-grace", "20s")
-	addr := g.listener(80)
-
-	type result struct {
-		code int
-		body string
-		err  error
-	}
-	slow := make(chan result, 1)
-	go func() {
-		resp, err := http.Get("http://" + addr + "/slow?d=1500ms")
-		if err != nil {
-			slow <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		slow <- result{resp.StatusCode, string(b), err}
-	}()
-	select {
-	case <-u.started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the slow request did not reach the upstream")
-	}
-	g.signal(syscall.SIGTERM)
-	g.waitFor("the listener port to refuse connections", func() bool {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-		}
-		return err != nil
-	})
-	var r result
-	select {
-	case r = <-slow:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the slow request did not complete")
-	}
-	if r.err != nil || r.code != http.StatusOK || r.body != "upstream\n" {
-		t.Errorf("slow request started before SIGTERM: %d %q %v, want 200 \"upstream\\n\"", r.code, r.body, r.err)
-	}
-	if code := g.wait(30 * time.Second); code != 0 {
-		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	tests := []struct {
+		name string
+		// slow is how long the upstream takes to answer.
+		slow   string
+		second os.Signal
+		want   string
+	}{{
+		name: "drained",
+		slow: "1500ms",
+		want: "200 \"upstream\\n\"",
+	}, {
+		name:   "second signal",
+		slow:   "60s",
+		second: syscall.SIGINT,
+		want:   "EOF",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newUpstream(t)
+			g := startGateway(t, "-config", configDir(t, u), "-bind", "80=127.0.0.1:0", "-shutdown-grace", "120s")
+			addr := g.listener(80)
+			slow := make(chan string, 1)
+			go func() {
+				resp, err := http.Get("http://" + addr + "/slow?d=" + tt.slow)
+				if err != nil {
+					slow <- strings.TrimPrefix(err.Error(), "Get \"http://"+addr+"/slow?d="+tt.slow+"\": ")
+					return
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				if err != nil {
+					slow <- err.Error()
+					return
+				}
+				slow <- fmt.Sprintf("%d %q", resp.StatusCode, b)
+			}()
+			select {
+			case <-u.started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the slow request did not reach the upstream")
+			}
+			g.signal(syscall.SIGTERM)
+			g.waitFor("the listener port to refuse connections", func() bool {
+				conn, err := net.DialTimeout("tcp", addr, time.Second)
+				if err == nil {
+					conn.Close()
+				}
+				return err != nil
+			})
+			if tt.second != nil {
+				g.signal(tt.second)
+			}
+			select {
+			case got := <-slow:
+				if got != tt.want {
+					t.Errorf("slow request started before SIGTERM: %s, want %s", got, tt.want)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the slow request did not end")
+			}
+			if code := g.wait(30 * time.Second); code != 0 {
+				t.Errorf("exit code %d, want 0", code)
+			}
+		})
 	}
 }
 
