@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -100,13 +101,20 @@ func kinds(exts []httproute.Extension) (map[schema.GroupVersionKind]*kind, error
 		func(m *Manifests, o runtime.Object) {
 			m.Services = append(m.Services, o.(*corev1.Service))
 		})
+	// A Service's endpoints, for a ServiceResolver that balances over
+	// them as in a cluster (package endpointslice).
+	slice := discoveryv1.SchemeGroupVersion.WithKind("EndpointSlice")
+	ks[slice] = &kind{as: slice, namespaced: true, new: func() runtime.Object { return &discoveryv1.EndpointSlice{} },
+		add: func(m *Manifests, o runtime.Object) {
+			m.EndpointSlices = append(m.EndpointSlices, o.(*discoveryv1.EndpointSlice))
+		}}
 	for i := range exts {
 		e := &exts[i]
 		if e.Kind.Kind == "" || e.Kind.Version == "" {
 			return nil, fmt.Errorf("manifest: Extensions[%d] has no kind or version (%q)", i, e.Kind.String())
 		}
 		if prev, ok := ks[e.Kind]; ok {
-			if prev.crd || prev.as.Group == "" {
+			if prev.crd || prev.as.Group == "" || prev.as.Group == discoveryv1.GroupName {
 				return nil, fmt.Errorf("manifest: Extensions[%d] redefines the built-in kind %s", i, e.Kind)
 			}
 			return nil, fmt.Errorf("manifest: Extensions[%d] registers %s twice", i, e.Kind)

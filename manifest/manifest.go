@@ -3,10 +3,10 @@
 //
 // It reads the kinds a Router is built from: Gateway, HTTPRoute,
 // ReferenceGrant and GatewayClass (gateway.networking.k8s.io v1, and v1beta1
-// read as v1, which has the same shape), ListenerSet (v1), the core v1
-// Namespace, Secret and
-// Service, and every kind an httproute.Extension registers with a New
-// function. Any other apiVersion and kind is an error.
+// read as v1, which has the same shape), GRPCRoute and ListenerSet (v1),
+// the core v1 Namespace, Secret, ConfigMap and Service, the
+// discovery.k8s.io/v1 EndpointSlice, and every kind an httproute.Extension
+// registers with a New function. Any other apiVersion and kind is an error.
 //
 // Documents are read strictly, the way kubectl apply with server-side field
 // validation reads them: unknown fields, values of the wrong type, a
@@ -65,6 +65,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -134,6 +135,10 @@ type Manifests struct {
 	// Services are the core Services of the manifests, from which a host
 	// program can build its ServiceResolver.
 	Services []*corev1.Service
+	// EndpointSlices are the discovery.k8s.io/v1 EndpointSlices of the
+	// manifests: with Services, what an endpointslice.Resolver turns into
+	// Upstreams, as in a cluster.
+	EndpointSlices []*discoveryv1.EndpointSlice
 	// GatewayClasses are read and checked but not used by the Router,
 	// which serves the Gateways of one class name (Config.GatewayClassName)
 	// or of all.

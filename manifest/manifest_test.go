@@ -355,6 +355,16 @@ metadata: {name: web, namespace: apps}
 spec:
   ports: [{port: 80, targetPort: http}]
 ---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  namespace: apps
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+ports: [{name: http, port: 8080}]
+---
 apiVersion: gateway.networking.k8s.io/v1beta1
 kind: ReferenceGrant
 metadata: {name: grant, namespace: apps}
@@ -372,10 +382,10 @@ spec: {status: 404, body: "gone\n"}
 		t.Fatalf("want the YAML 1.1 boolean label reported, got %v", err)
 	}
 	type got struct {
-		Routes, Gateways, Grants, Classes, Namespaces, Secrets, Services, Objects []string
-		Listeners                                                                 []string
-		SecretData                                                                map[string]string
-		Spec                                                                      map[string]any
+		Routes, Gateways, Grants, Classes, Namespaces, Secrets, Services, Slices, Objects []string
+		Listeners                                                                         []string
+		SecretData                                                                        map[string]string
+		Spec                                                                              map[string]any
 	}
 	id := func(o interface {
 		GetObjectKind() schema.ObjectKind
@@ -413,6 +423,9 @@ spec: {status: 404, body: "gone\n"}
 	for _, o := range m.Services {
 		g.Services = append(g.Services, id(o))
 	}
+	for _, o := range m.EndpointSlices {
+		g.Slices = append(g.Slices, fmt.Sprintf("%s %s %s:%d", id(o), o.Labels["kubernetes.io/service-name"], o.Endpoints[0].Addresses[0], *o.Ports[0].Port))
+	}
 	for _, o := range m.Config.Objects {
 		g.Objects = append(g.Objects, id(o))
 		g.Spec = o.(*kgatewayObject).Spec
@@ -426,6 +439,7 @@ spec: {status: 404, body: "gone\n"}
 		Secrets:    []string{"/v1, Kind=Secret default/cert"},
 		SecretData: map[string]string{"tls.crt": "cert", "tls.key": "key"},
 		Services:   []string{"/v1, Kind=Service apps/web"},
+		Slices:     []string{"discovery.k8s.io/v1, Kind=EndpointSlice apps/web-1 web 127.0.0.1:8080"},
 		Objects:    []string{"gateway.kgateway.dev/v1alpha1, Kind=DirectResponse default/dr"},
 		Spec:       map[string]any{"status": int64(404), "body": "gone\n"},
 	}

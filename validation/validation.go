@@ -23,7 +23,8 @@
 // or sessionPersistence as unknown fields. Experimental knows both. Pick
 // the channel your cluster would have installed: validation.New(Standard)
 // or validation.New(Experimental); the manifest loader takes it as
-// manifest.Options.Channel, and examples/check as its -experimental flag.
+// manifest.Options.Channel, and the httproute binary (cmd/httproute) as
+// its -experimental flag.
 //
 // # Beyond the API server
 //
