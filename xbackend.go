@@ -51,6 +51,19 @@ type xbackendCache struct {
 type xbackendEntry struct {
 	fingerprint [sha256.Size]byte
 	upstream    *Upstream
+	// tls is set instead of upstream for a Service port a
+	// BackendTLSPolicy covers (backendtlspolicy.go).
+	tls *tlsService
+}
+
+// closeIdle closes the idle connections of the entry's transports.
+func (e *xbackendEntry) closeIdle() {
+	if e.upstream != nil {
+		e.upstream.CloseIdleConnections()
+	}
+	if e.tls != nil {
+		e.tls.CloseIdleConnections()
+	}
 }
 
 // swap installs the entries a compile used and closes the idle
@@ -59,8 +72,8 @@ func (xc *xbackendCache) swap(next map[types.NamespacedName]*xbackendEntry) {
 	xc.mu.Lock()
 	defer xc.mu.Unlock()
 	for nn, e := range xc.entries {
-		if n := next[nn]; n == nil || n.upstream != e.upstream {
-			e.upstream.CloseIdleConnections()
+		if n := next[nn]; n != e {
+			e.closeIdle()
 		}
 	}
 	xc.entries = next
@@ -71,8 +84,8 @@ func (xc *xbackendCache) discard(next map[types.NamespacedName]*xbackendEntry) {
 	xc.mu.Lock()
 	defer xc.mu.Unlock()
 	for nn, n := range next {
-		if e := xc.entries[nn]; e == nil || e.upstream != n.upstream {
-			n.upstream.CloseIdleConnections()
+		if e := xc.entries[nn]; e != n {
+			n.closeIdle()
 		}
 	}
 }
