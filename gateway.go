@@ -212,7 +212,7 @@ func (c *compiler) compileListenerList(o listenerOwner, listeners []gatewayv1.Li
 					resolved, resolvedReason, resolvedMsg = false, p.reason, "tls.frontend: "+p.msg
 				}
 				if fv.pool == nil {
-					accepted, acceptedReason, acceptedMsg = false, string(gatewayv1.ListenerReasonNoValidCACertificate), "tls.frontend: "+fv.problem.msg
+					accepted, acceptedReason, acceptedMsg = false, string(gatewayv1.ListenerReasonNoValidCACertificate), "tls.frontend: no usable CA certificate"
 				} else {
 					l.clientTLS = fv.serverConfig(&l.certs[0])
 				}
