@@ -278,25 +278,26 @@ func (c *compiler) withBackendTLS(ref BackendRef, b Backend) (Backend, error) {
 	if p.cfg == nil {
 		s.err = fmt.Errorf("%w: BackendTLSPolicy %s/%s cannot be applied: %s", ErrInvalidRule, p.obj.Namespace, p.obj.Name, p.err.msg)
 	} else {
-		s.base = tlsTransport(up.transport, p.cfg)
+		s.base = tlsTransport(up.transport, p.cfg, true, true)
 		for gw, cert := range c.tls.clientCerts {
 			if s.byGateway == nil {
 				s.byGateway = map[types.NamespacedName]http.RoundTripper{}
 			}
 			cfg := p.cfg.Clone()
 			cfg.Certificates = []tls.Certificate{*cert}
-			s.byGateway[gw] = tlsTransport(up.transport, cfg)
+			s.byGateway[gw] = tlsTransport(up.transport, cfg, true, true)
 		}
 	}
 	c.xnext[key] = &xbackendEntry{fingerprint: fp, tls: s}
 	return s, nil
 }
 
-// tlsTransport returns a transport that dials TLS with cfg and speaks
-// HTTP/2 or HTTP/1.1 as ALPN decides (HTTP/1.1 for upgrades): a clone of
-// base when it is an *http.Transport (its dialer, timeouts and limits),
-// else NewTransport's.
-func tlsTransport(base http.RoundTripper, cfg *tls.Config) *http.Transport {
+// tlsTransport returns the transport of every TLS connection to backends
+// (BackendTLSPolicy and XBackend): it dials TLS with cfg and speaks HTTP/1.1
+// when h1, HTTP/2 when h2, as ALPN decides when both (HTTP/1.1 for
+// upgrades). It is a clone of base when that is an *http.Transport (its
+// dialer, timeouts and limits), else NewTransport's.
+func tlsTransport(base http.RoundTripper, cfg *tls.Config, h1, h2 bool) *http.Transport {
 	var t *http.Transport
 	if bt, ok := base.(*http.Transport); ok {
 		t = bt.Clone()
@@ -305,8 +306,8 @@ func tlsTransport(base http.RoundTripper, cfg *tls.Config) *http.Transport {
 	}
 	t.TLSClientConfig = cfg
 	t.Protocols = new(http.Protocols)
-	t.Protocols.SetHTTP1(true)
-	t.Protocols.SetHTTP2(true)
+	t.Protocols.SetHTTP1(h1)
+	t.Protocols.SetHTTP2(h2)
 	return t
 }
 

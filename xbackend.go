@@ -292,13 +292,9 @@ func xbackendTransport(p *xv1alpha1.BackendProtocol, tlsCfg *tls.Config) (http.R
 		if !secure {
 			return nil, "http", nil // the Upstream's own transport
 		}
-		t := NewTransport(false)
-		t.TLSClientConfig = tlsCfg
 		// HTTP/1.1 only: WebSocket upgrades and HTTP11 need it, and HTTP
 		// is served as HTTP/1.1 to every other backend as well.
-		t.Protocols = new(http.Protocols)
-		t.Protocols.SetHTTP1(true)
-		return t, "https", nil
+		return tlsTransport(nil, tlsCfg, true, false), "https", nil
 	case xv1alpha1.BackendProtocolH2C:
 		if secure {
 			return nil, "", fmt.Errorf("spec.protocol H2C needs tls mode None: %w", ErrUnsupported)
@@ -311,11 +307,7 @@ func xbackendTransport(p *xv1alpha1.BackendProtocol, tlsCfg *tls.Config) (http.R
 			}
 			return NewTransport(true), "http", nil // gRPC over h2c
 		}
-		t := NewTransport(false)
-		t.TLSClientConfig = tlsCfg
-		t.Protocols = new(http.Protocols)
-		t.Protocols.SetHTTP2(true)
-		return t, "https", nil
+		return tlsTransport(nil, tlsCfg, false, true), "https", nil
 	default:
 		return nil, "", fmt.Errorf("spec.protocol %s is not served by an HTTP gateway: %w", proto, ErrUnsupported)
 	}
