@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -47,34 +46,30 @@ func tlsConfig(t *testing.T, docs ...string) httproute.Config {
 	for _, d := range docs {
 		var meta metav1.TypeMeta
 		require.NoError(t, yaml.Unmarshal([]byte(d), &meta))
-		var err error
 		switch meta.Kind {
 		case "Gateway":
-			o := &gatewayv1.Gateway{}
-			err = yaml.UnmarshalStrict([]byte(d), o)
-			cfg.Gateways = append(cfg.Gateways, o)
+			decodeInto(t, d, &cfg.Gateways)
 		case "HTTPRoute":
-			o := &gatewayv1.HTTPRoute{}
-			err = yaml.UnmarshalStrict([]byte(d), o)
-			cfg.HTTPRoutes = append(cfg.HTTPRoutes, o)
+			decodeInto(t, d, &cfg.HTTPRoutes)
 		case "BackendTLSPolicy":
-			o := &gatewayv1.BackendTLSPolicy{}
-			err = yaml.UnmarshalStrict([]byte(d), o)
-			cfg.BackendTLSPolicies = append(cfg.BackendTLSPolicies, o)
+			decodeInto(t, d, &cfg.BackendTLSPolicies)
 		case "ConfigMap":
-			o := &corev1.ConfigMap{}
-			err = yaml.UnmarshalStrict([]byte(d), o)
-			cfg.ConfigMaps = append(cfg.ConfigMaps, o)
+			decodeInto(t, d, &cfg.ConfigMaps)
 		case "Secret":
-			o := &corev1.Secret{}
-			err = yaml.UnmarshalStrict([]byte(d), o)
-			cfg.Secrets = append(cfg.Secrets, o)
+			decodeInto(t, d, &cfg.Secrets)
 		default:
 			t.Fatalf("unexpected kind %q", meta.Kind)
 		}
-		require.NoError(t, err)
 	}
 	return cfg
+}
+
+// decodeInto decodes the YAML document d into a new T appended to list.
+func decodeInto[T any](t *testing.T, d string, list *[]*T) {
+	t.Helper()
+	o := new(T)
+	require.NoError(t, yaml.UnmarshalStrict([]byte(d), o))
+	*list = append(*list, o)
 }
 
 const webRoute = `kind: HTTPRoute
