@@ -34,11 +34,15 @@ func (e *tlsRefError) Error() string { return e.msg }
 // Secrets of the same namespace (key ca.crt), or from the system pool
 // with wellKnownCACertificates: System. clientCert, when set, is the key
 // pair presented for mutual TLS.
-func (c *compiler) backendTLSConfig(ns string, v *gatewayv1.BackendTLSPolicyValidation, clientCert *tls.Certificate) (*tls.Config, *tlsRefError) {
+//
+// When some caCertificateRefs are invalid but others are not, it returns
+// the configuration with the valid ones and the first problem: the
+// policy is applied, and its ResolvedRefs condition is False.
+func (c *compiler) backendTLSConfig(ns string, v *gatewayv1.BackendTLSPolicyValidation, clientCert *tls.Certificate) (cfg *tls.Config, te *tlsRefError) {
 	if v == nil {
 		return nil, &tlsRefError{string(gatewayv1.PolicyReasonInvalid), "validation is required for TLS to a backend"}
 	}
-	cfg := &tls.Config{ServerName: string(v.Hostname), MinVersion: tls.VersionTLS12}
+	cfg = &tls.Config{ServerName: string(v.Hostname), MinVersion: tls.VersionTLS12}
 	if clientCert != nil {
 		cfg.Certificates = []tls.Certificate{*clientCert}
 	}
@@ -46,23 +50,16 @@ func (c *compiler) backendTLSConfig(ns string, v *gatewayv1.BackendTLSPolicyVali
 	case len(v.CACertificateRefs) > 0 && v.WellKnownCACertificates != nil && *v.WellKnownCACertificates != "":
 		return nil, &tlsRefError{string(gatewayv1.PolicyReasonInvalid), "only one of caCertificateRefs or wellKnownCACertificates may be specified"}
 	case len(v.CACertificateRefs) > 0:
-		pool := x509.NewCertPool()
-		for i, ref := range v.CACertificateRefs {
-			pem, err := c.caBundle(ns, ref)
-			if err != nil {
-				var te *tlsRefError
-				if errors.As(err, &te) {
-					te.msg = fmt.Sprintf("caCertificateRefs[%d]: %s", i, te.msg)
-					return nil, te
-				}
-				return nil, &tlsRefError{string(gatewayv1.BackendTLSPolicyReasonInvalidCACertificateRef), fmt.Sprintf("caCertificateRefs[%d]: %v", i, err)}
-			}
-			if !appendPEMCerts(pool, pem) {
-				return nil, &tlsRefError{string(gatewayv1.BackendTLSPolicyReasonInvalidCACertificateRef),
-					fmt.Sprintf("caCertificateRefs[%d]: %s %s/%s: key %s holds no PEM certificate", i, ref.Kind, ns, ref.Name, CACertKey)}
-			}
+		pool, partial := c.caPool(ns, v.CACertificateRefs)
+		if pool == nil {
+			return nil, partial
 		}
 		cfg.RootCAs = pool
+		defer func() {
+			if te == nil {
+				te = partial
+			}
+		}()
 	case v.WellKnownCACertificates != nil && *v.WellKnownCACertificates == gatewayv1.WellKnownCACertificatesSystem:
 		pool, err := x509.SystemCertPool()
 		if err != nil {
@@ -87,6 +84,38 @@ func (c *compiler) backendTLSConfig(ns string, v *gatewayv1.BackendTLSPolicyVali
 		cfg.VerifyConnection = func(cs tls.ConnectionState) error { return verifySANs(cs, roots, sans) }
 	}
 	return cfg, nil
+}
+
+// caPool returns the pool of the CA certificates refs name in namespace
+// ns, nil when none is valid, and the first problem with a reference.
+func (c *compiler) caPool(ns string, refs []gatewayv1.LocalObjectReference) (*x509.CertPool, *tlsRefError) {
+	pool := x509.NewCertPool()
+	valid := 0
+	var first *tlsRefError
+	fail := func(te *tlsRefError) {
+		if first == nil {
+			first = te
+		}
+	}
+	for i, ref := range refs {
+		pem, err := c.caBundle(ns, ref)
+		var te *tlsRefError
+		switch {
+		case errors.As(err, &te):
+			fail(&tlsRefError{te.reason, fmt.Sprintf("caCertificateRefs[%d]: %s", i, te.msg)})
+		case err != nil:
+			fail(&tlsRefError{string(gatewayv1.BackendTLSPolicyReasonInvalidCACertificateRef), fmt.Sprintf("caCertificateRefs[%d]: %v", i, err)})
+		case !appendPEMCerts(pool, pem):
+			fail(&tlsRefError{string(gatewayv1.BackendTLSPolicyReasonInvalidCACertificateRef),
+				fmt.Sprintf("caCertificateRefs[%d]: %s %s/%s: key %s holds no PEM certificate", i, ref.Kind, ns, ref.Name, CACertKey)})
+		default:
+			valid++
+		}
+	}
+	if valid == 0 {
+		return nil, first
+	}
+	return pool, first
 }
 
 // caBundle returns the PEM bundle a caCertificateRef names.

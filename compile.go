@@ -80,6 +80,12 @@ type compiler struct {
 	xresolved map[types.NamespacedName]*resolvedXBackend
 	xcache    *xbackendCache
 	xnext     map[types.NamespacedName]*xbackendEntry
+	// tls is the compile's BackendTLSPolicies and Gateway backend client
+	// certificates (backendtlspolicy.go).
+	tls *backendTLS
+	// frontend memoizes the client verification of each Gateway port
+	// (frontendtls.go).
+	frontend map[frontendKey]*frontendValidation
 	// budgets are the retry budgets of the table, one per backend.
 	budgets map[string]*retryBudget
 
@@ -128,6 +134,9 @@ func (c *compiler) resolveService(ref BackendRef) (Backend, error) {
 		err = fmt.Errorf("no ServiceResolver configured: %w", ErrNotFound)
 	} else {
 		b, err = callResolver("the ServiceResolver", func() (Backend, error) { return c.cfg.Services.ResolveService(ref) })
+	}
+	if err == nil {
+		b, err = c.withBackendTLS(ref, b)
 	}
 	c.serviceMemo[k] = serviceResult{b, err}
 	return b, err
@@ -257,6 +266,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		gwListeners[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = ls
 		listeners = append(listeners, ls...)
 	}
+	c.tls = c.compileBackendTLS(gateways)
 	c.sets = c.compileListenerSets(gateways, gwListeners)
 	listeners = append(listeners, c.sets.listeners()...)
 	// Without Gateways, and unless the Router is a controller of a class
@@ -369,8 +379,9 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 	}
 
 	t.status = Status{
-		Gateways:  map[types.NamespacedName]gatewayv1.GatewayStatus{},
-		XBackends: c.xbackendStatus(next.list),
+		Gateways:           map[types.NamespacedName]gatewayv1.GatewayStatus{},
+		XBackends:          c.xbackendStatus(next.list),
+		BackendTLSPolicies: c.backendTLSPolicyStatus(next.list),
 	}
 	var attachedSets map[types.NamespacedName]int32
 	t.status.ListenerSets, attachedSets = c.sets.status(c, gateways)
@@ -509,6 +520,13 @@ func (c *compiler) index() error {
 		if !dup("ConfigMap", cm) {
 			c.configMaps[types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}] = cm
 		}
+	}
+	for _, p := range c.cfg.BackendTLSPolicies {
+		if p == nil {
+			dup("BackendTLSPolicy", nil)
+			continue
+		}
+		dup("BackendTLSPolicy", p)
 	}
 	for _, x := range c.cfg.XBackends {
 		if x == nil {

@@ -175,6 +175,29 @@
 // 502 and 503, DEADLINE_EXCEEDED for timeouts, gRPC's HTTP mapping for the
 // rest.
 //
+// # TLS
+//
+// HTTPS listeners take their certificates from Secrets and pick one by SNI
+// (Router.TLSConfig). A Gateway's spec.tls.frontend makes them verify
+// client certificates against CA certificates of ConfigMaps or Secrets,
+// per port or by default: AllowValidOnly fails handshakes without a valid
+// certificate, AllowInsecureFallback requests one and accepts any (and the
+// Gateway reports InsecureFrontendValidationMode). A listener none of
+// whose CA references resolves is not served.
+//
+// Config.BackendTLSPolicies make the Router dial the Service ports they
+// target over TLS: the ServiceResolver returns the port's *Upstream as
+// usual, and the Router sends requests to its endpoints over TLS with the
+// policy's hostname as SNI, verified against its CA certificates (or the
+// system's) and subjectAltNames. A policy naming a port by sectionName
+// needs a resolver that implements ServicePortNamer; a policy that covers
+// a Backend other than an *Upstream is reported as UnsupportedProtocol on
+// the routes. A Gateway's spec.tls.backend.clientCertificateRef is the
+// certificate those connections present for requests that came through
+// it. An invalid policy answers 500 for its ports rather than send
+// cleartext; a backend that fails verification answers 502. XBackends use
+// the same TLS configuration code (spec.tls).
+//
 // # Resilience
 //
 // timeouts.request bounds the whole exchange, retries and response body

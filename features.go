@@ -47,5 +47,10 @@ func SupportedFeatures() []features.FeatureName {
 		features.SupportGRPCRouteNamedRouteRule,
 		features.SupportGRPCRouteRequestHeaderModifier,
 		features.SupportListenerSet,
+		features.SupportBackendTLSPolicy,
+		features.SupportBackendTLSPolicySANValidation,
+		features.SupportGatewayBackendClientCertificate,
+		features.SupportGatewayFrontendClientCertificateValidation,
+		features.SupportGatewayFrontendClientCertificateValidationInsecureFallback,
 	}
 }

@@ -45,6 +45,9 @@ type listener struct {
 	accepted bool
 	ready    bool
 	certs    []tls.Certificate
+	// clientTLS is the handshake configuration of an HTTPS listener whose
+	// Gateway verifies client certificates on its port, nil otherwise.
+	clientTLS *tls.Config
 
 	supportedKinds []gatewayv1.RouteGroupKind
 	conditions     []metav1.Condition
@@ -202,6 +205,19 @@ func (c *compiler) compileListenerList(o listenerOwner, listeners []gatewayv1.Li
 				resolved, resolvedReason, resolvedMsg = false, reason, msg
 			}
 		}
+		// Client certificates (frontendtls.go).
+		if ls.Protocol == gatewayv1.HTTPSProtocolType && accepted && certsOK {
+			if fv := c.frontendValidationFor(gw, ls.Port); fv != nil {
+				if p := fv.problem; p != nil && resolved {
+					resolved, resolvedReason, resolvedMsg = false, p.reason, "tls.frontend: "+p.msg
+				}
+				if fv.pool == nil {
+					accepted, acceptedReason, acceptedMsg = false, string(gatewayv1.ListenerReasonNoValidCACertificate), "tls.frontend: no usable CA certificate"
+				} else {
+					l.clientTLS = fv.serverConfig(&l.certs[0])
+				}
+			}
+		}
 
 		// Invalid route kinds alone do not stop a listener from serving the
 		// HTTPRoutes it also allows; a listener that cannot terminate TLS
@@ -326,10 +342,18 @@ func (c *compiler) gatewayStatus(gw *gatewayv1.Gateway, ls []*listener) gatewayv
 	if !allResolved {
 		resolvedReason = string(gatewayv1.GatewayReasonListenersNotResolved)
 	}
+	resolvedMsg := ""
+	if p, ok := c.tls.gatewayErr(gw); ok {
+		allResolved, resolvedReason, resolvedMsg = false, p.reason, "spec.tls.backend.clientCertificateRef: "+p.msg
+	}
 	st.Conditions = []metav1.Condition{
 		condition(string(gatewayv1.GatewayConditionAccepted), accepted, acceptedReason, "", gen, c.now),
 		condition(string(gatewayv1.GatewayConditionProgrammed), accepted, programmedReason, "", gen, c.now),
-		condition(string(gatewayv1.GatewayConditionResolvedRefs), allResolved, resolvedReason, "", gen, c.now),
+		condition(string(gatewayv1.GatewayConditionResolvedRefs), allResolved, resolvedReason, resolvedMsg, gen, c.now),
+	}
+	if insecureFrontend(gw) {
+		st.Conditions = append(st.Conditions, condition(string(gatewayv1.GatewayConditionInsecureFrontendValidationMode), true,
+			string(gatewayv1.GatewayReasonConfigurationChanged), "spec.tls.frontend: a client certificate validation mode is AllowInsecureFallback", gen, c.now))
 	}
 	for _, a := range gw.Spec.Addresses {
 		st.Addresses = append(st.Addresses, gatewayv1.GatewayStatusAddress{Type: a.Type, Value: a.Value})
@@ -402,27 +426,47 @@ func (rt *Router) tlsConfig(p int32, gw *types.NamespacedName) *tls.Config {
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"h2", "http/1.1"},
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			t := rt.table.Load()
-			if t == nil {
-				return nil, fmt.Errorf("httproute: no configuration")
+			l := rt.tlsListener(p, gw, hello.ServerName)
+			if l == nil {
+				return nil, fmt.Errorf("httproute: no HTTPS listener on port %d for server name %q", p, hello.ServerName)
 			}
-			set := &t.listenerSet
-			if gw != nil && t.gateways[*gw] != nil {
-				set = t.gateways[*gw]
+			return &l.certs[0], nil
+		},
+		// A listener whose Gateway verifies client certificates on its
+		// port has a configuration of its own (frontendtls.go).
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			if l := rt.tlsListener(p, gw, hello.ServerName); l != nil && l.clientTLS != nil {
+				return l.clientTLS, nil
 			}
-			pi := set.all
-			if p != 0 && set.ports[p] != nil {
-				pi = set.ports[p]
-			}
-			g := pi.listenerFor(requestHost(hello.ServerName))
-			if g != nil {
-				for _, l := range g.listeners {
-					if len(l.certs) > 0 {
-						return &l.certs[0], nil
-					}
-				}
-			}
-			return nil, fmt.Errorf("httproute: no HTTPS listener on port %d for server name %q", p, hello.ServerName)
+			return nil, nil
 		},
 	}
+}
+
+// tlsListener returns the HTTPS listener of the current table whose
+// certificate serves a handshake for serverName on port p (0: any port)
+// of Gateway gw (nil: any Gateway), nil when there is none.
+func (rt *Router) tlsListener(p int32, gw *types.NamespacedName, serverName string) *listener {
+	t := rt.table.Load()
+	if t == nil {
+		return nil
+	}
+	set := &t.listenerSet
+	if gw != nil && t.gateways[*gw] != nil {
+		set = t.gateways[*gw]
+	}
+	pi := set.all
+	if p != 0 && set.ports[p] != nil {
+		pi = set.ports[p]
+	}
+	g := pi.listenerFor(requestHost(serverName))
+	if g == nil {
+		return nil
+	}
+	for _, l := range g.listeners {
+		if len(l.certs) > 0 {
+			return l
+		}
+	}
+	return nil
 }

@@ -58,8 +58,13 @@ type Config struct {
 	// kubernetes.io/tls, keys tls.crt and tls.key).
 	Secrets []*corev1.Secret
 	// ConfigMaps hold CA certificate bundles (key ca.crt) that backend TLS
-	// validation references (XBackend spec.tls.validation).
+	// validation references (BackendTLSPolicy and XBackend
+	// spec.tls.validation, Gateway spec.tls.frontend).
 	ConfigMaps []*corev1.ConfigMap
+	// BackendTLSPolicies make the Router dial the Service ports they
+	// target over TLS (see backendtlspolicy.go and the package
+	// documentation's # TLS); their status is Status.BackendTLSPolicies.
+	BackendTLSPolicies []*gatewayv1.BackendTLSPolicy
 	// XTelemetryPolicies configure tracing for the Gateways they target
 	// (Gateway API's TelemetryPolicy, GEP-4768, experimental in v1.7):
 	// the Router compiles them, reports their status, and gives each

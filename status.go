@@ -23,6 +23,10 @@ type Status struct {
 	// XBackends has one entry per XBackend of the Config: an ancestor per
 	// Gateway whose routes reference it, with its Accepted condition.
 	XBackends map[types.NamespacedName]xv1alpha1.BackendStatus
+	// BackendTLSPolicies has one entry per BackendTLSPolicy of the
+	// Config: an ancestor per Gateway whose routes reference a Service it
+	// targets, with its Accepted and ResolvedRefs conditions.
+	BackendTLSPolicies map[types.NamespacedName]gatewayv1.PolicyStatus
 	// XTelemetryPolicies has one entry per XTelemetryPolicy of the
 	// Config: an ancestor per Gateway it targets, with its Accepted and
 	// ResolvedRefs conditions.
@@ -54,6 +58,12 @@ func (s Status) clone() Status {
 		out.XBackends = make(map[types.NamespacedName]xv1alpha1.BackendStatus, len(s.XBackends))
 		for k, v := range s.XBackends {
 			out.XBackends[k] = *v.DeepCopy()
+		}
+	}
+	if s.BackendTLSPolicies != nil {
+		out.BackendTLSPolicies = make(map[types.NamespacedName]gatewayv1.PolicyStatus, len(s.BackendTLSPolicies))
+		for k, v := range s.BackendTLSPolicies {
+			out.BackendTLSPolicies[k] = *v.DeepCopy()
 		}
 	}
 	if s.ListenerSets != nil {
@@ -241,6 +251,12 @@ func (s *Status) keepTransitionTimes(prev Status, controller gatewayv1.GatewayCo
 	// Route statuses keep their times when they are compiled (compile).
 	for nn, st := range s.XTelemetryPolicies {
 		keepAncestorTimes(st.Ancestors, prev.XTelemetryPolicies[nn].Ancestors,
+			func(a *gatewayv1.PolicyAncestorStatus) (gatewayv1.ParentReference, *[]metav1.Condition) {
+				return a.AncestorRef, &a.Conditions
+			})
+	}
+	for nn, st := range s.BackendTLSPolicies {
+		keepAncestorTimes(st.Ancestors, prev.BackendTLSPolicies[nn].Ancestors,
 			func(a *gatewayv1.PolicyAncestorStatus) (gatewayv1.ParentReference, *[]metav1.Condition) {
 				return a.AncestorRef, &a.Conditions
 			})

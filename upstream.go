@@ -194,6 +194,13 @@ func (ep *endpoint) healthy(now int64) bool {
 // the endpoint a session pins when it is healthy, and records the outcome
 // for passive health checking.
 func (u *Upstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	return u.roundTrip(r, u.transport, "")
+}
+
+// roundTrip is RoundTrip through transport t, to the endpoints' scheme or
+// to scheme when it is set: a Service port that a BackendTLSPolicy covers
+// is the same endpoints dialed over TLS (backendtlspolicy.go).
+func (u *Upstream) roundTrip(r *http.Request, t http.RoundTripper, scheme string) (*http.Response, error) {
 	st := stateFrom(r.Context())
 	now, rnd := time.Now, runtimeSource{}.Uint64
 	if st != nil && st.env != nil {
@@ -214,8 +221,11 @@ func (u *Upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 	*out = *r
 	u2 := *r.URL
 	u2.Scheme, u2.Host = ep.url.Scheme, ep.url.Host
+	if scheme != "" {
+		u2.Scheme = scheme
+	}
 	out.URL = &u2
-	res, err := u.transport.RoundTrip(out)
+	res, err := t.RoundTrip(out)
 	if err != nil {
 		err = classifyTransportError(err)
 		if errors.Is(err, ErrNoEndpoint) || isConnReset(err) {

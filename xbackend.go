@@ -51,6 +51,19 @@ type xbackendCache struct {
 type xbackendEntry struct {
 	fingerprint [sha256.Size]byte
 	upstream    *Upstream
+	// tls is set instead of upstream for a Service port a
+	// BackendTLSPolicy covers (backendtlspolicy.go).
+	tls *tlsService
+}
+
+// closeIdle closes the idle connections of the entry's transports.
+func (e *xbackendEntry) closeIdle() {
+	if e.upstream != nil {
+		e.upstream.CloseIdleConnections()
+	}
+	if e.tls != nil {
+		e.tls.CloseIdleConnections()
+	}
 }
 
 // swap installs the entries a compile used and closes the idle
@@ -59,8 +72,8 @@ func (xc *xbackendCache) swap(next map[types.NamespacedName]*xbackendEntry) {
 	xc.mu.Lock()
 	defer xc.mu.Unlock()
 	for nn, e := range xc.entries {
-		if n := next[nn]; n == nil || n.upstream != e.upstream {
-			e.upstream.CloseIdleConnections()
+		if n := next[nn]; n != e {
+			e.closeIdle()
 		}
 	}
 	xc.entries = next
@@ -71,8 +84,8 @@ func (xc *xbackendCache) discard(next map[types.NamespacedName]*xbackendEntry) {
 	xc.mu.Lock()
 	defer xc.mu.Unlock()
 	for nn, n := range next {
-		if e := xc.entries[nn]; e == nil || e.upstream != n.upstream {
-			n.upstream.CloseIdleConnections()
+		if e := xc.entries[nn]; e != n {
+			n.closeIdle()
 		}
 	}
 }
@@ -279,13 +292,9 @@ func xbackendTransport(p *xv1alpha1.BackendProtocol, tlsCfg *tls.Config) (http.R
 		if !secure {
 			return nil, "http", nil // the Upstream's own transport
 		}
-		t := NewTransport(false)
-		t.TLSClientConfig = tlsCfg
 		// HTTP/1.1 only: WebSocket upgrades and HTTP11 need it, and HTTP
 		// is served as HTTP/1.1 to every other backend as well.
-		t.Protocols = new(http.Protocols)
-		t.Protocols.SetHTTP1(true)
-		return t, "https", nil
+		return tlsTransport(nil, tlsCfg, true, false), "https", nil
 	case xv1alpha1.BackendProtocolH2C:
 		if secure {
 			return nil, "", fmt.Errorf("spec.protocol H2C needs tls mode None: %w", ErrUnsupported)
@@ -298,11 +307,7 @@ func xbackendTransport(p *xv1alpha1.BackendProtocol, tlsCfg *tls.Config) (http.R
 			}
 			return NewTransport(true), "http", nil // gRPC over h2c
 		}
-		t := NewTransport(false)
-		t.TLSClientConfig = tlsCfg
-		t.Protocols = new(http.Protocols)
-		t.Protocols.SetHTTP2(true)
-		return t, "https", nil
+		return tlsTransport(nil, tlsCfg, false, true), "https", nil
 	default:
 		return nil, "", fmt.Errorf("spec.protocol %s is not served by an HTTP gateway: %w", proto, ErrUnsupported)
 	}

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -87,13 +88,14 @@ func newCluster(logger *slog.Logger) (*cluster, error) {
 	c := &cluster{
 		scheme: scheme,
 		store: fake.NewClientBuilder().WithScheme(scheme).
-			WithStatusSubresource(&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{}, &gatewayv1.GRPCRoute{}, &gatewayv1.ListenerSet{}).
+			WithStatusSubresource(&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{}, &gatewayv1.GRPCRoute{}, &gatewayv1.ListenerSet{}, &gatewayv1.BackendTLSPolicy{}).
 			Build(),
 		router: &httproute.Router{},
 		net:    newNetwork(logger),
 		logger: logger,
 	}
 	c.backend = newBackends(logger)
+	c.backend.Data = c.podData
 	c.client = interceptor.NewClient(c.store, interceptor.Funcs{
 		Create:      c.create,
 		Update:      c.update,
@@ -315,11 +317,13 @@ func (c *cluster) reconcile(ctx context.Context) error {
 		grants      gatewayv1.ReferenceGrantList
 		namespaces  corev1.NamespaceList
 		secrets     corev1.SecretList
+		configMaps  corev1.ConfigMapList
+		tlsPolicies gatewayv1.BackendTLSPolicyList
 		services    corev1.ServiceList
 		slices      discoveryv1.EndpointSliceList
 		deployments appsv1.DeploymentList
 	)
-	for _, l := range []client.ObjectList{&classes, &gateways, &routes, &grpcRoutes, &sets, &grants, &namespaces, &secrets, &services, &slices, &deployments} {
+	for _, l := range []client.ObjectList{&classes, &gateways, &routes, &grpcRoutes, &sets, &grants, &namespaces, &secrets, &configMaps, &tlsPolicies, &services, &slices, &deployments} {
 		if err := c.store.List(ctx, l); err != nil {
 			return fmt.Errorf("reconcile: %w", err)
 		}
@@ -363,13 +367,87 @@ func (c *cluster) reconcile(ctx context.Context) error {
 	for i := range secrets.Items {
 		cfg.Secrets = append(cfg.Secrets, &secrets.Items[i])
 	}
+	for i := range configMaps.Items {
+		cfg.ConfigMaps = append(cfg.ConfigMaps, &configMaps.Items[i])
+	}
+	for i := range tlsPolicies.Items {
+		cfg.BackendTLSPolicies = append(cfg.BackendTLSPolicies, &tlsPolicies.Items[i])
+	}
 	if err := c.router.Update(cfg); err != nil {
 		return fmt.Errorf("reconcile: Router.Update: %w", err)
 	}
 	if err := c.net.sync(c.router, ours); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
-	return c.writeStatus(ctx, ours, routes.Items, grpcRoutes.Items, sets.Items)
+	if err := c.writeStatus(ctx, ours, routes.Items, grpcRoutes.Items, sets.Items); err != nil {
+		return err
+	}
+	return c.writePolicyStatus(ctx, tlsPolicies.Items)
+}
+
+// writePolicyStatus writes the status the Router reports into the
+// BackendTLSPolicies: its ancestors replace the harness controller's,
+// and those of other controllers are kept as they are.
+func (c *cluster) writePolicyStatus(ctx context.Context, policies []gatewayv1.BackendTLSPolicy) error {
+	rs := c.router.Status()
+	for i := range policies {
+		p := &policies[i]
+		next := rs.BackendTLSPolicies[client.ObjectKeyFromObject(p)]
+		var out []gatewayv1.PolicyAncestorStatus
+		for _, a := range p.Status.Ancestors {
+			if a.ControllerName != httproute.DefaultControllerName {
+				out = append(out, a)
+			}
+		}
+		for _, a := range next.Ancestors {
+			for _, old := range p.Status.Ancestors {
+				if old.ControllerName == a.ControllerName && reflect.DeepEqual(old.AncestorRef, a.AncestorRef) {
+					a.Conditions = httproute.MergeConditions(old.Conditions, a.Conditions)
+				}
+			}
+			out = append(out, a)
+		}
+		if out == nil {
+			out = []gatewayv1.PolicyAncestorStatus{}
+		}
+		if reflect.DeepEqual(p.Status.Ancestors, out) || (len(p.Status.Ancestors) == 0 && len(out) == 0) {
+			continue
+		}
+		p.Status.Ancestors = out
+		if err := c.store.Status().Update(ctx, p); err != nil {
+			return fmt.Errorf("reconcile: BackendTLSPolicy %s status: %w", client.ObjectKeyFromObject(p), err)
+		}
+	}
+	return nil
+}
+
+// podData returns the data of a Secret or ConfigMap, for the files of
+// the Pods' volumes.
+func (c *cluster) podData(kind, namespace, name string) (map[string][]byte, bool) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	switch kind {
+	case "Secret":
+		var s corev1.Secret
+		if err := c.store.Get(context.Background(), key, &s); err != nil {
+			return nil, false
+		}
+		return s.Data, true
+	case "ConfigMap":
+		var cm corev1.ConfigMap
+		if err := c.store.Get(context.Background(), key, &cm); err != nil {
+			return nil, false
+		}
+		out := map[string][]byte{}
+		for k, v := range cm.Data {
+			out[k] = []byte(v)
+		}
+		for k, v := range cm.BinaryData {
+			out[k] = v
+		}
+		return out, true
+	default:
+		return nil, false
+	}
 }
 
 // reconcileClasses accepts the GatewayClasses of the Router's controller,
@@ -496,6 +574,9 @@ func (c *cluster) reconcilePods(ctx context.Context, deployments []appsv1.Deploy
 	var running []*corev1.Pod
 	for nn, p := range want {
 		pod, err := c.backend.Ensure(p)
+		if errors.Is(err, podnet.ErrVolumeNotReady) {
+			continue // a kubelet waits for the Secret or ConfigMap too
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reconcile: pod %s: %w", nn, err)
 		}

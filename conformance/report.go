@@ -45,6 +45,8 @@ func notRunnable() map[string]string {
 	return map[string]string{
 		"GatewayInfrastructureMetadata": "it looks for the ServiceAccounts, Pods or Services a controller provisions for a Gateway, " +
 			"labelled with spec.infrastructure; an embedded Router provisions no Kubernetes resources",
+		"BackendTLSPolicyGRPCRoute": "it sends its RPCs with the suite's default gRPC client (no client passed), which dials the Gateway's address itself; " +
+			"the in-process network serves Gateway addresses only through the dialers it gives the suite",
 	}
 }
 
@@ -97,13 +99,15 @@ func inAnyProfile(t suite.ConformanceTest) bool {
 
 // inScope reports whether t is one of the tests this run is for: the
 // HTTPRoute and GRPCRoute tests, the Gateway tests (HTTP listeners, route
-// attachment) and the ListenerSet tests. GatewayClass tests run too: they
+// attachment, client certificates), the ListenerSet tests and the
+// BackendTLSPolicy tests. GatewayClass tests run too: they
 // judge the GatewayClass status, which the harness writes as the host
 // program's controller would, so they check the harness's half of the
 // implementation.
 func inScope(t suite.ConformanceTest) bool {
 	return strings.HasPrefix(t.ShortName, "HTTPRoute") || strings.HasPrefix(t.ShortName, "GRPC") ||
-		strings.HasPrefix(t.ShortName, "Gateway") || strings.HasPrefix(t.ShortName, "ListenerSet")
+		strings.HasPrefix(t.ShortName, "Gateway") || strings.HasPrefix(t.ShortName, "ListenerSet") ||
+		strings.HasPrefix(t.ShortName, "BackendTLSPolicy")
 }
 
 // plan splits the suite's tests of the profile whose features are all

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -94,7 +95,30 @@ func (r *serviceResolver) ResolveService(ref httproute.BackendRef) (httproute.Ba
 	} else {
 		endpoints = r.sliceEndpoints(svc, sp)
 	}
+	if strings.EqualFold(appProtocol, "https") {
+		// A TLS port: its endpoints are dialed over TLS (with the system
+		// roots, unless a BackendTLSPolicy says how to verify them).
+		for i, e := range endpoints {
+			endpoints[i] = "https://" + e
+		}
+	}
 	return r.b.upstream(upstreamKey{httproute.ServicePort{Namespace: nn.Namespace, Name: nn.Name, Port: ref.Port}, appProtocol}, endpoints)
+}
+
+// ServicePortName names a Service port, for BackendTLSPolicies whose
+// targetRefs select one by sectionName.
+func (r *serviceResolver) ServicePortName(namespace, name string, port int32) (string, error) {
+	nn := types.NamespacedName{Namespace: namespace, Name: name}
+	svc := r.services[nn]
+	if svc == nil {
+		return "", fmt.Errorf("service %s: %w", nn, httproute.ErrNotFound)
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.Port == port {
+			return p.Name, nil
+		}
+	}
+	return "", fmt.Errorf("service %s has no port %d: %w", nn, port, httproute.ErrNotFound)
 }
 
 // selectorEndpoints returns the loopback addresses serving port sp on the
@@ -158,7 +182,11 @@ func (b *backends) upstream(key upstreamKey, eps []string) (httproute.Backend, e
 		}
 		return u, nil
 	}
-	u, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: eps, AppProtocol: key.appProtocol})
+	proto := key.appProtocol
+	if strings.EqualFold(proto, "https") {
+		proto = "" // HTTP over the TLS the endpoints' scheme asks for
+	}
+	u, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: eps, AppProtocol: proto})
 	if err != nil {
 		return nil, err
 	}

@@ -59,6 +59,10 @@ func kinds(exts []httproute.Extension) (map[schema.GroupVersionKind]*kind, error
 		func(m *Manifests, o runtime.Object) {
 			m.Config.ListenerSets = append(m.Config.ListenerSets, o.(*gatewayv1.ListenerSet))
 		}, "v1")
+	gw("BackendTLSPolicy", true, func() runtime.Object { return &gatewayv1.BackendTLSPolicy{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.BackendTLSPolicies = append(m.Config.BackendTLSPolicies, o.(*gatewayv1.BackendTLSPolicy))
+		}, "v1")
 	gw("ReferenceGrant", true, func() runtime.Object { return &gatewayv1.ReferenceGrant{} },
 		func(m *Manifests, o runtime.Object) {
 			m.Config.ReferenceGrants = append(m.Config.ReferenceGrants, o.(*gatewayv1.ReferenceGrant))

@@ -633,6 +633,9 @@ func (v *Validator) Config(cfg *httproute.Config) error {
 	for _, o := range cfg.ConfigMaps {
 		check("ConfigMap", o)
 	}
+	for _, o := range cfg.BackendTLSPolicies {
+		check("BackendTLSPolicy", o)
+	}
 	for _, o := range cfg.XBackends {
 		check("XBackend", o)
 	}

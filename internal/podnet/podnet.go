@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,9 +48,16 @@ type Pods struct {
 	logger *slog.Logger
 	// GRPCEcho, when set, starts the gRPC echo server of a container that
 	// runs echo-basic's gRPC mode (GRPC_ECHO_SERVER set), answering as
-	// info says; it is set by the caller, which brings the gRPC
-	// implementation. Nil runs no server for such containers.
-	GRPCEcho func(info echo.Info) (*Server, error)
+	// info says, over TLS with tlsConfig when it is not nil; it is set by
+	// the caller, which brings the gRPC implementation. Nil runs no server
+	// for such containers.
+	GRPCEcho func(info echo.Info, tlsConfig *tls.Config) (*Server, error)
+	// Data, when set, returns the data of the Secret or ConfigMap (kind)
+	// namespace/name and whether it exists: the files of the containers'
+	// secret and configMap volumes, which echo-basic's TLS mode reads
+	// its certificates from. A Pod whose volume is missing does not start
+	// (Ensure fails with ErrVolumeNotReady) until it exists.
+	Data func(kind, namespace, name string) (map[string][]byte, bool)
 
 	mu   sync.Mutex
 	pods map[types.NamespacedName]*Pod
@@ -94,7 +103,8 @@ func (ps *Pods) Ensure(p *corev1.Pod) (*Pod, error) {
 		ct := &p.Spec.Containers[0]
 		bp.Container = ct.Name
 		env := containerEnv(p, ct, ip)
-		if err := bp.start(env, ps.logger, ps.GRPCEcho); err != nil {
+		read := func(path string) ([]byte, error) { return ps.readFile(p, ct, path) }
+		if err := bp.start(env, read, ps.logger, ps.GRPCEcho); err != nil {
 			bp.stop()
 			return nil, err
 		}
@@ -109,11 +119,25 @@ func (ps *Pods) Ensure(p *corev1.Pod) (*Pod, error) {
 // gRPC echo on HTTP_PORT, started by grpcEcho. Containers that run
 // echo-basic's TCP or UDP echo instead get no server: the suite uses them
 // only for TCPRoute and UDPRoute tests.
-func (p *Pod) start(env map[string]string, logger *slog.Logger, grpcEcho func(echo.Info) (*Server, error)) error {
+//
+// With TLS_SERVER_CERT and TLS_SERVER_PRIVKEY (TLS_SERVER_PRIV_KEY in the
+// gRPC mode) naming files of the container's volumes, read with read, it
+// also serves HTTPS_PORT over TLS as echo-basic does, verifying the
+// client certificates that TLS_CLIENT_CACERTS's CAs signed when given.
+func (p *Pod) start(env map[string]string, read func(path string) ([]byte, error), logger *slog.Logger, grpcEcho func(echo.Info, *tls.Config) (*Server, error)) error {
 	for _, other := range []string{"TCP_ECHO_SERVER", "UDP_ECHO_SERVER"} {
 		if env[other] != "" {
 			return nil
 		}
+	}
+	grpcMode := env["GRPC_ECHO_SERVER"] != ""
+	tlsConfig, err := echoTLS(env, grpcMode, read)
+	if err != nil {
+		return err
+	}
+	httpsPort, err := envPort(env, "HTTPS_PORT", echo.EchoHTTPSPort)
+	if err != nil {
+		return err
 	}
 	httpPort, err := envPort(env, "HTTP_PORT", EchoHTTPPort)
 	if err != nil {
@@ -131,16 +155,29 @@ func (p *Pod) start(env map[string]string, logger *slog.Logger, grpcEcho func(ec
 		HTTPPort:  strconv.Itoa(int(httpPort)),
 		Log:       p.log,
 	}
-	if env["GRPC_ECHO_SERVER"] != "" {
+	if grpcMode {
 		if grpcEcho == nil {
 			return nil
 		}
-		s, err := grpcEcho(info)
+		s, err := grpcEcho(info, nil)
 		if err != nil {
 			return err
 		}
 		p.servers[httpPort] = s
+		if tlsConfig != nil {
+			if s, err = grpcEcho(info, tlsConfig); err != nil {
+				return err
+			}
+			p.servers[httpsPort] = s
+		}
 		return nil
+	}
+	if tlsConfig != nil {
+		s, err := StartServer(echo.New(info), false, tlsConfig, logger)
+		if err != nil {
+			return err
+		}
+		p.servers[httpsPort] = s
 	}
 	s, err := StartServer(echo.New(info), false, nil, logger)
 	if err != nil {
@@ -153,6 +190,81 @@ func (p *Pod) start(env map[string]string, logger *slog.Logger, grpcEcho func(ec
 	}
 	p.servers[h2cPort] = s
 	return nil
+}
+
+// echoTLS returns the TLS configuration of echo-basic's HTTPS port from
+// the container's environment, nil when it serves none.
+func echoTLS(env map[string]string, grpcMode bool, read func(string) ([]byte, error)) (*tls.Config, error) {
+	certPath, keyPath := env["TLS_SERVER_CERT"], env["TLS_SERVER_PRIVKEY"]
+	if grpcMode {
+		keyPath = env["TLS_SERVER_PRIV_KEY"]
+	}
+	if certPath == "" || keyPath == "" {
+		return nil, nil
+	}
+	cert, err := read(certPath)
+	if err != nil {
+		return nil, err
+	}
+	key, err := read(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	var cas []byte
+	if path := env["TLS_CLIENT_CACERTS"]; path != "" && !grpcMode {
+		if cas, err = read(path); err != nil {
+			return nil, err
+		}
+	}
+	return echo.ServerTLSConfig(cert, key, cas)
+}
+
+// ErrVolumeNotReady is the error of a Pod whose volumes cannot be read
+// yet: the Secret or ConfigMap they project does not exist.
+var ErrVolumeNotReady = errors.New("podnet: volume not ready")
+
+// readFile returns the content of the file at path in container ct of
+// Pod p: a key of the Secret or ConfigMap of the volume mounted there.
+func (ps *Pods) readFile(p *corev1.Pod, ct *corev1.Container, path string) ([]byte, error) {
+	for _, m := range ct.VolumeMounts {
+		rel, ok := strings.CutPrefix(path, strings.TrimSuffix(m.MountPath, "/")+"/")
+		if !ok {
+			continue
+		}
+		for _, v := range p.Spec.Volumes {
+			if v.Name != m.Name {
+				continue
+			}
+			kind, name, items := "", "", []corev1.KeyToPath(nil)
+			switch {
+			case v.Secret != nil:
+				kind, name, items = "Secret", v.Secret.SecretName, v.Secret.Items
+			case v.ConfigMap != nil:
+				kind, name, items = "ConfigMap", v.ConfigMap.Name, v.ConfigMap.Items
+			default:
+				return nil, fmt.Errorf("podnet: %s: volume %s is neither a Secret nor a ConfigMap", path, v.Name)
+			}
+			key := rel
+			for _, it := range items {
+				if it.Path == rel {
+					key = it.Key
+				}
+			}
+			if ps.Data == nil {
+				return nil, fmt.Errorf("%w: %s %s/%s: no data source", ErrVolumeNotReady, kind, p.Namespace, name)
+			}
+			data, ok := ps.Data(kind, p.Namespace, name)
+			if !ok {
+				return nil, fmt.Errorf("%w: %s %s/%s not found", ErrVolumeNotReady, kind, p.Namespace, name)
+			}
+			b, ok := data[key]
+			if !ok {
+				return nil, fmt.Errorf("%w: %s %s/%s has no key %s", ErrVolumeNotReady, kind, p.Namespace, name, key)
+			}
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("podnet: %s: no volume mounted there", path)
 }
 
 func (p *Pod) stop() {

@@ -1,0 +1,337 @@
+package httproute_test
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/internal/testcert"
+)
+
+// namedServices resolves Service default/web port 443, named "https", to
+// an Upstream of addr.
+type namedServices struct{ addr string }
+
+func (s namedServices) ResolveService(ref httproute.BackendRef) (httproute.Backend, error) {
+	if ref.Name != "web" || ref.Port != 443 {
+		return nil, fmt.Errorf("service %s: %w", ref, httproute.ErrNotFound)
+	}
+	return httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: []string{s.addr}})
+}
+
+func (s namedServices) ServicePortName(namespace, name string, port int32) (string, error) {
+	if name != "web" || port != 443 {
+		return "", fmt.Errorf("service %s/%s port %d: %w", namespace, name, port, httproute.ErrNotFound)
+	}
+	return "https", nil
+}
+
+// tlsConfig builds a Config of YAML documents: Gateways, HTTPRoutes,
+// BackendTLSPolicies, ConfigMaps and Secrets.
+func tlsConfig(t *testing.T, docs ...string) httproute.Config {
+	t.Helper()
+	var cfg httproute.Config
+	for _, d := range docs {
+		var meta metav1.TypeMeta
+		require.NoError(t, yaml.Unmarshal([]byte(d), &meta))
+		switch meta.Kind {
+		case "Gateway":
+			decodeInto(t, d, &cfg.Gateways)
+		case "HTTPRoute":
+			decodeInto(t, d, &cfg.HTTPRoutes)
+		case "BackendTLSPolicy":
+			decodeInto(t, d, &cfg.BackendTLSPolicies)
+		case "ConfigMap":
+			decodeInto(t, d, &cfg.ConfigMaps)
+		case "Secret":
+			decodeInto(t, d, &cfg.Secrets)
+		default:
+			t.Fatalf("unexpected kind %q", meta.Kind)
+		}
+	}
+	return cfg
+}
+
+// decodeInto decodes the YAML document d into a new T appended to list.
+func decodeInto[T any](t *testing.T, d string, list *[]*T) {
+	t.Helper()
+	o := new(T)
+	require.NoError(t, yaml.UnmarshalStrict([]byte(d), o))
+	*list = append(*list, o)
+}
+
+const webRoute = `kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: web, port: 443}]}]
+`
+
+func httpGateway(extra string) string {
+	return `kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: c
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+` + extra
+}
+
+func policy(name, created, target, validation string) string {
+	return fmt.Sprintf("kind: BackendTLSPolicy\nmetadata: {name: %s, namespace: default, creationTimestamp: %q}\nspec:\n  targetRefs: [%s]\n  validation: %s\n",
+		name, created, target, validation)
+}
+
+// conditionReasons returns "Type=Status/Reason" of each condition.
+func conditionReasons(cs []metav1.Condition) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, fmt.Sprintf("%s=%s/%s", c.Type, c.Status, c.Reason))
+	}
+	return out
+}
+
+// TestBackendTLSPolicy sends requests through a Router to a loopback HTTPS
+// backend whose Service port a BackendTLSPolicy covers, and checks the
+// answer, the SNI the backend saw and the policy's conditions.
+func TestBackendTLSPolicy(t *testing.T) {
+	ca, other := testcert.NewCA("backend CA"), testcert.NewCA("someone else")
+	be := newTLSBackend(t, "web", ca.Issue("abc.example.com", "spiffe://abc.example.com/web"), nil)
+	const svc = `{group: "", kind: Service, name: web}`
+	const byName = `{group: "", kind: Service, name: web, sectionName: https}`
+	const caRef = `caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]`
+	ok := []string{"Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"}
+	for _, tc := range []struct {
+		name     string
+		policies []string
+		code     int
+		sni      string
+		// conds are the conditions of policy p (and q when given).
+		conds, qconds []string
+	}{
+		{name: "CA from a ConfigMap, hostname as SNI",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, "+caRef+"}")},
+			code:     200, sni: "abc.example.com", conds: ok},
+		{name: "port selected by name",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", byName, "{hostname: abc.example.com, "+caRef+"}")},
+			code:     200, sni: "abc.example.com", conds: ok},
+		{name: "section name of another port",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", `{group: "", kind: Service, name: web, sectionName: grpc}`, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: other}]}")},
+			code:     400, conds: ok}, // plain HTTP to the TLS port: the backend's 400
+		{name: "wrong CA",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: other}]}")},
+			code:     502, conds: ok},
+		{name: "hostname not in the certificate",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: mismatch.example.com, "+caRef+"}")},
+			code:     502, conds: ok},
+		{name: "subjectAltName Hostname other than the SNI",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: other.example.com, "+caRef+", subjectAltNames: [{type: Hostname, hostname: abc.example.com}]}")},
+			code:     200, sni: "other.example.com", conds: ok},
+		{name: "subjectAltName URI",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, "+caRef+", subjectAltNames: [{type: URI, uri: \"spiffe://abc.example.com/web\"}]}")},
+			code:     200, sni: "abc.example.com", conds: ok},
+		{name: "subjectAltName mismatch",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, "+caRef+", subjectAltNames: [{type: URI, uri: \"spiffe://abc.example.com/other\"}]}")},
+			code:     502, conds: ok},
+		{name: "missing ConfigMap",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: nope}]}")},
+			code:     500, conds: []string{"Accepted=False/NoValidCACertificate", "ResolvedRefs=False/InvalidCACertificateRef"}},
+		{name: "ConfigMap without a certificate",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: empty}]}")},
+			code:     500, conds: []string{"Accepted=False/NoValidCACertificate", "ResolvedRefs=False/InvalidCACertificateRef"}},
+		{name: "invalid kind",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: Service, name: ca}]}")},
+			code:     500, conds: []string{"Accepted=False/NoValidCACertificate", "ResolvedRefs=False/InvalidKind"}},
+		{name: "one valid reference of two",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: nope}, {group: \"\", kind: ConfigMap, name: ca}]}")},
+			code:     200, sni: "abc.example.com", conds: []string{"Accepted=True/Accepted", "ResolvedRefs=False/InvalidCACertificateRef"}},
+		{name: "the older of two conflicting policies wins",
+			policies: []string{
+				policy("q", "2026-01-02T00:00:00Z", svc, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: other}]}"),
+				policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, "+caRef+"}"),
+			},
+			code: 200, sni: "abc.example.com", conds: ok, qconds: []string{"Accepted=False/Conflicted", "ResolvedRefs=True/ResolvedRefs"}},
+		{name: "a policy on the port takes precedence over one on the Service",
+			policies: []string{
+				policy("p", "2026-01-02T00:00:00Z", byName, "{hostname: abc.example.com, "+caRef+"}"),
+				policy("q", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: other}]}"),
+			},
+			code: 200, sni: "abc.example.com", conds: ok, qconds: ok},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docs := append([]string{httpGateway(""), webRoute, caConfigMap("ca", ca), caConfigMap("other", other),
+				"kind: ConfigMap\nmetadata: {name: empty, namespace: default}\ndata: {ca.crt: \"\"}\n"}, tc.policies...)
+			cfg := tlsConfig(t, docs...)
+			cfg.Services = namedServices{"127.0.0.1:" + be.port}
+			rt, err := httproute.New(cfg)
+			require.NoError(t, err)
+			rec := do(t, rt, "GET", "/", "", nil)
+			if rec.Code != tc.code {
+				t.Errorf("status %d (%s), want %d", rec.Code, rec.Body, tc.code)
+			}
+			if tc.sni != "" {
+				select {
+				case sni := <-be.sni:
+					if sni != tc.sni {
+						t.Errorf("backend saw SNI %q, want %q", sni, tc.sni)
+					}
+				default:
+					t.Error("the backend saw no request")
+				}
+			}
+			for name, want := range map[string][]string{"p": tc.conds, "q": tc.qconds} {
+				if want == nil {
+					continue
+				}
+				st := rt.Status().BackendTLSPolicies[types.NamespacedName{Namespace: "default", Name: name}]
+				if len(st.Ancestors) != 1 || st.Ancestors[0].AncestorRef.Name != "gw" {
+					t.Fatalf("policy %s: ancestors %+v, want the Gateway gw", name, st.Ancestors)
+				}
+				if diff := cmp.Diff(want, conditionReasons(st.Ancestors[0].Conditions)); diff != "" {
+					t.Errorf("policy %s conditions (-want +got):\n%s", name, diff)
+				}
+			}
+		})
+	}
+}
+
+// TestGatewayBackendClientCertificate checks that a Gateway's backend
+// client certificate is presented to a backend that requires one, and the
+// Gateway's ResolvedRefs condition for references that do not resolve.
+func TestGatewayBackendClientCertificate(t *testing.T) {
+	serverCA, clientCA := testcert.NewCA("server CA"), testcert.NewCA("client CA")
+	be := newTLSBackend(t, "mtls", serverCA.Issue("abc.example.com"), clientCA.Pool())
+	p := policy("p", "2026-01-01T00:00:00Z", `{group: "", kind: Service, name: web}`, `{hostname: abc.example.com, caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]}`)
+	for _, tc := range []struct {
+		name, ref string
+		code      int
+		body      string
+		resolved  string
+	}{
+		{"client certificate presented", "{name: client}", 200, "mtls client=gateway", "ResolvedRefs=True/ResolvedRefs"},
+		{"missing Secret", "{name: nope}", 502, "", "ResolvedRefs=False/InvalidClientCertificateRef"},
+		{"unsupported kind", "{kind: ConfigMap, name: client}", 502, "", "ResolvedRefs=False/InvalidClientCertificateRef"},
+		{"Secret without a key pair", "{name: empty}", 502, "", "ResolvedRefs=False/InvalidClientCertificateRef"},
+		{"another namespace without a ReferenceGrant", "{name: client, namespace: other}", 502, "", "ResolvedRefs=False/RefNotPermitted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gw := httpGateway("  tls: {backend: {clientCertificateRef: " + tc.ref + "}}\n")
+			cfg := tlsConfig(t, gw, webRoute, p, caConfigMap("ca", serverCA), tlsSecret("client", clientCA.Issue("gateway")),
+				"kind: Secret\nmetadata: {name: empty, namespace: default}\ntype: Opaque\n")
+			cfg.Services = namedServices{"127.0.0.1:" + be.port}
+			rt, err := httproute.New(cfg)
+			require.NoError(t, err)
+			rec := do(t, rt, "GET", "/", "", nil)
+			if rec.Code != tc.code || (tc.body != "" && rec.Body.String() != tc.body) {
+				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body, tc.code, tc.body)
+			}
+			st := rt.Status().Gateways[types.NamespacedName{Namespace: "default", Name: "gw"}]
+			got := conditionReasons(st.Conditions)
+			if diff := cmp.Diff([]string{"Accepted=True/Accepted", "Programmed=True/Programmed", tc.resolved}, got); diff != "" {
+				t.Errorf("Gateway conditions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestFrontendClientCertificates serves an HTTPS listener with the
+// Router's TLSConfig on a loopback port and connects with and without
+// client certificates.
+func TestFrontendClientCertificates(t *testing.T) {
+	serverCA, clientCA, other := testcert.NewCA("server CA"), testcert.NewCA("client CA"), testcert.NewCA("someone else")
+	good, bad := clientCA.Issue("client"), other.Issue("client")
+	gateway := func(validation string) string {
+		return `kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: c
+  tls: {frontend: {default: {validation: ` + validation + `}}}
+  listeners: [{name: https, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: server}]}}]
+`
+	}
+	const route = `kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: app, port: 80}]}]
+`
+	const caRef = `caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]`
+	for _, tc := range []struct {
+		name, validation string
+		client           *testcert.Leaf
+		ok               bool
+		listener         []string // conditions of the listener, Accepted and ResolvedRefs
+		insecure         bool     // InsecureFrontendValidationMode on the Gateway
+	}{
+		{"valid certificate", "{" + caRef + "}", good, true, []string{"Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"}, false},
+		{"no certificate", "{" + caRef + "}", nil, false, []string{"Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"}, false},
+		{"certificate of another CA", "{" + caRef + "}", bad, false, []string{"Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"}, false},
+		{"insecure fallback without a certificate", "{mode: AllowInsecureFallback, " + caRef + "}", nil, true, []string{"Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"}, true},
+		{"insecure fallback with another CA's certificate", "{mode: AllowInsecureFallback, " + caRef + "}", bad, true, []string{"Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"}, true},
+		{"missing ConfigMap", `{caCertificateRefs: [{group: "", kind: ConfigMap, name: nope}]}`, good, false,
+			[]string{"Accepted=False/NoValidCACertificate", "ResolvedRefs=False/InvalidCACertificateRef"}, false},
+		{"unsupported kind", `{caCertificateRefs: [{group: "", kind: Service, name: ca}]}`, good, false,
+			[]string{"Accepted=False/NoValidCACertificate", "ResolvedRefs=False/InvalidCACertificateKind"}, false},
+		{"another namespace without a ReferenceGrant", `{caCertificateRefs: [{group: "", kind: ConfigMap, name: ca, namespace: other}]}`, good, false,
+			[]string{"Accepted=False/NoValidCACertificate", "ResolvedRefs=False/RefNotPermitted"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tlsConfig(t, gateway(tc.validation), route, caConfigMap("ca", clientCA), tlsSecret("server", serverCA.Issue("www.example.com")))
+			cfg.Services = httproute.Services{{Namespace: "default", Name: "app", Port: 80}: httproute.InProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "app")
+			}))}
+			rt, err := httproute.New(cfg)
+			require.NoError(t, err)
+			gr := rt.Gateway("default", "gw")
+			ln, err := tls.Listen("tcp", "127.0.0.1:0", gr.TLSConfig(443))
+			require.NoError(t, err)
+			srv := &http.Server{Handler: gr.Port(443), ErrorLog: log.New(io.Discard, "", 0)}
+			go srv.Serve(ln)
+			t.Cleanup(func() { srv.Close() })
+
+			ccfg := &tls.Config{RootCAs: serverCA.Pool(), ServerName: "www.example.com"}
+			if tc.client != nil {
+				ccfg.Certificates = []tls.Certificate{tc.client.TLS}
+			}
+			client := &http.Client{Transport: &http.Transport{TLSClientConfig: ccfg, DialContext: (&net.Dialer{}).DialContext}}
+			t.Cleanup(client.CloseIdleConnections)
+			res, err := client.Get("https://" + ln.Addr().String() + "/")
+			if tc.ok {
+				require.NoError(t, err)
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 || string(body) != "app" {
+					t.Errorf("got %d %q, want 200 app", res.StatusCode, body)
+				}
+			} else if err == nil {
+				res.Body.Close()
+				t.Errorf("the request succeeded with status %d, want a failed handshake", res.StatusCode)
+			}
+			st := rt.Status().Gateways[types.NamespacedName{Namespace: "default", Name: "gw"}]
+			got := conditionReasons(st.Listeners[0].Conditions)[:2]
+			if diff := cmp.Diff(tc.listener, got); diff != "" {
+				t.Errorf("listener conditions (-want +got):\n%s", diff)
+			}
+			insecure := false
+			for _, c := range st.Conditions {
+				if c.Type == string(gatewayv1.GatewayConditionInsecureFrontendValidationMode) {
+					insecure = c.Status == metav1.ConditionTrue && c.Reason == string(gatewayv1.GatewayReasonConfigurationChanged)
+				}
+			}
+			if insecure != tc.insecure {
+				t.Errorf("InsecureFrontendValidationMode %v, want %v", insecure, tc.insecure)
+			}
+		})
+	}
+}
