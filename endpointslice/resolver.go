@@ -60,7 +60,10 @@ type Snapshot struct {
 	slices   map[types.NamespacedName][]*discoveryv1.EndpointSlice
 }
 
-var _ httproute.ServiceResolver = (*Snapshot)(nil)
+var (
+	_ httproute.ServiceResolver  = (*Snapshot)(nil)
+	_ httproute.ServicePortNamer = (*Snapshot)(nil)
+)
 
 // For returns the ServiceResolver of a Config built from services and
 // endpointSlices (an EndpointSlice belongs to the Service its
@@ -128,6 +131,23 @@ func (s *Snapshot) ResolveService(ref httproute.BackendRef) (httproute.Backend, 
 	sp := &svc.Spec.Ports[i]
 	key := upstreamKey{httproute.ServicePort{Namespace: nn.Namespace, Name: nn.Name, Port: ref.Port}, appProtocol(sp)}
 	return s.r.upstream(key, Endpoints(sp, s.slices[nn]))
+}
+
+// ServicePortName returns the name of port port of Service
+// namespace/name, so that BackendTLSPolicies can select Service ports by
+// name (targetRefs[].sectionName). A missing Service or port is an error
+// wrapping httproute.ErrNotFound.
+func (s *Snapshot) ServicePortName(namespace, name string, port int32) (string, error) {
+	nn := types.NamespacedName{Namespace: namespace, Name: name}
+	svc := s.services[nn]
+	if svc == nil {
+		return "", fmt.Errorf("service %s: %w", nn, httproute.ErrNotFound)
+	}
+	i := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == port })
+	if i < 0 {
+		return "", fmt.Errorf("service %s has no port %d: %w", nn, port, httproute.ErrNotFound)
+	}
+	return svc.Spec.Ports[i].Name, nil
 }
 
 // Endpoints returns the "host:port" addresses that serve Service port sp:

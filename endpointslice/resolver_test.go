@@ -324,3 +324,32 @@ func TestDialContext(t *testing.T) {
 		t.Errorf("grpc: got %v, want an error wrapping ErrUnsupported", err)
 	}
 }
+
+// TestServicePortName: a Snapshot names Service ports, so that a
+// BackendTLSPolicy's sectionName selects a port in a cluster configuration.
+func TestServicePortName(t *testing.T) {
+	var r Resolver
+	s := r.For([]*corev1.Service{service("web", corev1.ServicePort{Name: "https", Port: 443}, corev1.ServicePort{Port: 80})}, nil)
+	tests := []struct {
+		name, service string
+		port          int32
+		want          string
+		wantErr       error
+	}{
+		{"named port", "web", 443, "https", nil},
+		{"unnamed port", "web", 80, "", nil},
+		{"missing port", "web", 81, "", httproute.ErrNotFound},
+		{"missing service", "nope", 443, "", httproute.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ServicePortName("default", tc.service, tc.port)
+			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+				t.Fatalf("ServicePortName: error %v, want %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("ServicePortName = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
