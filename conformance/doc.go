@@ -17,7 +17,11 @@
 //   - every Gateway gets an address, and every listener port of it a
 //     loopback server serving router.Port(port) (router.TLSConfig(port)
 //     for HTTPS); the suite's dialers are pointed at those servers (see
-//     network);
+//     network). A process that may bind port 80 on 127.0.x.y (root, as
+//     in CI) also serves each port on the Gateway's address itself, for
+//     BackendTLSPolicyGRPCRoute, which dials it with a client of its own;
+//     elsewhere that test is reported skipped, with the reason, and
+//     report.yaml (written as root) no longer matches the run;
 //   - Services resolve, through a httproute.ServiceResolver, to
 //     httproute.Upstreams over the loopback echo servers of the Pods that
 //     back them (see services);

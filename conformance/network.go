@@ -20,11 +20,14 @@ import (
 
 // network gives every Gateway an address and serves each of its listener
 // ports on a loopback server, then maps "address:port" to that server for
-// the suite's dialers. Gateway addresses are names only: the dialer never
-// connects anywhere but the loopback servers, and refuses any address it
-// does not know.
+// the suite's dialers, which never connect anywhere but the loopback
+// servers and refuse any address they do not know. When the process may
+// bind privileged ports (direct), each port is also served on the
+// Gateway's address itself (127.x.y.z:port), for the tests that dial it
+// without the suite's dialers (BackendTLSPolicyGRPCRoute).
 type network struct {
 	logger *slog.Logger
+	direct bool
 
 	mu       sync.Mutex
 	next     int
@@ -38,11 +41,34 @@ type network struct {
 type portServer struct {
 	tls bool
 	srv *podnet.Server
+	// at serves the port on the Gateway's address (network.direct).
+	at *podnet.Server
+}
+
+// close closes the port's servers.
+func (ps *portServer) close() {
+	ps.srv.Close()
+	if ps.at != nil {
+		ps.at.Close()
+	}
+}
+
+// canBindGatewayAddresses reports whether this process may serve port 80
+// on a loopback address other than 127.0.0.1 (root, or
+// CAP_NET_BIND_SERVICE on Linux).
+func canBindGatewayAddresses() bool {
+	ln, err := net.Listen("tcp", "127.254.254.254:80")
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
 }
 
 func newNetwork(logger *slog.Logger) *network {
 	return &network{
 		logger:   logger,
+		direct:   canBindGatewayAddresses(),
 		addrs:    map[types.NamespacedName]string{},
 		gateways: map[types.NamespacedName]map[int32]*portServer{},
 		routes:   map[string]string{},
@@ -60,10 +86,21 @@ func (n *network) addressLocked(nn types.NamespacedName) string {
 	if a, ok := n.addrs[nn]; ok {
 		return a
 	}
-	n.next++
-	a := fmt.Sprintf("127.0.%d.%d", 1+n.next/250, 1+n.next%250)
-	n.addrs[nn] = a
-	return a
+	for {
+		n.next++
+		a := fmt.Sprintf("127.0.%d.%d", 1+n.next/250, 1+n.next%250)
+		if n.direct && n.next < 60000 {
+			// Another process (a test binary of another package) may
+			// serve Gateways on this address: take the next one.
+			ln, err := net.Listen("tcp", net.JoinHostPort(a, "80"))
+			if err != nil {
+				continue
+			}
+			ln.Close()
+		}
+		n.addrs[nn] = a
+		return a
+	}
 }
 
 // sync makes the servers follow the Gateways: one server per Gateway and
@@ -90,7 +127,7 @@ func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) erro
 		}
 		for p, ps := range ports {
 			if isTLS, ok := want[p]; !ok || isTLS != ps.tls {
-				ps.srv.Close()
+				ps.close()
 				delete(ports, p)
 			}
 		}
@@ -98,20 +135,26 @@ func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) erro
 			if ports[p] != nil {
 				continue
 			}
-			var srv *podnet.Server
-			var err error
 			// Each Gateway has an address of its own: serve only its
 			// listeners, even when another Gateway declares the same port.
 			gr := rt.Gateway(nn.Namespace, nn.Name)
-			if isTLS {
-				srv, err = podnet.StartServer(gr.Port(p), false, gr.TLSConfig(p), n.logger)
-			} else {
-				srv, err = podnet.StartServer(gr.Port(p), true, nil, n.logger)
+			start := func(addr string) (*podnet.Server, error) {
+				if isTLS {
+					return podnet.StartServerAt(addr, gr.Port(p), false, gr.TLSConfig(p), n.logger)
+				}
+				return podnet.StartServerAt(addr, gr.Port(p), true, nil, n.logger)
 			}
+			srv, err := start("127.0.0.1:0")
 			if err != nil {
 				return fmt.Errorf("gateway %s port %d: %w", nn, p, err)
 			}
-			ports[p] = &portServer{tls: isTLS, srv: srv}
+			ps := &portServer{tls: isTLS, srv: srv}
+			if n.direct {
+				if ps.at, err = start(net.JoinHostPort(n.addressLocked(nn), fmt.Sprint(p))); err != nil {
+					n.logger.Warn("serving a Gateway port on the Gateway's address", "gateway", nn.String(), "port", p, "error", err)
+				}
+			}
+			ports[p] = ps
 		}
 	}
 	for nn, ports := range n.gateways {
@@ -119,7 +162,7 @@ func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) erro
 			continue
 		}
 		for _, ps := range ports {
-			ps.srv.Close()
+			ps.close()
 		}
 		delete(n.gateways, nn)
 	}
@@ -138,7 +181,7 @@ func (n *network) close() {
 	defer n.mu.Unlock()
 	for _, ports := range n.gateways {
 		for _, ps := range ports {
-			ps.srv.Close()
+			ps.close()
 		}
 	}
 	n.gateways = map[types.NamespacedName]map[int32]*portServer{}

@@ -523,7 +523,7 @@ func TargetPort(sp *corev1.ServicePort, p *corev1.Pod) int32 {
 	}
 }
 
-// Server is a server on an ephemeral port of 127.0.0.1.
+// Server is a server on a loopback address.
 type Server struct {
 	Addr  string
 	close func() error
@@ -538,7 +538,12 @@ func NewServer(addr string, close func() error) *Server { return &Server{Addr: a
 // serves HTTPS (with HTTP/2 offered through ALPN). Server errors are
 // logged at debug level.
 func StartServer(h http.Handler, h2c bool, tlsConfig *tls.Config, logger *slog.Logger) (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartServerAt("127.0.0.1:0", h, h2c, tlsConfig, logger)
+}
+
+// StartServerAt is StartServer on the local address addr.
+func StartServerAt(addr string, h http.Handler, h2c bool, tlsConfig *tls.Config, logger *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
