@@ -1,7 +1,7 @@
 // Package conformance runs the upstream Gateway API conformance suite
 // (sigs.k8s.io/gateway-api/conformance v1.7.0, unmodified) against
 // httproute.Router, in process: no cluster, and no traffic beyond
-// 127.0.0.1.
+// loopback (127.0.0.0/8).
 //
 // The suite talks to Kubernetes through a controller-runtime client and a
 // client-go clientset, and to Gateways through a RoundTripper. Here:
