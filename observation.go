@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,10 @@ type hooks struct {
 	// durations with the monotonic clock, one reading each.
 	clock    func() time.Time
 	notFound http.Handler
+	// observations recycles the observations of requests the Router is
+	// done with (see finish), so that a recorded request allocates no
+	// more than one that is not.
+	observations sync.Pool
 }
 
 func (h *hooks) set(cfg *Config) {
@@ -35,27 +40,27 @@ func (h *hooks) set(cfg *Config) {
 	h.attemptStarter, _ = cfg.Observer.(AttemptStarter)
 }
 
-// observedContext is the state of a request the Router records: the
-// stateContext every request has and the observation, in one allocation.
-type observedContext struct {
-	stateContext
-	obs observation
-}
-
 // observation is what the Router records of one request. Its fields are
 // written by the goroutine serving the request, except the recordWriter's
 // and the attempts' status, which are written by whoever writes the
 // answer (a timer's 504, a bounded in-process attempt) under the lock of
 // the writer that serializes them, and read once the rule's handler has
 // returned.
+//
+// An observation is recycled once the request is done (hooks.observations),
+// so nothing may keep a pointer into it past finish: the request's state
+// (a context handlers may keep) loses its pointer there, and what outlives
+// a request by design is kept apart (the request body a transport may still
+// read, countingBody; the WithRecord holder's copy).
 type observation struct {
 	rec Record
 	// attempts holds the first attempt; retries append beyond it.
 	attempts [1]Attempt
 	// ends are the AttemptStarter's end functions, one per attempt.
-	ends   []func(*Attempt)
-	rw     recordWriter
-	body   countingBody
+	ends []func(*Attempt)
+	rw   recordWriter
+	// body counts the request body; nil when the request has none.
+	body   *countingBody
 	sc     *stateContext // the request's state, in the context the Router got
 	holder *Record
 	// ended counts the attempts whose end was recorded.
@@ -65,18 +70,19 @@ type observation struct {
 }
 
 // serveObserved serves a request whose record someone wants: the
-// Router's Observer or a WithRecord holder.
+// Router's Observer or a WithRecord holder. The request state is
+// allocated as for any request; the observation comes from the Router's
+// pool and goes back to it when the request is done.
 func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32, gw *types.NamespacedName,
 	raw, path string, v pathVerdict, holder *Record) {
-	oc := &observedContext{}
-	oc.Context = r.Context()
-	o := &oc.obs
-	oc.st.obs, oc.st.env = o, t.env
-	o.sc = &oc.stateContext
-	if holder != nil {
-		o.holder = holder
+	sc := &stateContext{Context: r.Context()}
+	o, _ := t.env.observations.Get().(*observation)
+	if o == nil {
+		o = new(observation)
 	}
-	if c := o.hooks().clock; c != nil {
+	sc.st.obs, sc.st.env = o, t.env
+	o.sc, o.holder = sc, holder
+	if c := t.env.clock; c != nil {
 		o.rec.Start = c()
 	} else {
 		o.rec.Start = time.Now()
@@ -94,7 +100,7 @@ func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32
 		completed = true
 		return
 	}
-	t.route(&oc.stateContext, &o.rw, r, raw, path, port, gw)
+	t.route(sc, &o.rw, r, raw, path, port, gw)
 	completed = true
 }
 
@@ -112,8 +118,8 @@ func (o *observation) elapsed() time.Duration {
 // request records the request as matching sees it and counts its body.
 func (o *observation) request(r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
-		o.body.rc = r.Body
-		r.Body = &o.body
+		o.body = &countingBody{rc: r.Body}
+		r.Body = o.body
 	}
 	o.rec.Request = r
 }
@@ -236,7 +242,9 @@ func (o *observation) finish(completed bool) {
 		rec.Status = http.StatusOK // what net/http sends for a handler that wrote nothing
 	}
 	rec.BytesOut = rw.bytes
-	rec.BytesIn = o.body.n.Load()
+	if o.body != nil {
+		rec.BytesIn = o.body.n.Load()
+	}
 	if n := len(rec.Attempts); n > 0 {
 		a := &rec.Attempts[n-1]
 		if int(o.ended) < n {
@@ -288,9 +296,25 @@ func (o *observation) finish(completed bool) {
 		*o.holder = *rec
 		o.holder.Attempts = slices.Clone(rec.Attempts)
 	}
-	if obs := o.hooks().observer; obs != nil {
-		obs.ObserveRequest(rec)
+	h := o.hooks()
+	if h.observer != nil {
+		h.observer.ObserveRequest(rec)
 	}
+	if completed {
+		o.recycle(h)
+	}
+}
+
+// recycle returns o to the pool once the request is done. The
+// observation of a request cut short by a panic is left to the garbage
+// collector instead: a timer or an attempt's goroutine may still be
+// writing to it.
+func (o *observation) recycle(h *hooks) {
+	o.sc.st.obs = nil
+	ends := o.ends
+	clear(ends)
+	*o = observation{ends: ends[:0]}
+	h.observations.Put(o)
 }
 
 // errRequestTimeout is the error of an attempt that the request timeout
