@@ -62,6 +62,7 @@ type observation struct {
 	// body counts the request body; nil when the request has none.
 	body   *countingBody
 	sc     *stateContext // the request's state, in the context the Router got
+	h      *hooks        // the Router's hooks: sc.st.env's, one load away
 	holder *Record
 	// ended counts the attempts whose end was recorded.
 	ended uint16
@@ -81,8 +82,8 @@ func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32
 		o = new(observation)
 	}
 	sc.st.obs, sc.st.env = o, t.env
-	o.sc, o.holder = sc, holder
-	if c := t.env.clock; c != nil {
+	o.sc, o.h, o.holder = sc, &t.env.hooks, holder
+	if c := o.h.clock; c != nil {
 		o.rec.Start = c()
 	} else {
 		o.rec.Start = time.Now()
@@ -104,12 +105,9 @@ func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32
 	completed = true
 }
 
-// hooks are the Router's hooks for the request.
-func (o *observation) hooks() *hooks { return &o.sc.st.env.hooks }
-
 // elapsed is the time since the record's start.
 func (o *observation) elapsed() time.Duration {
-	if c := o.hooks().clock; c != nil {
+	if c := o.h.clock; c != nil {
 		return c().Sub(o.rec.Start)
 	}
 	return time.Since(o.rec.Start)
@@ -144,7 +142,7 @@ func (o *observation) unmatched(err error, r *http.Request) *http.Request {
 }
 
 func (o *observation) startRequest(r *http.Request) *http.Request {
-	if s := o.hooks().requestStarter; s != nil {
+	if s := o.h.requestStarter; s != nil {
 		r = s.StartRequest(r, &o.rec)
 		o.rec.Request = r
 	}
@@ -158,11 +156,11 @@ func (o *observation) startRequest(r *http.Request) *http.Request {
 // not read for it (unless a RequestStarter ran in between).
 func (o *observation) beginAttempt(r *http.Request, entry *backendEntry, direct bool) *http.Request {
 	var start time.Duration
-	if !direct || len(o.rec.Attempts) > 0 || o.hooks().requestStarter != nil {
+	if !direct || len(o.rec.Attempts) > 0 || o.h.requestStarter != nil {
 		start = o.elapsed()
 	}
 	o.rec.Attempts = append(o.rec.Attempts, Attempt{Backend: &entry.choice, Start: start})
-	if s := o.hooks().attemptStarter; s != nil {
+	if s := o.h.attemptStarter; s != nil {
 		r2, end := s.StartAttempt(r, &o.rec)
 		o.ends = append(o.ends, end)
 		return r2
@@ -198,8 +196,9 @@ func (o *observation) endAttempt(b Backend, dropped, last bool) {
 	if !last {
 		a.Duration = o.elapsed() - a.Start
 	}
-	a.Err = o.sc.st.attemptErr
-	a.Class = classify(a.Err)
+	if a.Err = o.sc.st.attemptErr; a.Err != nil {
+		a.Class = classify(a.Err)
+	}
 	a.Retried = dropped
 	if id := o.sc.st.endpoint; id != "" {
 		a.Endpoint = endpointAddress(b, id)
@@ -296,7 +295,7 @@ func (o *observation) finish(completed bool) {
 		*o.holder = *rec
 		o.holder.Attempts = slices.Clone(rec.Attempts)
 	}
-	h := o.hooks()
+	h := o.h
 	if h.observer != nil {
 		h.observer.ObserveRequest(rec)
 	}
