@@ -247,9 +247,12 @@ func (o *observation) finish(completed bool) {
 	if n := len(rec.Attempts); n > 0 {
 		a := &rec.Attempts[n-1]
 		if int(o.ended) < n {
-			// Cut short by a panic.
-			a.Err = o.sc.st.attemptErr
-			a.Class = classify(a.Err)
+			// Cut short by a panic: a failure of the backend (ErrorBackend)
+			// unless the proxy said what failed.
+			a.Err, a.Class = o.sc.st.attemptErr, ErrorBackend
+			if a.Err != nil {
+				a.Class = classify(a.Err)
+			}
 		}
 		if !a.Retried {
 			a.Duration = rec.Duration - a.Start
