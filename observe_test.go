@@ -556,7 +556,10 @@ func TestNoObserverAllocatesNoMore(t *testing.T) {
 				rt.ServeHTTP(&w, req)
 			}
 		}
-		got[name] = cost{testing.AllocsPerRun(100, serve(get)), bytesPerRun(1000, serve(get))}
+		got[name] = cost{Allocs: testing.AllocsPerRun(100, serve(get))}
+		if !raceEnabled { // the race detector's sync.Pool drops some of what it is given
+			got[name] = cost{got[name].Allocs, bytesPerRun(1000, serve(get))}
+		}
 		got[name+", with a body"] = cost{Allocs: testing.AllocsPerRun(100, serve(post))}
 	}
 	// 1 for the writer's header map, 1 for the request state, 1 for the
