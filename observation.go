@@ -28,6 +28,9 @@ type hooks struct {
 	// durations with the monotonic clock, one reading each.
 	clock    func() time.Time
 	notFound http.Handler
+	// epoch is a reading of the real clock, wall and monotonic, at most
+	// a second old (see start).
+	epoch atomic.Pointer[time.Time]
 	// observations recycles the observations of requests the Router is
 	// done with (see finish), so that a recorded request allocates no
 	// more than one that is not.
@@ -38,6 +41,25 @@ func (h *hooks) set(cfg *Config) {
 	h.observer, h.clock, h.notFound = cfg.Observer, cfg.Now, cfg.NotFound
 	h.requestStarter, _ = cfg.Observer.(RequestStarter)
 	h.attemptStarter, _ = cfg.Observer.(AttemptStarter)
+}
+
+// start returns the start of a request's record: Config.Now's time, or
+// the wall clock read at most a second before (epoch) advanced by the
+// monotonic clock since, which costs one reading of the monotonic clock
+// instead of one of each. The wall time may therefore lag a step of the
+// wall clock by up to a second; durations are the monotonic clock's.
+func (h *hooks) start() time.Time {
+	if h.clock != nil {
+		return h.clock()
+	}
+	if e := h.epoch.Load(); e != nil {
+		if d := time.Since(*e); d < time.Second {
+			return e.Add(d)
+		}
+	}
+	now := time.Now()
+	h.epoch.Store(&now)
+	return now
 }
 
 // observation is what the Router records of one request. Its fields are
@@ -83,11 +105,7 @@ func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32
 	}
 	sc.st.obs, sc.st.env = o, t.env
 	o.sc, o.h, o.holder = sc, &t.env.hooks, holder
-	if c := o.h.clock; c != nil {
-		o.rec.Start = c()
-	} else {
-		o.rec.Start = time.Now()
-	}
+	o.rec.Start = o.h.start()
 	o.rec.Request = r
 	o.rec.Attempts = o.attempts[:0]
 	o.rw.ResponseWriter, o.rw.o = w, o

@@ -143,7 +143,10 @@ type ConfigUpdate struct {
 // Record is what a Router did with one request, as an Observer and
 // WithRecord receive it.
 type Record struct {
-	// Start is when the Router began serving the request.
+	// Start is when the Router began serving the request, with a
+	// monotonic clock reading (Config.Now's time when it is set). Its wall
+	// time is a wall clock reading at most a second old advanced by the
+	// monotonic clock: a step of the wall clock shows within a second.
 	Start time.Time
 	// Request is the request as the Router served it: the path in its
 	// normal form, in the context a RequestStarter returned.
