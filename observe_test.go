@@ -677,3 +677,27 @@ func TestRecordsOfSuccessiveRequests(t *testing.T) {
 		t.Errorf("record held by middleware after the requests that followed (-want +got):\n%s", diff)
 	}
 }
+
+// TestRecordStartOnTheRealClock: without Config.Now, a record's start is
+// read between the moments before and after ServeHTTP, on the monotonic
+// clock and on the wall clock alike (whose reading the Router refreshes
+// every second), for the first request of a Router and the ones after.
+func TestRecordStartOnTheRealClock(t *testing.T) {
+	ok := httproute.InProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	var starts []time.Time
+	rt := inProcessRouter(t, "- backendRefs: [{name: a, port: 80}]\n",
+		httproute.Config{Observer: httproute.ObserverFunc(func(r *httproute.Record) { starts = append(starts, r.Start) })},
+		map[string]httproute.Backend{"a": ok})
+	for i := range 3 {
+		before := time.Now()
+		rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		after := time.Now()
+		start := starts[len(starts)-1]
+		if start.Before(before) || start.After(after) {
+			t.Errorf("request %d: start %v outside [%v, %v] on the monotonic clock", i, start, before, after)
+		}
+		if wall := start.Round(0); wall.Before(before.Round(0)) || wall.After(after.Round(0)) {
+			t.Errorf("request %d: start %v outside [%v, %v] on the wall clock", i, wall, before.Round(0), after.Round(0))
+		}
+	}
+}
