@@ -58,9 +58,9 @@ var DefaultAccessLogFields = []string{
 	"gateway", "listener", "route", "rule", "backend", "upstream_host", "attempts",
 }
 
-// accessField appends the attribute of one field of a record, or nothing
+// accessField returns the attribute of one field of a record; ok is false
 // when the record has no value for it.
-type accessField func(attrs []slog.Attr, rec *Record) []slog.Attr
+type accessField func(rec *Record) (a slog.Attr, ok bool)
 
 // NewAccessLog returns an AccessLog writing to logger. It fails on a
 // field name it does not know.
@@ -100,21 +100,18 @@ func accessFieldFor(name string) (accessField, error) {
 	case "protocol":
 		return str(name, func(r *Record) string { return r.Request.Proto }), nil
 	case "response_code":
-		return func(a []slog.Attr, r *Record) []slog.Attr { return append(a, slog.Int(name, r.Status)) }, nil
+		return func(r *Record) (slog.Attr, bool) { return slog.Int(name, r.Status), true }, nil
 	case "response_flags":
-		return func(a []slog.Attr, r *Record) []slog.Attr { return append(a, slog.String(name, r.Flags.String())) }, nil
+		return func(r *Record) (slog.Attr, bool) { return slog.String(name, r.Flags.String()), true }, nil
 	case "bytes_received":
-		return func(a []slog.Attr, r *Record) []slog.Attr { return append(a, slog.Int64(name, r.BytesIn)) }, nil
+		return func(r *Record) (slog.Attr, bool) { return slog.Int64(name, r.BytesIn), true }, nil
 	case "bytes_sent":
-		return func(a []slog.Attr, r *Record) []slog.Attr { return append(a, slog.Int64(name, r.BytesOut)) }, nil
+		return func(r *Record) (slog.Attr, bool) { return slog.Int64(name, r.BytesOut), true }, nil
 	case "duration":
-		return func(a []slog.Attr, r *Record) []slog.Attr { return append(a, slog.Duration(name, r.Duration)) }, nil
+		return func(r *Record) (slog.Attr, bool) { return slog.Duration(name, r.Duration), true }, nil
 	case "upstream_service_time":
-		return func(a []slog.Attr, r *Record) []slog.Attr {
-			if r.UpstreamFirstByte == 0 {
-				return a
-			}
-			return append(a, slog.Duration(name, r.UpstreamFirstByte))
+		return func(r *Record) (slog.Attr, bool) {
+			return slog.Duration(name, r.UpstreamFirstByte), r.UpstreamFirstByte != 0
 		}, nil
 	case "x_forwarded_for":
 		return requestHeader(name, "X-Forwarded-For"), nil
@@ -148,14 +145,14 @@ func accessFieldFor(name string) (accessField, error) {
 			return r.Match.Route.String()
 		}), nil
 	case "rule":
-		return func(a []slog.Attr, r *Record) []slog.Attr {
+		return func(r *Record) (slog.Attr, bool) {
 			switch {
 			case r.Match == nil:
-				return a
+				return slog.Attr{}, false
 			case r.Match.RuleName != "":
-				return append(a, slog.String(name, string(r.Match.RuleName)))
+				return slog.String(name, string(r.Match.RuleName)), true
 			}
-			return append(a, slog.Int(name, r.Match.Rule))
+			return slog.Int(name, r.Match.Rule), true
 		}, nil
 	case "backend":
 		return str(name, func(r *Record) string {
@@ -167,11 +164,8 @@ func accessFieldFor(name string) (accessField, error) {
 	case "upstream_host":
 		return str(name, func(r *Record) string { return r.Endpoint }), nil
 	case "attempts":
-		return func(a []slog.Attr, r *Record) []slog.Attr {
-			if len(r.Attempts) == 0 {
-				return a
-			}
-			return append(a, slog.Int(name, len(r.Attempts)))
+		return func(r *Record) (slog.Attr, bool) {
+			return slog.Int(name, len(r.Attempts)), len(r.Attempts) > 0
 		}, nil
 	case "upstream_failure":
 		return str(name, func(r *Record) string {
@@ -189,25 +183,23 @@ func accessFieldFor(name string) (accessField, error) {
 
 // str is a field with a string value, left out when empty.
 func str(name string, value func(*Record) string) accessField {
-	return func(a []slog.Attr, r *Record) []slog.Attr {
-		if v := value(r); v != "" {
-			return append(a, slog.String(name, v))
-		}
-		return a
+	return func(r *Record) (slog.Attr, bool) {
+		v := value(r)
+		return slog.String(name, v), v != ""
 	}
 }
 
 // requestHeader is the field of a request header, joined with ", " when
 // it has several values.
 func requestHeader(key, header string) accessField {
-	return func(a []slog.Attr, r *Record) []slog.Attr {
+	return func(r *Record) (slog.Attr, bool) {
 		switch vs := r.Request.Header[header]; len(vs) {
 		case 0:
-			return a
+			return slog.Attr{}, false
 		case 1:
-			return append(a, slog.String(key, vs[0]))
+			return slog.String(key, vs[0]), true
 		default:
-			return append(a, slog.String(key, strings.Join(vs, ", ")))
+			return slog.String(key, strings.Join(vs, ", ")), true
 		}
 	}
 }
@@ -222,10 +214,16 @@ func (l *AccessLog) ObserveRequest(rec *Record) {
 	if !h.Enabled(ctx, l.level) {
 		return
 	}
-	var buf [24]slog.Attr
+	// The buffer stays on the stack as long as it is not handed to the
+	// fields (function values): the record copies the attributes once.
+	// It holds every field of AccessLogFields and a few request headers;
+	// more fields than that grow it on the heap.
+	var buf [32]slog.Attr
 	attrs := buf[:0]
 	for _, f := range l.fields {
-		attrs = f(attrs, rec)
+		if a, ok := f(rec); ok {
+			attrs = append(attrs, a)
+		}
 	}
 	r := slog.NewRecord(rec.Start, l.level, l.msg, 0)
 	r.AddAttrs(attrs...)

@@ -274,9 +274,12 @@
 // backendRef the weighted choice picked, the endpoint, every attempt with
 // its status, error class and timings, the status, sizes, duration,
 // upstream time to first byte, the limits that refused it and Envoy-like
-// response flags (NR, UH, UF, UO, UT, URX, UC, DC ...). The record lives
-// in the request's state: with no Observer nothing is recorded and
-// nothing more is allocated. Optional interfaces add span hooks
+// response flags (NR, UH, UF, UO, UT, URX, UC, DC ...). With no Observer
+// nothing is recorded and nothing more is allocated; with one, the
+// record comes from a pool of the Router's and goes back to it once the
+// Observer has seen it (Observers copy what they keep), so that it
+// allocates nothing either, but for the counter of a request body.
+// Optional interfaces add span hooks
 // (RequestStarter, AttemptStarter) and events that belong to no request
 // (MirrorObserver, EndpointObserver, UpdateObserver); Observers fans out
 // to several. NewAccessLog writes access logs through log/slog; the

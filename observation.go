@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,13 @@ type hooks struct {
 	// durations with the monotonic clock, one reading each.
 	clock    func() time.Time
 	notFound http.Handler
+	// epoch is a reading of the real clock, wall and monotonic, at most
+	// a second old (see start).
+	epoch atomic.Pointer[time.Time]
+	// observations recycles the observations of requests the Router is
+	// done with (see finish), so that a recorded request allocates no
+	// more than one that is not.
+	observations sync.Pool
 }
 
 func (h *hooks) set(cfg *Config) {
@@ -35,11 +43,23 @@ func (h *hooks) set(cfg *Config) {
 	h.attemptStarter, _ = cfg.Observer.(AttemptStarter)
 }
 
-// observedContext is the state of a request the Router records: the
-// stateContext every request has and the observation, in one allocation.
-type observedContext struct {
-	stateContext
-	obs observation
+// start returns the start of a request's record: Config.Now's time, or
+// the wall clock read at most a second before (epoch) advanced by the
+// monotonic clock since, which costs one reading of the monotonic clock
+// instead of one of each. The wall time may therefore lag a step of the
+// wall clock by up to a second; durations are the monotonic clock's.
+func (h *hooks) start() time.Time {
+	if h.clock != nil {
+		return h.clock()
+	}
+	if e := h.epoch.Load(); e != nil {
+		if d := time.Since(*e); d < time.Second {
+			return e.Add(d)
+		}
+	}
+	now := time.Now()
+	h.epoch.Store(&now)
+	return now
 }
 
 // observation is what the Router records of one request. Its fields are
@@ -48,15 +68,23 @@ type observedContext struct {
 // answer (a timer's 504, a bounded in-process attempt) under the lock of
 // the writer that serializes them, and read once the rule's handler has
 // returned.
+//
+// An observation is recycled once the request is done (hooks.observations),
+// so nothing may keep a pointer into it past finish: the request's state
+// (a context handlers may keep) loses its pointer there, and what outlives
+// a request by design is kept apart (the request body a transport may still
+// read, countingBody; the WithRecord holder's copy).
 type observation struct {
 	rec Record
 	// attempts holds the first attempt; retries append beyond it.
 	attempts [1]Attempt
 	// ends are the AttemptStarter's end functions, one per attempt.
-	ends   []func(*Attempt)
-	rw     recordWriter
-	body   countingBody
+	ends []func(*Attempt)
+	rw   recordWriter
+	// body counts the request body; nil when the request has none.
+	body   *countingBody
 	sc     *stateContext // the request's state, in the context the Router got
+	h      *hooks        // the Router's hooks: sc.st.env's, one load away
 	holder *Record
 	// ended counts the attempts whose end was recorded.
 	ended uint16
@@ -65,22 +93,19 @@ type observation struct {
 }
 
 // serveObserved serves a request whose record someone wants: the
-// Router's Observer or a WithRecord holder.
+// Router's Observer or a WithRecord holder. The request state is
+// allocated as for any request; the observation comes from the Router's
+// pool and goes back to it when the request is done.
 func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32, gw *types.NamespacedName,
 	raw, path string, v pathVerdict, holder *Record) {
-	oc := &observedContext{}
-	oc.Context = r.Context()
-	o := &oc.obs
-	oc.st.obs, oc.st.env = o, t.env
-	o.sc = &oc.stateContext
-	if holder != nil {
-		o.holder = holder
+	sc := &stateContext{Context: r.Context()}
+	o, _ := t.env.observations.Get().(*observation)
+	if o == nil {
+		o = new(observation)
 	}
-	if c := o.hooks().clock; c != nil {
-		o.rec.Start = c()
-	} else {
-		o.rec.Start = time.Now()
-	}
+	sc.st.obs, sc.st.env = o, t.env
+	o.sc, o.h, o.holder = sc, &t.env.hooks, holder
+	o.rec.Start = o.h.start()
 	o.rec.Request = r
 	o.rec.Attempts = o.attempts[:0]
 	o.rw.ResponseWriter, o.rw.o = w, o
@@ -94,16 +119,13 @@ func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32
 		completed = true
 		return
 	}
-	t.route(&oc.stateContext, &o.rw, r, raw, path, port, gw)
+	t.route(sc, &o.rw, r, raw, path, port, gw)
 	completed = true
 }
 
-// hooks are the Router's hooks for the request.
-func (o *observation) hooks() *hooks { return &o.sc.st.env.hooks }
-
 // elapsed is the time since the record's start.
 func (o *observation) elapsed() time.Duration {
-	if c := o.hooks().clock; c != nil {
+	if c := o.h.clock; c != nil {
 		return c().Sub(o.rec.Start)
 	}
 	return time.Since(o.rec.Start)
@@ -112,8 +134,8 @@ func (o *observation) elapsed() time.Duration {
 // request records the request as matching sees it and counts its body.
 func (o *observation) request(r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
-		o.body.rc = r.Body
-		r.Body = &o.body
+		o.body = &countingBody{rc: r.Body}
+		r.Body = o.body
 	}
 	o.rec.Request = r
 }
@@ -138,7 +160,7 @@ func (o *observation) unmatched(err error, r *http.Request) *http.Request {
 }
 
 func (o *observation) startRequest(r *http.Request) *http.Request {
-	if s := o.hooks().requestStarter; s != nil {
+	if s := o.h.requestStarter; s != nil {
 		r = s.StartRequest(r, &o.rec)
 		o.rec.Request = r
 	}
@@ -152,11 +174,11 @@ func (o *observation) startRequest(r *http.Request) *http.Request {
 // not read for it (unless a RequestStarter ran in between).
 func (o *observation) beginAttempt(r *http.Request, entry *backendEntry, direct bool) *http.Request {
 	var start time.Duration
-	if !direct || len(o.rec.Attempts) > 0 || o.hooks().requestStarter != nil {
+	if !direct || len(o.rec.Attempts) > 0 || o.h.requestStarter != nil {
 		start = o.elapsed()
 	}
 	o.rec.Attempts = append(o.rec.Attempts, Attempt{Backend: &entry.choice, Start: start})
-	if s := o.hooks().attemptStarter; s != nil {
+	if s := o.h.attemptStarter; s != nil {
 		r2, end := s.StartAttempt(r, &o.rec)
 		o.ends = append(o.ends, end)
 		return r2
@@ -192,8 +214,9 @@ func (o *observation) endAttempt(b Backend, dropped, last bool) {
 	if !last {
 		a.Duration = o.elapsed() - a.Start
 	}
-	a.Err = o.sc.st.attemptErr
-	a.Class = classify(a.Err)
+	if a.Err = o.sc.st.attemptErr; a.Err != nil {
+		a.Class = classify(a.Err)
+	}
 	a.Retried = dropped
 	if id := o.sc.st.endpoint; id != "" {
 		a.Endpoint = endpointAddress(b, id)
@@ -236,13 +259,18 @@ func (o *observation) finish(completed bool) {
 		rec.Status = http.StatusOK // what net/http sends for a handler that wrote nothing
 	}
 	rec.BytesOut = rw.bytes
-	rec.BytesIn = o.body.n.Load()
+	if o.body != nil {
+		rec.BytesIn = o.body.n.Load()
+	}
 	if n := len(rec.Attempts); n > 0 {
 		a := &rec.Attempts[n-1]
 		if int(o.ended) < n {
-			// Cut short by a panic.
-			a.Err = o.sc.st.attemptErr
-			a.Class = classify(a.Err)
+			// Cut short by a panic: a failure of the backend (ErrorBackend)
+			// unless the proxy said what failed.
+			a.Err, a.Class = o.sc.st.attemptErr, ErrorBackend
+			if a.Err != nil {
+				a.Class = classify(a.Err)
+			}
 		}
 		if !a.Retried {
 			a.Duration = rec.Duration - a.Start
@@ -288,9 +316,25 @@ func (o *observation) finish(completed bool) {
 		*o.holder = *rec
 		o.holder.Attempts = slices.Clone(rec.Attempts)
 	}
-	if obs := o.hooks().observer; obs != nil {
-		obs.ObserveRequest(rec)
+	h := o.h
+	if h.observer != nil {
+		h.observer.ObserveRequest(rec)
 	}
+	if completed {
+		o.recycle(h)
+	}
+}
+
+// recycle returns o to the pool once the request is done. The
+// observation of a request cut short by a panic is left to the garbage
+// collector instead: a timer or an attempt's goroutine may still be
+// writing to it.
+func (o *observation) recycle(h *hooks) {
+	o.sc.st.obs = nil
+	ends := o.ends
+	clear(ends)
+	*o = observation{ends: ends[:0]}
+	h.observations.Put(o)
 }
 
 // errRequestTimeout is the error of an attempt that the request timeout

@@ -14,9 +14,11 @@ import (
 // (Config.Observer): access logs, metrics and traces are Observers. The
 // Router calls ObserveRequest in the request's goroutine once it is done
 // with the request, before ServeHTTP returns; rec and everything it
-// points to are valid only during the call and must not be modified. An
-// Observer must be safe for concurrent use and should be quick: the
-// client's connection waits for it.
+// points to are valid only during the call and must not be modified: the
+// Router reuses the Record (its Attempts too) for a later request, so an
+// Observer that keeps something of it copies it. An Observer must be
+// safe for concurrent use and should be quick: the client's connection
+// waits for it.
 //
 // Further capabilities are optional interfaces an Observer may also
 // implement: RequestStarter and AttemptStarter (to start spans and
@@ -36,7 +38,9 @@ func (f ObserverFunc) ObserveRequest(rec *Record) { f(rec) }
 // serving a request: after matching (rec.Match is set, or nil when no
 // rule matched), before filters and backends run. It returns the request
 // to serve, typically r with a span in its context; the handlers of the
-// rule (in-process backends included) see that context.
+// rule (in-process backends included) see that context. rec is the
+// Record the Observer will get; as there, it is valid only during the
+// call.
 type RequestStarter interface {
 	StartRequest(r *http.Request, rec *Record) *http.Request
 }
@@ -48,7 +52,9 @@ type RequestStarter interface {
 // send, typically with a client span in its context and the trace
 // context in its headers, and a function the Router calls with the
 // attempt's outcome once the request is done (nil for none). It must
-// not modify r: headers it adds go in a copy.
+// not modify r: headers it adds go in a copy. rec, and the Attempt the
+// function is given, are valid only during each call, as in
+// ObserveRequest.
 type AttemptStarter interface {
 	StartAttempt(r *http.Request, rec *Record) (*http.Request, func(*Attempt))
 }
@@ -143,7 +149,10 @@ type ConfigUpdate struct {
 // Record is what a Router did with one request, as an Observer and
 // WithRecord receive it.
 type Record struct {
-	// Start is when the Router began serving the request.
+	// Start is when the Router began serving the request, with a
+	// monotonic clock reading (Config.Now's time when it is set). Its wall
+	// time is a wall clock reading at most a second old advanced by the
+	// monotonic clock: a step of the wall clock shows within a second.
 	Start time.Time
 	// Request is the request as the Router served it: the path in its
 	// normal form, in the context a RequestStarter returned.

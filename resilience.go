@@ -437,6 +437,9 @@ func boundedAttempt(w http.ResponseWriter, r *http.Request, entry *backendEntry)
 	if st != nil {
 		st.backend = &entry.choice
 		bctx.st = *st
+		// The observation is the serving goroutine's, and recycled when
+		// the request is done; this goroutine may outlive it.
+		bctx.st.obs = nil
 	}
 	bw := &boundedWriter{w: w, h: make(http.Header), ctx: ctx}
 	done := make(chan any, 1)

@@ -67,7 +67,8 @@ func BenchmarkServe(b *testing.B) {
 // BenchmarkServeObserved is BenchmarkServe's plain rule with each of the
 // root package's observers: none, one that does nothing (the cost of
 // making the record), and the slog access log writing JSON or text to
-// io.Discard. promroute and otelroute have the same benchmark with their
+// io.Discard; then what each adds, paired with no observer in the same
+// run. promroute and otelroute have the same benchmarks with their
 // observers.
 func BenchmarkServeObserved(b *testing.B) {
 	jsonLog, err := httproute.NewAccessLog(slog.New(slog.NewJSONHandler(io.Discard, nil)), httproute.AccessLogOptions{})
@@ -90,5 +91,12 @@ func BenchmarkServeObserved(b *testing.B) {
 	for _, tc := range cases {
 		rt := benchserve.Router(b, tc.obs)
 		b.Run(tc.name, func(b *testing.B) { benchserve.Loop(b, rt) })
+	}
+	// What each observer adds, measured against no observer in the same
+	// run (see benchserve.Overhead): the figure issue 13 bounds.
+	base := benchserve.Router(b, nil)
+	for _, tc := range cases[1:] {
+		rt := benchserve.Router(b, tc.obs)
+		b.Run("overhead/"+tc.name, func(b *testing.B) { benchserve.Overhead(b, base, rt) })
 	}
 }

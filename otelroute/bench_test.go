@@ -24,4 +24,6 @@ func BenchmarkServe(b *testing.B) {
 	}
 	rt := benchserve.Router(b, obs)
 	b.Run("opentelemetry", func(b *testing.B) { benchserve.Loop(b, rt) })
+	base := benchserve.Router(b, nil)
+	b.Run("overhead/opentelemetry", func(b *testing.B) { benchserve.Overhead(b, base, rt) })
 }

@@ -18,4 +18,6 @@ func BenchmarkServe(b *testing.B) {
 	}
 	rt := benchserve.Router(b, metrics)
 	b.Run("prometheus", func(b *testing.B) { benchserve.Loop(b, rt) })
+	base := benchserve.Router(b, nil)
+	b.Run("overhead/prometheus", func(b *testing.B) { benchserve.Overhead(b, base, rt) })
 }
