@@ -3,6 +3,7 @@ package httproute_test
 import (
 	"context"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -570,8 +571,11 @@ func TestNoObserverAllocatesNoMore(t *testing.T) {
 		"none": {5, none}, "no-op": {5, none},
 		"none, with a body": {Allocs: 6}, "no-op, with a body": {Allocs: 7},
 	}
-	// The pool may have to make an observation again after a collection.
-	if b := got["no-op"].Bytes; b >= none && b < none+8 {
+	// The pool may have to make an observation again after a collection,
+	// and a background allocation of the runtime or of another test may
+	// land in either run: a difference under 8 bytes per request is not
+	// the observer's.
+	if b := got["no-op"].Bytes; math.Abs(b-none) < 8 {
 		got["no-op"] = cost{got["no-op"].Allocs, none}
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
