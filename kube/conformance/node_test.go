@@ -27,6 +27,7 @@ import (
 
 	"github.com/httproute/httproute/endpointslice"
 	"github.com/httproute/httproute/internal/podnet"
+	"github.com/httproute/httproute/kube/internal/grpcecho"
 )
 
 // The stand-ins' names.
@@ -62,6 +63,7 @@ type node struct {
 // startNode registers the Node and runs the stand-ins until close.
 func startNode(ctx context.Context, cs kubernetes.Interface, logger *slog.Logger) (*node, error) {
 	n := &node{cs: cs, pods: podnet.New(logger), logger: logger, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	n.pods.GRPCEcho = grpcecho.Start
 	n.kubelet = httptest.NewTLSServer(http.HandlerFunc(n.containerLogs))
 	if err := n.register(ctx); err != nil {
 		n.kubelet.Close()
