@@ -70,15 +70,7 @@ func TestGRPCRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	listeners := &Listeners{Host: "127.0.0.1"}
-	t.Cleanup(listeners.Close)
-	opts := testOptions(t, class)
-	opts.OnUpdate = func(rt *httproute.Router, gws []*gatewayv1.Gateway) {
-		if err := listeners.Sync(rt, gws); err != nil {
-			t.Errorf("Listeners.Sync: %v", err)
-		}
-	}
-	startController(t, opts)
+	startServing(t, class)
 
 	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", port), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

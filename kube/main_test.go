@@ -263,6 +263,21 @@ func startController(t testing.TB, opts Options) (c *Controller, stop func()) {
 	return c, stop
 }
 
+// startServing runs a Controller of class, as startController, whose
+// Listeners serve the Gateways' ports on 127.0.0.1 until the test ends.
+func startServing(t *testing.T, class string) {
+	t.Helper()
+	listeners := &Listeners{Host: "127.0.0.1"}
+	t.Cleanup(listeners.Close)
+	opts := testOptions(t, class)
+	opts.OnUpdate = func(rt *httproute.Router, gws []*gatewayv1.Gateway) {
+		if err := listeners.Sync(rt, gws); err != nil {
+			t.Errorf("Listeners.Sync: %v", err)
+		}
+	}
+	startController(t, opts)
+}
+
 // eventually polls cond every 20ms for up to timeout and fails the test
 // with the last message cond returned.
 func eventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) {

@@ -95,7 +95,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := startNode(ctx, admin, logger)
+	n, err := startNode(ctx, env.Admin, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
