@@ -61,9 +61,8 @@ type applyMetadata struct {
 
 // write brings the status of the GatewayClasses the Controller serves, of
 // their Gateways and ListenerSets, and of every HTTPRoute and GRPCRoute in
-// line with rs. It writes only
-// objects whose status differs, with StatusWorkers writes at once, and
-// returns every failure.
+// line with rs. It writes only objects whose status differs, with
+// StatusWorkers writes at once, and returns every failure.
 func (s *statusWriter) write(ctx context.Context, rs httproute.Status) error {
 	var jobs []func() error
 	for _, gwc := range list(s.c.inf.classes.List) {
@@ -106,9 +105,9 @@ func (s *statusWriter) write(ctx context.Context, rs httproute.Status) error {
 }
 
 // routeParents returns the parent entries to write into a route of
-// namespace ns whose entries are cur, from ours, the
-// Controller's: ours, the entries of other controllers, and the entries of
-// this controllerName for Gateways of another class, which belong to the
+// namespace ns whose entries are cur, from ours, the Controller's: ours,
+// the entries of other controllers, and the entries of this
+// controllerName for Gateways of another class, which belong to the
 // replicas serving that class.
 func (s *statusWriter) routeParents(ns string, cur, ours []gatewayv1.RouteParentStatus) []gatewayv1.RouteParentStatus {
 	merged := httproute.MergeRouteParents(cur, ours, s.c.controller)
