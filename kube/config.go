@@ -29,7 +29,7 @@ func (c *Controller) buildConfig() (httproute.Config, []*gatewayv1.Gateway) {
 	cfg.GatewayClassName = servedClass
 	cfg.ControllerName = c.controller
 	cfg.Gateways, cfg.HTTPRoutes, cfg.ReferenceGrants, cfg.Namespaces, cfg.Secrets, cfg.Objects = nil, nil, nil, nil, nil, nil
-	cfg.ListenerSets = nil
+	cfg.ListenerSets, cfg.GRPCRoutes = nil, nil
 	cfg.Services = nil
 	if cfg.Logger == nil {
 		cfg.Logger = c.logger
@@ -59,6 +59,9 @@ func (c *Controller) buildConfig() (httproute.Config, []*gatewayv1.Gateway) {
 	cfg.HTTPRoutes = list(c.inf.routes.List)
 	if c.inf.sets != nil {
 		cfg.ListenerSets = list(c.inf.sets.List)
+	}
+	if c.inf.grpcRoutes != nil {
+		cfg.GRPCRoutes = list(c.inf.grpcRoutes.List)
 	}
 	cfg.ReferenceGrants = list(c.inf.grants.List)
 	cfg.Namespaces = list(c.inf.namespaces.List)

@@ -285,7 +285,7 @@ func (c *Controller) rebuild() {
 	c.served = served
 	c.mu.Unlock()
 	c.ready.Store(true)
-	c.logger.Debug("kube: rebuilt", "gateways", len(served), "httproutes", len(cfg.HTTPRoutes), "took", time.Since(start).Round(time.Microsecond))
+	c.logger.Debug("kube: rebuilt", "gateways", len(served), "httproutes", len(cfg.HTTPRoutes), "grpcroutes", len(cfg.GRPCRoutes), "took", time.Since(start).Round(time.Microsecond))
 	if c.opts.OnUpdate != nil {
 		c.opts.OnUpdate(c.router, served)
 	}

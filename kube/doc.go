@@ -4,13 +4,15 @@
 // # Sources
 //
 // A Controller watches, with shared informers, the GatewayClasses,
-// Gateways, HTTPRoutes and ReferenceGrants of the Gateway API, and the
-// Services, EndpointSlices, Secrets and Namespaces they reference; objects
-// of every extension kind of Options.Base.Extensions that has objects are
-// watched through dynamic informers. Any change schedules a rebuild; the
-// rebuilds of changes that arrive together are coalesced (Options.Debounce)
-// into one Router.Update of a Config built from the informers' caches, so
-// a burst of writes costs one compile.
+// Gateways, HTTPRoutes, GRPCRoutes, ListenerSets and ReferenceGrants of
+// the Gateway API (GRPCRoutes and ListenerSets where the cluster serves
+// them: its CRDs may predate them), and the Services, EndpointSlices,
+// Secrets and Namespaces they reference; objects of every extension kind
+// of Options.Base.Extensions that has objects are watched through dynamic
+// informers. Any change schedules a rebuild; the rebuilds of changes that
+// arrive together are coalesced (Options.Debounce) into one Router.Update
+// of a Config built from the informers' caches, so a burst of writes costs
+// one (incremental) compile.
 //
 // The Controller serves the Gateways of the GatewayClasses that name its
 // controllerName, or of the one of them Options.GatewayClassName names;
@@ -32,9 +34,10 @@
 // Status is written with server-side apply under the field manager
 // FieldManager: the GatewayClass's Accepted condition and supported
 // features; each Gateway's addresses, conditions and listeners (conditions,
-// attachedRoutes, supportedKinds); and in each HTTPRoute, the parent
-// entries whose controllerName is the Controller's (the list is atomic, so
-// entries of other controllers are written back unmodified). Condition
+// attachedRoutes, supportedKinds); the same of each ListenerSet of a
+// served Gateway; and in each HTTPRoute and GRPCRoute, the parent entries
+// whose controllerName is the Controller's (the list is atomic, so entries
+// of other controllers are written back unmodified). Condition
 // transition times change only when a status changes, conditions of types
 // the Gateway API does not define are left to their owners, an object
 // whose status is already right is not written, and a write that loses a
@@ -50,7 +53,8 @@
 //
 // The Controller is an http.Handler (the Router behind a readiness gate).
 // Listeners serves the listener ports of the Gateways on local addresses
-// and follows them as they change; Run wires a Controller, its Listeners
-// and a health endpoint from a kubeconfig or the in-cluster configuration,
-// for the httproute binary. kube/deploy has the RBAC and a Deployment.
+// (HTTP/1.1 and h2c on plain ports, so that gRPC clients reach
+// GRPCRoutes; HTTP/1.1 and h2 over TLS) and follows them as they change;
+// Run wires a Controller, its Listeners and a health endpoint from a
+// kubeconfig or the in-cluster configuration, for the httproute binary. kube/deploy has the RBAC and a Deployment.
 package kube

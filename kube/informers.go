@@ -43,9 +43,10 @@ type informers struct {
 	namespaces corelisters.NamespaceLister
 	extensions []extensionInformer
 
-	// sets is nil when the cluster does not serve ListenerSets (its
-	// Gateway API CRDs predate them).
-	sets gatewaylisters.ListenerSetLister
+	// sets and grpcRoutes are nil when the cluster does not serve
+	// ListenerSets or GRPCRoutes (its Gateway API CRDs predate them).
+	sets       gatewaylisters.ListenerSetLister
+	grpcRoutes gatewaylisters.GRPCRouteLister
 
 	synced []cache.InformerSynced
 }
@@ -109,19 +110,25 @@ func newInformers(cfg *rest.Config, exts []httproute.Extension, changed func()) 
 		}
 	}
 
-	// ListenerSets are watched where the cluster serves them: a cache of
-	// a resource the API server lacks would never sync.
+	// ListenerSets and GRPCRoutes are watched where the cluster serves
+	// them: a cache of a resource the API server lacks would never sync.
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kube: %w", err)
 	}
-	served, err := servesResource(dc, gatewayv1.GroupVersion.String(), "listenersets")
+	served, err := servedResources(dc, gatewayv1.GroupVersion.String())
 	if err != nil {
 		return nil, err
 	}
-	if served {
+	if served["listenersets"] {
 		in.sets = gw.ListenerSets().Lister()
 		if err := add(gw.ListenerSets().Informer(), specOnly); err != nil {
+			return nil, err
+		}
+	}
+	if served["grpcroutes"] {
+		in.grpcRoutes = gw.GRPCRoutes().Lister()
+		if err := add(gw.GRPCRoutes().Informer(), specOnly); err != nil {
 			return nil, err
 		}
 	}
@@ -157,22 +164,21 @@ func newInformers(cfg *rest.Config, exts []httproute.Extension, changed func()) 
 	return in, nil
 }
 
-// servesResource reports whether the API server serves resource in
-// groupVersion.
-func servesResource(dc discovery.DiscoveryInterface, groupVersion, resource string) (bool, error) {
+// servedResources returns the names of the resources the API server
+// serves in groupVersion; none when it does not serve the group version.
+func servedResources(dc discovery.DiscoveryInterface, groupVersion string) (map[string]bool, error) {
 	list, err := dc.ServerResourcesForGroupVersion(groupVersion)
 	switch {
 	case apierrors.IsNotFound(err):
-		return false, nil
+		return nil, nil
 	case err != nil:
-		return false, fmt.Errorf("kube: discovering %s: %w", groupVersion, err)
+		return nil, fmt.Errorf("kube: discovering %s: %w", groupVersion, err)
 	}
+	out := make(map[string]bool, len(list.APIResources))
 	for _, r := range list.APIResources {
-		if r.Name == resource {
-			return true, nil
-		}
+		out[r.Name] = true
 	}
-	return false, nil
+	return out, nil
 }
 
 // handler calls changed on adds, deletes, and updates for which relevant

@@ -65,15 +65,7 @@ func TestListenerSet(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	listeners := &Listeners{Host: "127.0.0.1"}
-	t.Cleanup(listeners.Close)
-	opts := testOptions(t, class)
-	opts.OnUpdate = func(rt *httproute.Router, gws []*gatewayv1.Gateway) {
-		if err := listeners.Sync(rt, gws); err != nil {
-			t.Errorf("Listeners.Sync: %v", err)
-		}
-	}
-	startController(t, opts)
+	startServing(t, class)
 
 	eventually(t, 30*time.Second, func() (bool, string) {
 		ls, err := c.gateway.GatewayV1().ListenerSets(ns).Get(ctx, "ls", metav1.GetOptions{})

@@ -170,19 +170,30 @@ func (n *podNetwork) DialContext(ctx context.Context, network, addr string) (net
 }
 
 // backend starts a loopback server answering its name, and a Service and
-// EndpointSlice in ns that send port 80 to it, as the endpoint-slice
-// controller would write them.
+// EndpointSlice in ns that send port 80 to it (service).
 func (c clients) backend(t testing.TB, ns, name string) {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, name)
 	}))
 	t.Cleanup(srv.Close)
-	host, port := pods.add(srv.Listener.Addr().String())
+	c.service(t, ns, name, srv.Listener.Addr().String(), "")
+}
+
+// service creates a Service in ns and an EndpointSlice, as the
+// endpoint-slice controller would write it, that send port 80 to the
+// loopback server at target; appProtocol, when set, is the port's.
+func (c clients) service(t testing.TB, ns, name, target, appProtocol string) {
+	t.Helper()
+	host, port := pods.add(target)
+	sp := corev1.ServicePort{Name: "http", Port: 80}
+	if appProtocol != "" {
+		sp.AppProtocol = &appProtocol
+	}
 	ctx := context.Background()
 	_, err := c.core.CoreV1().Services(ns).Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{sp}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -250,6 +261,21 @@ func startController(t testing.TB, opts Options) (c *Controller, stop func()) {
 	}
 	t.Cleanup(stop)
 	return c, stop
+}
+
+// startServing runs a Controller of class, as startController, whose
+// Listeners serve the Gateways' ports on 127.0.0.1 until the test ends.
+func startServing(t *testing.T, class string) {
+	t.Helper()
+	listeners := &Listeners{Host: "127.0.0.1"}
+	t.Cleanup(listeners.Close)
+	opts := testOptions(t, class)
+	opts.OnUpdate = func(rt *httproute.Router, gws []*gatewayv1.Gateway) {
+		if err := listeners.Sync(rt, gws); err != nil {
+			t.Errorf("Listeners.Sync: %v", err)
+		}
+	}
+	startController(t, opts)
 }
 
 // eventually polls cond every 20ms for up to timeout and fails the test

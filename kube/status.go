@@ -60,9 +60,9 @@ type applyMetadata struct {
 }
 
 // write brings the status of the GatewayClasses the Controller serves, of
-// their Gateways and of every HTTPRoute in line with rs. It writes only
-// objects whose status differs, with StatusWorkers writes at once, and
-// returns every failure.
+// their Gateways and ListenerSets, and of every HTTPRoute and GRPCRoute in
+// line with rs. It writes only objects whose status differs, with
+// StatusWorkers writes at once, and returns every failure.
 func (s *statusWriter) write(ctx context.Context, rs httproute.Status) error {
 	var jobs []func() error
 	for _, gwc := range list(s.c.inf.classes.List) {
@@ -93,25 +93,26 @@ func (s *statusWriter) write(ctx context.Context, rs httproute.Status) error {
 			jobs = append(jobs, func() error { return s.applyListenerSet(ctx, ls, st) })
 		}
 	}
-	for _, r := range list(s.c.inf.routes.List) {
-		nn := types.NamespacedName{Namespace: r.Namespace, Name: r.Name}
-		ours := rs.HTTPRoutes[nn].Parents
-		if parentsEqual(r.Status.Parents, s.routeParents(r, ours)) {
-			continue
-		}
-		jobs = append(jobs, func() error { return s.applyRoute(ctx, r, ours) })
+	jobs = appendRouteJobs(ctx, s, jobs, httpRoutes(s.client), list(s.c.inf.routes.List), func(nn types.NamespacedName) []gatewayv1.RouteParentStatus {
+		return rs.HTTPRoutes[nn].Parents
+	})
+	if s.c.inf.grpcRoutes != nil {
+		jobs = appendRouteJobs(ctx, s, jobs, grpcRoutes(s.client), list(s.c.inf.grpcRoutes.List), func(nn types.NamespacedName) []gatewayv1.RouteParentStatus {
+			return rs.GRPCRoutes[nn].Parents
+		})
 	}
 	return errors.Join(s.run(ctx, jobs)...)
 }
 
-// routeParents returns the parent entries to write into r from ours, the
-// Controller's: ours, the entries of other controllers, and the entries of
-// this controllerName for Gateways of another class, which belong to the
+// routeParents returns the parent entries to write into a route of
+// namespace ns whose entries are cur, from ours, the Controller's: ours,
+// the entries of other controllers, and the entries of this
+// controllerName for Gateways of another class, which belong to the
 // replicas serving that class.
-func (s *statusWriter) routeParents(r *gatewayv1.HTTPRoute, ours []gatewayv1.RouteParentStatus) []gatewayv1.RouteParentStatus {
-	merged := httproute.MergeRouteParents(r.Status.Parents, ours, s.c.controller)
-	for _, p := range r.Status.Parents {
-		if p.ControllerName == s.c.controller && s.otherClass(r.Namespace, p.ParentRef) {
+func (s *statusWriter) routeParents(ns string, cur, ours []gatewayv1.RouteParentStatus) []gatewayv1.RouteParentStatus {
+	merged := httproute.MergeRouteParents(cur, ours, s.c.controller)
+	for _, p := range cur {
+		if p.ControllerName == s.c.controller && s.otherClass(ns, p.ParentRef) {
 			merged = append(merged, *p.DeepCopy())
 		}
 	}
@@ -277,27 +278,75 @@ func (s *statusWriter) applyListenerSet(ctx context.Context, ls *gatewayv1.Liste
 	})
 }
 
+// routeKind is a kind of route whose parent entries the Controller
+// writes: HTTPRoute or GRPCRoute.
+type routeKind[R metav1.Object] struct {
+	kind    string
+	parents func(R) []gatewayv1.RouteParentStatus
+	client  func(ns string) routeClient[R]
+}
+
+// routeClient is what the status writer calls of a route kind's typed
+// client.
+type routeClient[R any] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (R, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (R, error)
+}
+
+func httpRoutes(cs gatewayclient.Interface) routeKind[*gatewayv1.HTTPRoute] {
+	return routeKind[*gatewayv1.HTTPRoute]{
+		kind:    "HTTPRoute",
+		parents: func(r *gatewayv1.HTTPRoute) []gatewayv1.RouteParentStatus { return r.Status.Parents },
+		client:  func(ns string) routeClient[*gatewayv1.HTTPRoute] { return cs.GatewayV1().HTTPRoutes(ns) },
+	}
+}
+
+func grpcRoutes(cs gatewayclient.Interface) routeKind[*gatewayv1.GRPCRoute] {
+	return routeKind[*gatewayv1.GRPCRoute]{
+		kind:    "GRPCRoute",
+		parents: func(r *gatewayv1.GRPCRoute) []gatewayv1.RouteParentStatus { return r.Status.Parents },
+		client:  func(ns string) routeClient[*gatewayv1.GRPCRoute] { return cs.GatewayV1().GRPCRoutes(ns) },
+	}
+}
+
+// appendRouteJobs appends to jobs a write of each route of routes whose
+// parent entries differ from those to write; ours returns the
+// Controller's entries of a route.
+func appendRouteJobs[R metav1.Object](ctx context.Context, s *statusWriter, jobs []func() error, k routeKind[R], routes []R,
+	ours func(types.NamespacedName) []gatewayv1.RouteParentStatus) []func() error {
+	for _, r := range routes {
+		want := ours(types.NamespacedName{Namespace: r.GetNamespace(), Name: r.GetName()})
+		if parentsEqual(k.parents(r), s.routeParents(r.GetNamespace(), k.parents(r), want)) {
+			continue
+		}
+		jobs = append(jobs, func() error { return applyRoute(ctx, s, k, r, want) })
+	}
+	return jobs
+}
+
 // applyRoute writes the Controller's parent entries, ours, into r. The
 // parents list is atomic: the entries of other controllers are written
 // back as they were read.
-func (s *statusWriter) applyRoute(ctx context.Context, r *gatewayv1.HTTPRoute, ours []gatewayv1.RouteParentStatus) error {
+func applyRoute[R metav1.Object](ctx context.Context, s *statusWriter, k routeKind[R], r R, ours []gatewayv1.RouteParentStatus) error {
+	ns, name := r.GetNamespace(), r.GetName()
 	first := true
 	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		if !first {
 			var err error
-			if r, err = s.client.GatewayV1().HTTPRoutes(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{}); err != nil {
+			if r, err = k.client(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
 				return ignoreNotFound(err)
 			}
 		}
 		first = false
-		merged := s.routeParents(r, ours)
-		if parentsEqual(r.Status.Parents, merged) {
+		merged := s.routeParents(ns, k.parents(r), ours)
+		if parentsEqual(k.parents(r), merged) {
 			return nil
 		}
-		st := gatewayv1.HTTPRouteStatus{RouteStatus: gatewayv1.RouteStatus{Parents: merged}}
-		return s.apply(ctx, "HTTPRoute", r.Namespace, r.Name, r.ResourceVersion, st,
+		// HTTPRouteStatus and GRPCRouteStatus are RouteStatus inlined.
+		st := gatewayv1.RouteStatus{Parents: merged}
+		return s.apply(ctx, k.kind, ns, name, r.GetResourceVersion(), st,
 			func(ctx context.Context, body []byte, opts metav1.PatchOptions) error {
-				_, err := s.client.GatewayV1().HTTPRoutes(r.Namespace).Patch(ctx, r.Name, types.ApplyPatchType, body, opts, "status")
+				_, err := k.client(ns).Patch(ctx, name, types.ApplyPatchType, body, opts, "status")
 				return err
 			})
 	})

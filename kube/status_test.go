@@ -223,7 +223,7 @@ func TestStatusRetriesOnConflict(t *testing.T) {
 			LastTransitionTime: metav1.NewTime(time.Now().Truncate(time.Second)),
 		}},
 	}}
-	if err := ctrl.status.applyRoute(ctx, stale, ours); err != nil {
+	if err := applyRoute(ctx, ctrl.status, httpRoutes(ctrl.status.client), stale, ours); err != nil {
 		t.Fatalf("applyRoute from a stale copy: %v", err)
 	}
 	got, err := c.gateway.GatewayV1().HTTPRoutes(ns).Get(ctx, "r", metav1.GetOptions{})

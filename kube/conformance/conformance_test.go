@@ -80,9 +80,9 @@ func (a *gatewayAddresses) status(nn types.NamespacedName) []gatewayv1.GatewaySt
 // TestConformance runs the upstream conformance suite against a real API
 // server, with the kube Controller (as the ServiceAccount of
 // kube/deploy/rbac.yaml) serving the Gateways on loopback addresses, and
-// upstream's timeouts. The tests are those of the GATEWAY-HTTP profile
-// whose features httproute.SupportedFeatures claims, as in the in-process
-// run; every one of them must pass.
+// upstream's timeouts. The tests are those of the GATEWAY-HTTP and
+// GATEWAY-GRPC profiles whose features httproute.SupportedFeatures
+// claims, as in the in-process run; every one of them must pass.
 func TestConformance(t *testing.T) {
 	ctx := context.Background()
 	level := slog.LevelError
@@ -95,7 +95,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := startNode(ctx, admin, logger)
+	n, err := startNode(ctx, env.Admin, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,12 +147,15 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	supported := sets.New(httproute.SupportedFeatures()...).Union(suite.GatewayHTTPConformanceProfile.CoreFeatures)
+	supported := sets.New(httproute.SupportedFeatures()...)
+	for _, p := range profiles() {
+		supported = supported.Union(p.CoreFeatures)
+	}
 	s, err := suite.NewConformanceTestSuite(suite.ConformanceOptions{
 		ConfigurableOptions: suite.ConfigurableOptions{
 			GatewayClassName:     gatewayClassName,
 			SupportedFeatures:    httproute.SupportedFeatures(),
-			ConformanceProfiles:  []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName},
+			ConformanceProfiles:  []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName, suite.GatewayGRPCConformanceProfileName},
 			TimeoutConfig:        config.DefaultTimeoutConfig(),
 			CleanupBaseResources: false,
 			CleanupTestResources: true,
@@ -179,8 +182,21 @@ func TestConformance(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		slices.Sort(failed)
-		t.Logf("cluster mode, GATEWAY-HTTP profile: %d passed, %d failed, %d skipped (%s); failed: %v",
-			len(passed), len(failed), len(skipped), strings.Join(skipped, ", "), failed)
+		for _, p := range profiles() {
+			var np, nf int
+			for _, test := range run {
+				switch {
+				case !inProfile(p, test):
+				case slices.Contains(failed, test.ShortName):
+					nf++
+				case slices.Contains(passed, test.ShortName):
+					np++
+				}
+			}
+			t.Logf("cluster mode, %s profile: %d passed, %d failed", p.Name, np, nf)
+		}
+		t.Logf("cluster mode, all profiles: %d tests, %d passed, %d failed, %d skipped (%s); failed: %v",
+			len(run), len(passed), len(failed), len(skipped), strings.Join(skipped, ", "), failed)
 	})
 	for _, test := range run {
 		t.Run(test.ShortName, func(t *testing.T) {
@@ -198,18 +214,33 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// plan returns the tests of the GATEWAY-HTTP profile whose features are
-// all supported, and the names of those among them that cannot run.
-func plan(all []suite.ConformanceTest, supported sets.Set[features.FeatureName]) (run []suite.ConformanceTest, skipped []string) {
-	profile := suite.GatewayHTTPConformanceProfile
-	for _, t := range all {
-		inProfile := true
-		for _, f := range t.Features {
-			if !profile.CoreFeatures.Has(f) && !profile.ExtendedFeatures.Has(f) {
-				inProfile = false
-			}
+// profiles returns the profiles the run covers: GATEWAY-HTTP and
+// GATEWAY-GRPC, whose extended features upstream (v1.7.0) leaves without
+// the GRPCRoute ones (GRPCRouteNamedRouteRule,
+// GRPCRouteRequestHeaderModifier); they count under GATEWAY-GRPC here as
+// in the in-process run.
+func profiles() []suite.ConformanceProfile {
+	grpc := suite.GatewayGRPCConformanceProfile
+	grpc.ExtendedFeatures = grpc.ExtendedFeatures.Clone().Insert(
+		features.SetsToNamesSet(features.GRPCRouteExtendedFeatures).UnsortedList()...)
+	return []suite.ConformanceProfile{suite.GatewayHTTPConformanceProfile, grpc}
+}
+
+// inProfile reports whether every feature of t belongs to profile.
+func inProfile(profile suite.ConformanceProfile, t suite.ConformanceTest) bool {
+	for _, f := range t.Features {
+		if !profile.CoreFeatures.Has(f) && !profile.ExtendedFeatures.Has(f) {
+			return false
 		}
-		if !inProfile || !supported.HasAll(t.Features...) {
+	}
+	return true
+}
+
+// plan returns the tests of the profiles whose features are all
+// supported, and the names of those among them that cannot run.
+func plan(all []suite.ConformanceTest, supported sets.Set[features.FeatureName]) (run []suite.ConformanceTest, skipped []string) {
+	for _, t := range all {
+		if !slices.ContainsFunc(profiles(), func(p suite.ConformanceProfile) bool { return inProfile(p, t) }) || !supported.HasAll(t.Features...) {
 			continue
 		}
 		if _, blocked := notRunnable[t.ShortName]; blocked {

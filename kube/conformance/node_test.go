@@ -20,13 +20,17 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/httproute/httproute/endpointslice"
 	"github.com/httproute/httproute/internal/podnet"
+	"github.com/httproute/httproute/kube/internal/grpcecho"
 )
 
 // The stand-ins' names.
@@ -42,10 +46,13 @@ const (
 // not do: the Deployment and ReplicaSet controllers (a Pod per replica),
 // a kubelet (the Pod runs, as a podnet echo server, is marked Ready, is
 // removed when deleted, and serves its log through the API server's
-// pods/log), and the endpoint-slice controller (an EndpointSlice of the
-// ready Pods of each Service with a selector).
+// pods/log), the endpoint-slice controller (an EndpointSlice of the
+// ready Pods of each Service with a selector), and the namespace
+// controller (the objects of a deleted Namespace are deleted, then the
+// Namespace is finalized and goes).
 type node struct {
 	cs      kubernetes.Interface
+	dyn     dynamic.Interface
 	pods    *podnet.Pods
 	kubelet *httptest.Server
 	logger  *slog.Logger
@@ -59,9 +66,19 @@ type node struct {
 	err error // the last reconcile's
 }
 
-// startNode registers the Node and runs the stand-ins until close.
-func startNode(ctx context.Context, cs kubernetes.Interface, logger *slog.Logger) (*node, error) {
-	n := &node{cs: cs, pods: podnet.New(logger), logger: logger, kick: make(chan struct{}, 1), done: make(chan struct{})}
+// startNode registers the Node and runs the stand-ins, as the
+// administrator cfg authenticates, until close.
+func startNode(ctx context.Context, cfg *rest.Config, logger *slog.Logger) (*node, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	n := &node{cs: cs, dyn: dyn, pods: podnet.New(logger), logger: logger, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	n.pods.GRPCEcho = grpcecho.Start
 	n.kubelet = httptest.NewTLSServer(http.HandlerFunc(n.containerLogs))
 	if err := n.register(ctx); err != nil {
 		n.kubelet.Close()
@@ -78,6 +95,7 @@ func startNode(ctx context.Context, cs kubernetes.Interface, logger *slog.Logger
 		n.factory.Core().V1().Pods().Informer(),
 		n.factory.Core().V1().Services().Informer(),
 		n.factory.Discovery().V1().EndpointSlices().Informer(),
+		n.factory.Core().V1().Namespaces().Informer(),
 	} {
 		if _, err := i.AddEventHandler(h); err != nil {
 			return nil, err
@@ -179,10 +197,70 @@ func (n *node) close() {
 
 // reconcile does one pass of every stand-in controller.
 func (n *node) reconcile(ctx context.Context) error {
+	if err := n.reconcileNamespaces(ctx); err != nil {
+		return err
+	}
 	if err := n.reconcilePods(ctx); err != nil {
 		return err
 	}
 	return n.reconcileSlices(ctx)
+}
+
+// reconcileNamespaces finalizes the Namespaces being deleted, as the
+// namespace controller does: it deletes every object of theirs of every
+// namespaced resource that can be deleted in bulk, then removes the
+// "kubernetes" finalizer, after which the API server removes the
+// Namespace. Without it, a deleted Namespace stays Terminating for ever.
+func (n *node) reconcileNamespaces(ctx context.Context) error {
+	namespaces, err := n.factory.Core().V1().Namespaces().Lister().List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	var resources []schema.GroupVersionResource
+	for _, ns := range namespaces {
+		if ns.DeletionTimestamp == nil || !slices.Contains(ns.Spec.Finalizers, corev1.FinalizerKubernetes) {
+			continue
+		}
+		if resources == nil {
+			if resources, err = n.deletableResources(); err != nil {
+				return err
+			}
+		}
+		for _, r := range resources {
+			err := n.dyn.Resource(r).Namespace(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("namespace %s: deleting its %s: %w", ns.Name, r, err)
+			}
+		}
+		fin := ns.DeepCopy()
+		fin.Spec.Finalizers = slices.DeleteFunc(fin.Spec.Finalizers, func(f corev1.FinalizerName) bool { return f == corev1.FinalizerKubernetes })
+		if _, err := n.cs.CoreV1().Namespaces().Finalize(ctx, fin, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("namespace %s: finalize: %w", ns.Name, err)
+		}
+	}
+	return nil
+}
+
+// deletableResources returns the namespaced resources the API server
+// serves that can be deleted by collection.
+func (n *node) deletableResources() ([]schema.GroupVersionResource, error) {
+	lists, err := n.cs.Discovery().ServerPreferredNamespacedResources()
+	if err != nil {
+		return nil, err
+	}
+	var out []schema.GroupVersionResource
+	for _, l := range lists {
+		gv, err := schema.ParseGroupVersion(l.GroupVersion)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range l.APIResources {
+			if slices.Contains(r.Verbs, "deletecollection") {
+				out = append(out, gv.WithResource(r.Name))
+			}
+		}
+	}
+	return out, nil
 }
 
 // reconcilePods runs a Ready Pod for every replica of every Deployment and
