@@ -16,6 +16,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/conformance/grpcecho"
+	"github.com/httproute/httproute/internal/echo"
 	"github.com/httproute/httproute/internal/podnet"
 )
 
@@ -26,13 +28,13 @@ import (
 // is unimplemented by the server; another service has no route.
 func TestGRPCInProcess(t *testing.T) {
 	srv := grpc.NewServer()
-	pb.RegisterGrpcEchoServer(srv, &grpcEcho{pod: &pb.Context{Pod: "in-process"}, log: func(string, ...any) {}})
+	pb.RegisterGrpcEchoServer(srv, grpcecho.New(echo.Info{Pod: "in-process"}, false))
 	port := gatewayv1.PortNumber(80)
 	rt, err := httproute.New(httproute.Config{
 		GRPCRoutes: []*gatewayv1.GRPCRoute{{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "echo"},
 			Spec: gatewayv1.GRPCRouteSpec{Rules: []gatewayv1.GRPCRouteRule{{
-				Matches: []gatewayv1.GRPCRouteMatch{{Method: &gatewayv1.GRPCMethodMatch{Service: new(grpcEchoService)}}},
+				Matches: []gatewayv1.GRPCRouteMatch{{Method: &gatewayv1.GRPCMethodMatch{Service: new(grpcecho.Service)}}},
 				BackendRefs: []gatewayv1.GRPCBackendRef{{BackendRef: gatewayv1.BackendRef{
 					BackendObjectReference: gatewayv1.BackendObjectReference{Name: "echo", Port: &port}}}},
 			}}},
@@ -59,7 +61,7 @@ func TestGRPCInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("EchoTwo: %v", err)
 	}
-	if got, want := res.GetAssertions().GetFullyQualifiedMethod(), "/"+grpcEchoService+"/EchoTwo"; got != want {
+	if got, want := res.GetAssertions().GetFullyQualifiedMethod(), "/"+grpcecho.Service+"/EchoTwo"; got != want {
 		t.Errorf("method %q, want %q", got, want)
 	}
 	if got := res.GetAssertions().GetContext().GetPod(); got != "in-process" {

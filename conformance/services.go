@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/conformance/grpcecho"
 	"github.com/httproute/httproute/internal/podnet"
 )
 
@@ -34,7 +35,7 @@ type upstreamKey struct {
 
 func newBackends(logger *slog.Logger) *backends {
 	pods := podnet.New(logger)
-	pods.GRPCEcho = startGRPCEcho
+	pods.GRPCEcho = grpcecho.Start
 	return &backends{
 		Pods:      pods,
 		upstreams: map[upstreamKey]*httproute.Upstream{},

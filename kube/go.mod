@@ -5,6 +5,7 @@ go 1.27.0
 require (
 	github.com/google/go-cmp v0.7.0
 	github.com/httproute/httproute v0.0.0-00010101000000-000000000000
+	github.com/httproute/httproute/conformance v0.0.0-00010101000000-000000000000
 	google.golang.org/grpc v1.84.0
 	k8s.io/api v0.37.2
 	k8s.io/apiextensions-apiserver v0.37.2
@@ -84,3 +85,5 @@ require (
 replace github.com/httproute/httproute => ..
 
 replace sigs.k8s.io/gateway-api-conformance-images => sigs.k8s.io/gateway-api-conformance-images v0.1.0
+
+replace github.com/httproute/httproute/conformance => ../conformance

@@ -19,8 +19,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/conformance/grpcecho"
 	"github.com/httproute/httproute/internal/echo"
-	"github.com/httproute/httproute/kube/internal/grpcecho"
 )
 
 // grpcRouteObj is a GRPCRoute attached to a Gateway that sends calls of
@@ -55,7 +55,7 @@ func TestGRPCRoute(t *testing.T) {
 	c.namespace(t, ns)
 	c.class(t, class, httproute.DefaultControllerName)
 	c.gatewayObj(t, ns, "gw", class, port)
-	backend, err := grpcecho.Start(echo.Info{Namespace: ns, Pod: "grpc-echo-0"})
+	backend, err := grpcecho.Start(echo.Info{Namespace: ns, Pod: "grpc-echo-0"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

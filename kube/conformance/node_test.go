@@ -2,8 +2,10 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,9 +30,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/httproute/httproute/conformance/grpcecho"
 	"github.com/httproute/httproute/endpointslice"
 	"github.com/httproute/httproute/internal/podnet"
-	"github.com/httproute/httproute/kube/internal/grpcecho"
 )
 
 // The stand-ins' names.
@@ -79,6 +81,7 @@ func startNode(ctx context.Context, cfg *rest.Config, logger *slog.Logger) (*nod
 	}
 	n := &node{cs: cs, dyn: dyn, pods: podnet.New(logger), logger: logger, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	n.pods.GRPCEcho = grpcecho.Start
+	n.pods.Data = n.volumeData
 	n.kubelet = httptest.NewTLSServer(http.HandlerFunc(n.containerLogs))
 	if err := n.register(ctx); err != nil {
 		n.kubelet.Close()
@@ -96,6 +99,10 @@ func startNode(ctx context.Context, cfg *rest.Config, logger *slog.Logger) (*nod
 		n.factory.Core().V1().Services().Informer(),
 		n.factory.Discovery().V1().EndpointSlices().Informer(),
 		n.factory.Core().V1().Namespaces().Informer(),
+		// The files of Pods' secret and configMap volumes (echo-basic's
+		// TLS mode reads its certificates from them).
+		n.factory.Core().V1().Secrets().Informer(),
+		n.factory.Core().V1().ConfigMaps().Informer(),
 	} {
 		if _, err := i.AddEventHandler(h); err != nil {
 			return nil, err
@@ -300,6 +307,9 @@ func (n *node) reconcilePods(ctx context.Context) error {
 	}
 	for nn, p := range want {
 		running, err := n.pods.Ensure(p)
+		if errors.Is(err, podnet.ErrVolumeNotReady) {
+			continue // a kubelet waits for the Secret or ConfigMap too
+		}
 		if err != nil {
 			return fmt.Errorf("pod %s: %w", nn, err)
 		}
@@ -330,6 +340,31 @@ func (n *node) reconcilePods(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// volumeData is podnet.Pods.Data: the data of a Secret or ConfigMap from
+// the stand-in's caches.
+func (n *node) volumeData(kind, namespace, name string) (map[string][]byte, bool) {
+	switch kind {
+	case "Secret":
+		s, err := n.factory.Core().V1().Secrets().Lister().Secrets(namespace).Get(name)
+		if err != nil {
+			return nil, false
+		}
+		return s.Data, true
+	case "ConfigMap":
+		cm, err := n.factory.Core().V1().ConfigMaps().Lister().ConfigMaps(namespace).Get(name)
+		if err != nil {
+			return nil, false
+		}
+		out := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
+		for k, v := range cm.Data {
+			out[k] = []byte(v)
+		}
+		maps.Copy(out, cm.BinaryData)
+		return out, true
+	}
+	return nil, false
 }
 
 func replicas(d *appsv1.Deployment) int32 {

@@ -1,4 +1,10 @@
-package conformance
+// Package grpcecho is the gRPC echo of upstream's echo-basic, as the
+// conformance tests expect it of their Pods, for both conformance
+// harnesses (in process and through the cluster mode): Echo and EchoTwo
+// answer with the method, the request's metadata (pseudo-headers
+// included, keys in order), its authority, the Pod's context and, over
+// TLS, the connection's TLS facts; EchoThree is unimplemented.
+package grpcecho
 
 import (
 	"context"
@@ -6,7 +12,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -18,29 +26,41 @@ import (
 	"github.com/httproute/httproute/internal/podnet"
 )
 
-// grpcEchoService is the full name of echo-basic's gRPC service, which
-// its answers name in their fully qualified method.
-const grpcEchoService = "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho"
+// Service is the full name of echo-basic's gRPC service, which its
+// answers name in their fully qualified method.
+const Service = "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho"
 
-// grpcEcho answers as echo-basic's gRPC mode does: Echo and EchoTwo
-// return the method, the request's metadata (pseudo-headers included),
-// its authority and the Pod's context; EchoThree is unimplemented.
-type grpcEcho struct {
+// server answers for one Pod.
+type server struct {
 	pb.UnimplementedGrpcEchoServer
 	pod *pb.Context
 	tls bool
 	log func(format string, args ...any)
 }
 
-func (s *grpcEcho) Echo(ctx context.Context, in *pb.EchoRequest) (*pb.EchoResponse, error) {
+// New returns the echo of the Pod info describes; tls says whether it is
+// served over TLS (its answers then describe the connection).
+func New(info echo.Info, tls bool) pb.GrpcEchoServer {
+	return &server{
+		tls: tls,
+		pod: &pb.Context{Namespace: info.Namespace, Ingress: info.Ingress, ServiceName: info.Service, Pod: info.Pod},
+		log: func(format string, args ...any) {
+			if info.Log != nil {
+				fmt.Fprintf(info.Log, format, args...)
+			}
+		},
+	}
+}
+
+func (s *server) Echo(ctx context.Context, in *pb.EchoRequest) (*pb.EchoResponse, error) {
 	return s.answer(ctx, "Echo", in)
 }
 
-func (s *grpcEcho) EchoTwo(ctx context.Context, in *pb.EchoRequest) (*pb.EchoResponse, error) {
+func (s *server) EchoTwo(ctx context.Context, in *pb.EchoRequest) (*pb.EchoResponse, error) {
 	return s.answer(ctx, "EchoTwo", in)
 }
 
-func (s *grpcEcho) answer(ctx context.Context, method string, in *pb.EchoRequest) (*pb.EchoResponse, error) {
+func (s *server) answer(ctx context.Context, method string, in *pb.EchoRequest) (*pb.EchoResponse, error) {
 	conn := "plaintext"
 	if s.tls {
 		conn = "TLS"
@@ -50,7 +70,7 @@ func (s *grpcEcho) answer(ctx context.Context, method string, in *pb.EchoRequest
 	if !ok {
 		return nil, errors.New("failed to retrieve metadata from incoming request")
 	}
-	a := &pb.Assertions{FullyQualifiedMethod: "/" + grpcEchoService + "/" + method, Context: s.pod}
+	a := &pb.Assertions{FullyQualifiedMethod: "/" + Service + "/" + method, Context: s.pod}
 	if s.tls {
 		p, ok := peer.FromContext(ctx)
 		if !ok {
@@ -62,8 +82,9 @@ func (s *grpcEcho) answer(ctx context.Context, method string, in *pb.EchoRequest
 		}
 		a.TlsAssertions = tlsAssertions(&info.State)
 	}
-	for k, vs := range md {
-		for _, v := range vs {
+	// Keys in order, so that two answers to one request are equal.
+	for _, k := range slices.Sorted(maps.Keys(md)) {
+		for _, v := range md[k] {
 			if k == ":authority" {
 				a.Authority = v
 			}
@@ -88,29 +109,21 @@ func tlsAssertions(cs *tls.ConnectionState) *pb.TLSAssertions {
 	return t
 }
 
-// startGRPCEcho runs a Pod's gRPC echo on a native gRPC server over an
-// ephemeral loopback port, as echo-basic serves it: plaintext HTTP/2, or
-// TLS with tlsConfig when it is not nil. It is the podnet.Pods.GRPCEcho of
-// the cluster.
-func startGRPCEcho(info echo.Info, tlsConfig *tls.Config) (*podnet.Server, error) {
+// Start runs a Pod's gRPC echo on a native gRPC server over an ephemeral
+// port of 127.0.0.1, as echo-basic serves it: plaintext HTTP/2, or TLS
+// with tlsConfig when it is not nil. It fits podnet.Pods.GRPCEcho; close
+// the Server to stop it.
+func Start(info echo.Info, tlsConfig *tls.Config) (*podnet.Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("grpcecho: %w", err)
 	}
 	var opts []grpc.ServerOption
 	if tlsConfig != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig)))
 	}
 	srv := grpc.NewServer(opts...)
-	pb.RegisterGrpcEchoServer(srv, &grpcEcho{
-		tls: tlsConfig != nil,
-		pod: &pb.Context{Namespace: info.Namespace, Ingress: info.Ingress, ServiceName: info.Service, Pod: info.Pod},
-		log: func(format string, args ...any) {
-			if info.Log != nil {
-				fmt.Fprintf(info.Log, format, args...)
-			}
-		},
-	})
+	pb.RegisterGrpcEchoServer(srv, New(info, tlsConfig != nil))
 	go func() { _ = srv.Serve(ln) }()
 	return podnet.NewServer(ln.Addr().String(), func() error { srv.Stop(); return nil }), nil
 }
