@@ -11,7 +11,20 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/httproute/httproute/internal/h1"
 )
+
+// IdleConnTimeout is how long the transports that NewUpstream and
+// NewTransport create keep an idle keep-alive connection to a backend
+// before closing it. It is shorter than the idle timeouts of common
+// servers (5s for Node.js, Apache httpd and uvicorn; 60s or more for
+// nginx, Envoy and cloud load balancers), so that normally the proxy, not
+// the backend, closes an idle connection, and a request seldom meets one
+// that the backend has just closed. When one does (a backend with a
+// shorter timeout, or one restarting), the request is sent again on a new
+// connection if it can be: see UpstreamConfig.Transport.
+const IdleConnTimeout = 4 * time.Second
 
 // AppProtocol values of Service ports that an Upstream understands.
 const (
@@ -61,8 +74,18 @@ type UpstreamConfig struct {
 	// knowledge, AppProtocolWS for WebSocket (served as HTTP/1.1 with
 	// upgrades, which every protocol but h2c supports anyway).
 	AppProtocol string
-	// Transport carries the requests. Nil gives the Upstream a transport
-	// of its own, tuned for proxying (see NewTransport).
+	// Transport carries the requests. Nil gives the Upstream transports
+	// of its own. For HTTP/1.1 (appProtocol "", "http" or AppProtocolWS)
+	// that is a lean HTTP/1.1 transport: the request's own goroutine
+	// writes it and reads the answer on a pooled connection, and answers
+	// are parsed strictly (RFC 9112; a malformed answer gives 502).
+	// Protocol upgrades (WebSocket) go through NewTransport(false), and
+	// h2c through NewTransport(true). Idle connections are closed after
+	// IdleConnTimeout. When a pooled connection turns out to have been
+	// closed by the backend, the lean transport checks idle connections
+	// before use and sends the request again on a new connection when the
+	// request has no body or a body of known length up to RetryBodyLimit
+	// (which it reads before sending), or one GetBody recreates.
 	Transport http.RoundTripper
 	// Balancer chooses among endpoints; the zero value is LeastRequest.
 	Balancer Balancer
@@ -78,6 +101,9 @@ type UpstreamConfig struct {
 // Inside a Router it uses the Router's clock and random source; used on its
 // own, the real clock and the runtime's generator.
 type Upstream struct {
+	// lean carries the HTTP/1.1 requests it supports when the Upstream
+	// has its own transports; transport carries the others.
+	lean      *h1.Transport
 	transport http.RoundTripper
 	balancer  Balancer
 	health    HealthConfig
@@ -114,6 +140,7 @@ func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
 	if u.transport == nil {
 		switch cfg.AppProtocol {
 		case "", "http", "HTTP", AppProtocolWS:
+			u.lean = h1.New(h1.Options{IdleTimeout: IdleConnTimeout, MaxReplayBody: RetryBodyLimit})
 			u.transport = NewTransport(false)
 		case AppProtocolH2C:
 			u.transport = NewTransport(true)
@@ -206,14 +233,7 @@ func (u *Upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	ep.active.Add(1)
 	defer ep.active.Add(-1)
-	// A RoundTripper must not modify the request it is given: send a copy
-	// addressed to the endpoint.
-	out := new(http.Request)
-	*out = *r
-	u2 := *r.URL
-	u2.Scheme, u2.Host = ep.url.Scheme, ep.url.Host
-	out.URL = &u2
-	res, err := u.transport.RoundTrip(out)
+	res, err := u.send(r, ep)
 	if err != nil {
 		err = classifyTransportError(err)
 		if errors.Is(err, ErrNoEndpoint) || isConnReset(err) {
@@ -229,6 +249,24 @@ func (u *Upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		ep.ejections.Store(0)
 	}
 	return res, nil
+}
+
+// send carries the request to the endpoint.
+func (u *Upstream) send(r *http.Request, ep *endpoint) (*http.Response, error) {
+	if u.lean != nil {
+		res, err := u.lean.Do(r, ep.url.Host)
+		if !errors.Is(err, h1.ErrUnsupported) {
+			return res, err
+		}
+	}
+	// A RoundTripper must not modify the request it is given: send a copy
+	// addressed to the endpoint.
+	out := new(http.Request)
+	*out = *r
+	u2 := *r.URL
+	u2.Scheme, u2.Host = ep.url.Scheme, ep.url.Host
+	out.URL = &u2
+	return u.transport.RoundTrip(out)
 }
 
 // failed counts one failure of a kind and ejects the endpoint when the
@@ -332,8 +370,11 @@ func isConnReset(err error) bool {
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the
-// Upstream's transport, when the transport supports it.
+// Upstream's transports, when they support it.
 func (u *Upstream) CloseIdleConnections() {
+	if u.lean != nil {
+		u.lean.CloseIdleConnections()
+	}
 	if c, ok := u.transport.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
