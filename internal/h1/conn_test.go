@@ -28,6 +28,27 @@ func TestConnectionsAreReused(t *testing.T) {
 	}
 }
 
+func TestConnectionsIdleAfterTheirDeadlineAreReused(t *testing.T) {
+	be := newRawBackend(t, always(okAnswer))
+	tr := New(Options{})
+	defer tr.CloseIdleConnections()
+	get(t, tr, "GET", be.addr)
+	p := tr.pool(be.addr)
+	p.mu.Lock()
+	c := p.idle[0]
+	c.idleSince = time.Now().Add(-time.Second) // long enough to be probed
+	past := time.Now().Add(-time.Millisecond)  // and the last watch deadline passed
+	c.nc.SetDeadline(past)
+	c.deadline = past
+	p.mu.Unlock()
+	if _, body, err := get(t, tr, "GET", be.addr); err != nil || body != "ok" {
+		t.Fatalf("answer = %q, %v", body, err)
+	}
+	if n := be.accepted.Load(); n != 1 {
+		t.Fatalf("%d connections: an idle connection whose deadline passed was not reused", n)
+	}
+}
+
 func TestIdleConnectionsExpire(t *testing.T) {
 	be := newRawBackend(t, always(okAnswer))
 	tr := New(Options{IdleTimeout: time.Hour})

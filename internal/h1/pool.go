@@ -185,9 +185,15 @@ func (p *pool) get(now time.Time) *conn {
 		}
 		p.active++
 		p.mu.Unlock()
-		if idle >= probeAfter && !alive(c.nc) {
-			c.close()
-			continue
+		if idle >= probeAfter {
+			// The deadline of the last request may have passed, and would
+			// fail the probe.
+			c.nc.SetDeadline(time.Time{})
+			c.deadline = time.Time{}
+			if !alive(c.nc) {
+				c.close()
+				continue
+			}
 		}
 		c.reused = true
 		return c

@@ -220,9 +220,10 @@ func (t *Transport) Do(r *http.Request, addr string) (*http.Response, error) {
 	p := t.pool(addr)
 	ctx := r.Context()
 	for attempt := 0; ; attempt++ {
+		now := time.Now()
 		var c *conn
 		if attempt == 0 {
-			c = p.get(time.Now())
+			c = p.get(now)
 		}
 		if c == nil {
 			if c, err = t.dial(ctx, p); err != nil {
@@ -235,7 +236,7 @@ func (t *Transport) Do(r *http.Request, addr string) (*http.Response, error) {
 				return nil, err
 			}
 		}
-		res, err := t.exchange(ctx, c, w, s)
+		res, err := t.exchange(ctx, c, w, s, now)
 		if err == nil {
 			return res, nil
 		}
@@ -307,14 +308,14 @@ type exchange struct {
 }
 
 // exchange sends the request on c and reads the head of the answer.
-func (t *Transport) exchange(ctx context.Context, c *conn, w *requestWriter, s *scratch) (*http.Response, error) {
+func (t *Transport) exchange(ctx context.Context, c *conn, w *requestWriter, s *scratch, now time.Time) (*http.Response, error) {
 	br := t.readers.Get().(*bufio.Reader)
 	br.Reset(c)
 	c.br = br
 	if w.wantClose {
 		c.closeAfter = true
 	}
-	c.use(ctx, time.Now())
+	c.use(ctx, now)
 	x := &s.x
 	*x = exchange{t: t, ctx: ctx, c: c, w: w, s: s}
 	res, err := x.run()
