@@ -46,10 +46,12 @@ func readHead(br *bufio.Reader, buf []byte, limit int, got *int, allowEmpty bool
 	}
 }
 
-// response is a Response allocated together with its body reader.
+// response is a Response allocated together with its body reader and
+// room for the field values of a small head.
 type response struct {
 	res  http.Response
 	body body
+	vals [8]string
 }
 
 // parseResponse parses a response head read by readHead, the answer to a
@@ -108,7 +110,11 @@ func parseResponse(head []byte, method string) (*http.Response, error) {
 	res.Header = h
 	// One backing array for the values; the last slot is for
 	// TransferEncoding.
-	strs := make([]string, n+1)
+	strs := r.vals[:]
+	if n+1 > len(strs) {
+		strs = make([]string, n+1)
+	}
+	strs = strs[:n+1]
 	vals := strs[:n]
 	for pos := end + 2; ; {
 		eol := pos + indexByteString(str[pos:], '\n') - 1
