@@ -249,41 +249,12 @@ func (b *body) readTrailer() error {
 // parseFields parses a trailer section: field lines ended by an empty
 // line, under the rules of a response head.
 func parseFields(head []byte) (http.Header, error) {
-	n := 0
-	for pos := 0; ; {
-		eol := pos + bytes.IndexByte(head[pos:], '\n') - 1
-		line := head[pos:eol]
-		if len(line) == 0 {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			return nil, malformed("obs-fold or whitespace before a trailer field name")
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !validTokenBytes(line[:colon]) {
-			return nil, malformed("trailer field line %q", limitQuote(line))
-		}
-		for _, c := range line[colon+1:] {
-			if !validValueByte(c) {
-				return nil, malformed("trailer field value of %q", limitQuote(line[:colon]))
-			}
-		}
-		canonicalize(line[:colon])
-		n++
-		pos = eol + 2
+	n, err := checkFields(head, 0)
+	if err != nil {
+		return nil, err
 	}
-	str := string(head)
 	h := make(http.Header, n)
-	for pos := 0; ; {
-		eol := pos + indexByteString(str[pos:], '\n') - 1
-		if eol == pos {
-			break
-		}
-		line := str[pos:eol]
-		colon := indexByteString(line, ':')
-		h[line[:colon]] = append(h[line[:colon]], trimValue(line[colon+1:]))
-		pos = eol + 2
-	}
+	addFields(h, string(head), 0, make([]string, n))
 	return h, nil
 }
 

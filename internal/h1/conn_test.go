@@ -14,17 +14,30 @@ import (
 	"time"
 )
 
-func TestConnectionsAreReused(t *testing.T) {
-	be := newRawBackend(t, always(okAnswer))
-	tr := New(Options{})
-	defer tr.CloseIdleConnections()
-	for i := 0; i < 5; i++ {
-		if _, body, err := get(t, tr, "GET", be.addr); err != nil || body != "ok" {
-			t.Fatalf("request %d: %q, %v", i, body, err)
-		}
+func TestConnectionReuse(t *testing.T) {
+	cases := []struct {
+		name      string
+		answer    string
+		requests  int
+		wantConns int32
+	}{
+		{"answers that end where they say are followed on the same connection", okAnswer, 5, 1},
+		{"bytes past an answer retire its connection", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", 2, 2},
 	}
-	if n := be.accepted.Load(); n != 1 {
-		t.Fatalf("%d connections for 5 sequential requests, want 1", n)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			be := newRawBackend(t, always(tc.answer))
+			tr := New(Options{})
+			defer tr.CloseIdleConnections()
+			for i := 0; i < tc.requests; i++ {
+				if _, body, err := get(t, tr, "GET", be.addr); err != nil || body != "ok" {
+					t.Fatalf("request %d: %q, %v", i, body, err)
+				}
+			}
+			if n := be.accepted.Load(); n != tc.wantConns {
+				t.Fatalf("%d connections for %d sequential requests, want %d", n, tc.requests, tc.wantConns)
+			}
+		})
 	}
 }
 
@@ -178,47 +191,23 @@ func TestFreshConnectionClosedBeforeAnswerIsNotReplayed(t *testing.T) {
 }
 
 func TestIdleConnectionClosedByTheServerIsNotUsed(t *testing.T) {
-	closed := make(chan struct{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var served atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				served.Add(1)
-				io.WriteString(c, okAnswer)
-				if served.Load() == 1 {
-					c.Close() // closes the idle keep-alive connection
-					close(closed)
-				}
-			}()
-		}
-	}()
+	be := newRawBackend(t, func(n int, r *received) (string, bool) { return okAnswer, n == 0 })
 	tr := New(Options{})
 	defer tr.CloseIdleConnections()
-	addr := ln.Addr().String()
-	if _, _, err := get(t, tr, "GET", addr); err != nil {
+	if _, _, err := get(t, tr, "GET", be.addr); err != nil {
 		t.Fatal(err)
 	}
-	<-closed
-	p := tr.pool(addr)
+	p := tr.pool(be.addr)
 	p.mu.Lock()
-	p.idle[0].idleSince = time.Now().Add(-probeAfter) // idle long enough to be checked
+	c := p.idle[0]
+	c.idleSince = time.Now().Add(-probeAfter) // idle long enough to be checked
 	p.mu.Unlock()
+	for alive(c.nc) {
+		time.Sleep(time.Millisecond) // until the server's close arrives
+	}
 	// A POST whose body cannot be sent again must not meet the closed
 	// connection.
-	req, _ := http.NewRequest("POST", "http://"+addr+"/", onlyReader{strings.NewReader(strings.Repeat("x", 100))})
+	req, _ := http.NewRequest("POST", "http://"+be.addr+"/", onlyReader{strings.NewReader(strings.Repeat("x", 100))})
 	req.ContentLength = 100
 	tr.opts.MaxReplayBody = 0
 	res, err := tr.RoundTrip(req)
@@ -226,6 +215,9 @@ func TestIdleConnectionClosedByTheServerIsNotUsed(t *testing.T) {
 		t.Fatalf("the closed idle connection was used: %v", err)
 	}
 	res.Body.Close()
+	if got := be.requests(); len(got) != 2 || got[1].Conn != 2 {
+		t.Fatalf("backend saw %+v, want the POST once, on a second connection", got)
+	}
 }
 
 // expectBackend serves one request with "Expect: 100-continue": it
@@ -375,19 +367,5 @@ func TestDialErrorsAreDialErrors(t *testing.T) {
 	var op *net.OpError
 	if !errors.As(err, &op) || op.Op != "dial" {
 		t.Fatalf("err = %#v, want a dial *net.OpError", err)
-	}
-}
-
-func TestBytesAfterAnAnswerRetireTheConnection(t *testing.T) {
-	be := newRawBackend(t, always("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"))
-	tr := New(Options{})
-	defer tr.CloseIdleConnections()
-	for i := 0; i < 2; i++ {
-		if _, body, err := get(t, tr, "GET", be.addr); err != nil || body != "ok" {
-			t.Fatalf("answer %d = %q, %v", i, body, err)
-		}
-	}
-	if n := be.accepted.Load(); n != 2 {
-		t.Fatalf("%d connections, want 2: one that carried bytes past its answer must not be reused", n)
 	}
 }

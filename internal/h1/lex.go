@@ -7,7 +7,10 @@ import "strings"
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // tokenByte holds the bytes allowed in a token (tchar).
-var tokenByte = func() (t [256]bool) {
+var tokenByte = alnumAnd("!#$%&'*+-.^_`|~")
+
+// alnumAnd returns the set of ASCII letters, digits and the given bytes.
+func alnumAnd(extra string) (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
@@ -15,11 +18,11 @@ var tokenByte = func() (t [256]bool) {
 		t[c] = true
 		t[c-'a'+'A'] = true
 	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
+	for i := 0; i < len(extra); i++ {
+		t[extra[i]] = true
 	}
 	return t
-}()
+}
 
 func validToken(s string) bool {
 	if s == "" {
@@ -60,19 +63,7 @@ func validValue(s string) bool {
 
 // hostByte holds the bytes of a URI host and port, as net/http checks a
 // Host value.
-var hostByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!$%&'()*+,-.:;=[]_~" {
-		t[c] = true
-	}
-	return t
-}()
+var hostByte = alnumAnd("!$%&'()*+,-.:;=[]_~")
 
 func validHost(h string) bool {
 	for i := 0; i < len(h); i++ {
@@ -154,5 +145,3 @@ func equalFold(a, b string) bool {
 	}
 	return true
 }
-
-func indexByteString(s string, c byte) int { return strings.IndexByte(s, c) }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strings"
 )
 
 // readHead appends one message head to buf, from its first line up to
@@ -73,31 +74,10 @@ func parseResponse(head []byte, method string) (*http.Response, error) {
 	if code < 100 || code > 599 {
 		return nil, malformed("status code %d", code)
 	}
-	// First pass: check the field lines and canonicalize their names.
-	n := 0
-	for pos := end + 2; ; {
-		eol := pos + bytes.IndexByte(head[pos:], '\n') - 1
-		line := head[pos:eol]
-		if len(line) == 0 {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			return nil, malformed("obs-fold or whitespace before a field name")
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !validTokenBytes(line[:colon]) {
-			return nil, malformed("field line %q", limitQuote(line))
-		}
-		for _, c := range line[colon+1:] {
-			if !validValueByte(c) {
-				return nil, malformed("field value of %q", limitQuote(line[:colon]))
-			}
-		}
-		canonicalize(line[:colon])
-		n++
-		pos = eol + 2
+	n, err := checkFields(head, end+2)
+	if err != nil {
+		return nil, err
 	}
-
 	r := new(response)
 	res := &r.res
 	res.Body = &r.body
@@ -106,8 +86,7 @@ func parseResponse(head []byte, method string) (*http.Response, error) {
 	res.ProtoMajor, res.ProtoMinor = 1, int(sl[7]-'0')
 	res.Status = str[9:end]
 	res.StatusCode = code
-	h := make(http.Header, n)
-	res.Header = h
+	res.Header = make(http.Header, n)
 	// One backing array for the values; the last slot is for
 	// TransferEncoding.
 	strs := r.vals[:]
@@ -115,14 +94,52 @@ func parseResponse(head []byte, method string) (*http.Response, error) {
 		strs = make([]string, n+1)
 	}
 	strs = strs[:n+1]
-	vals := strs[:n]
-	for pos := end + 2; ; {
-		eol := pos + indexByteString(str[pos:], '\n') - 1
+	addFields(res.Header, str, end+2, strs[:n])
+	if err := frame(r, method, strs[n:]); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkFields checks the field lines of head from pos up to the empty
+// line that ends them, canonicalizes their names in place and returns how
+// many there are.
+func checkFields(head []byte, pos int) (int, error) {
+	n := 0
+	for {
+		eol := pos + bytes.IndexByte(head[pos:], '\n') - 1
+		line := head[pos:eol]
+		if len(line) == 0 {
+			return n, nil
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return 0, malformed("obs-fold or whitespace before a field name")
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || !validTokenBytes(line[:colon]) {
+			return 0, malformed("field line %q", limitQuote(line))
+		}
+		for _, c := range line[colon+1:] {
+			if !validValueByte(c) {
+				return 0, malformed("field value of %q", limitQuote(line[:colon]))
+			}
+		}
+		canonicalize(line[:colon])
+		n++
+		pos = eol + 2
+	}
+}
+
+// addFields adds to h the field lines of str, checked by checkFields,
+// from pos up to the empty line; vals has room for their values.
+func addFields(h http.Header, str string, pos int, vals []string) {
+	for {
+		eol := pos + strings.IndexByte(str[pos:], '\n') - 1
 		if eol == pos {
-			break
+			return
 		}
 		line := str[pos:eol]
-		colon := indexByteString(line, ':')
+		colon := strings.IndexByte(line, ':')
 		key, value := line[:colon], trimValue(line[colon+1:])
 		if vv, ok := h[key]; ok {
 			h[key] = append(vv, value)
@@ -133,10 +150,6 @@ func parseResponse(head []byte, method string) (*http.Response, error) {
 		}
 		pos = eol + 2
 	}
-	if err := frame(r, method, strs[n:]); err != nil {
-		return nil, err
-	}
-	return res, nil
 }
 
 // frame applies the fields that delimit the body and the connection's
