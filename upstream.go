@@ -253,7 +253,7 @@ func (u *Upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // send carries the request to the endpoint.
 func (u *Upstream) send(r *http.Request, ep *endpoint) (*http.Response, error) {
-	if u.lean != nil {
+	if u.lean != nil && ep.url.Scheme == "http" { // TLS endpoints keep net/http's transport
 		res, err := u.lean.Do(r, ep.url.Host)
 		if !errors.Is(err, h1.ErrUnsupported) {
 			return res, err

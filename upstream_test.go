@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -241,5 +242,35 @@ func TestWritersHideTheClientUntilForwarded(t *testing.T) {
 	tw := &timeoutWriter{w: rec, h: make(http.Header)}
 	if tw.Unwrap() != nil {
 		t.Fatal("timeoutWriter unwrapped before the answer started")
+	}
+}
+
+// TestLeanTransportCarriesCleartextOnly checks that an endpoint reached
+// over TLS never goes through the cleartext HTTP/1.1 transport.
+func TestLeanTransportCarriesCleartextOnly(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "over TLS")
+	}))
+	t.Cleanup(srv.Close)
+	u, err := NewUpstream(UpstreamConfig{Endpoints: []string{srv.Listener.Addr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.lean == nil {
+		t.Fatal("an HTTP/1.1 Upstream without its own lean transport")
+	}
+	u.transport = srv.Client().Transport // trusts the test certificate
+	eps := []*endpoint{{url: &url.URL{Scheme: "https", Host: srv.Listener.Addr().String()}, id: "tls"}}
+	u.endpoints.Store(&eps)
+	req := httptest.NewRequest("GET", "http://svc/", nil)
+	req.RequestURI = ""
+	res, err := u.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(body) != "over TLS" {
+		t.Fatalf("answer = %d %q, want the TLS server's", res.StatusCode, body)
 	}
 }
