@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,10 +27,11 @@ import (
 // the client, adding X-Forwarded-For, -Host and -Proto to the request and
 // removing hop-by-hop headers both ways.
 //
-// A Backend that also implements http.Handler (as the one returned by
-// Handler does) is called through ServeHTTP instead when no retry policy
-// needs the status first: the request then reaches it unchanged, in
-// process, with streaming and http.Hijacker available.
+// The Backend returned by InProcess (and Limit of one) is called through
+// its handler instead: the request reaches it as the Router filtered it,
+// in process, with streaming and http.Hijacker available. Any other
+// Backend, even one that also has a ServeHTTP method, is called through
+// RoundTrip.
 //
 // Backends are resolved once, when a Config is compiled, never per request.
 type Backend interface {
@@ -61,6 +63,12 @@ type BackendRef struct {
 	ObjectRef
 	// Port is the port of the reference, 0 when it has none.
 	Port int32
+	// Filters are the ExtensionRef filters of the backendRef, in order,
+	// with the route's namespace (Object and Secret unset), so that a
+	// backend kind that depends on one (kgateway's Parameter picking a
+	// Lambda function, say) can refuse a missing or wrong one when the
+	// Config is compiled.
+	Filters []ObjectRef
 }
 
 func (r BackendRef) String() string {
@@ -129,19 +137,52 @@ type Extension struct {
 	Backend func(ref BackendRef) (Backend, error)
 }
 
-// Handler returns a Backend that serves requests in process with h: the
-// request reaches h as the Router has filtered it, without a network hop.
-// As a backendRef, h is called through ServeHTTP and writes to the client
-// (when a retry or session policy applies, through a writer that holds the
-// answer back until the policy has seen its status). Called through
-// RoundTrip, as mirrors and external authorization call their backends, h
-// runs in its own goroutine and its answer is streamed through a pipe; a
-// panic before h answered is an error, never an implicit 200.
-func Handler(h http.Handler) Backend { return handlerBackend{h} }
+// InProcess returns a Backend that serves requests in process with h:
+// the request reaches h as the Router has filtered it, without a network
+// hop. As a backendRef, h is called through ServeHTTP and writes to the
+// client (when a retry or session policy applies, through a writer that
+// holds the answer back until the policy has seen its status). Called
+// through RoundTrip, as mirrors and external authorization call their
+// backends, h runs in its own goroutine and its answer is streamed
+// through a pipe; a panic before h answered is an error, never an
+// implicit 200.
+//
+//	Services: httproute.Services{
+//		{Namespace: "default", Name: "api", Port: 8080}: httproute.InProcess(apiMux),
+//	}
+//
+// Only the Backends InProcess returns (and Limit of them) are served in
+// process: a decorator of one is a plain Backend, called through
+// RoundTrip.
+func InProcess(h http.Handler) Backend { return handlerBackend{h} }
+
+// Handler returns InProcess(h).
+//
+// Deprecated: Use InProcess, which says at the call site that h is served
+// in process.
+func Handler(h http.Handler) Backend { return InProcess(h) }
 
 type handlerBackend struct{ h http.Handler }
 
 func (b handlerBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.h.ServeHTTP(w, r) }
+
+func (b handlerBackend) inProcess() http.Handler { return b.h }
+
+// inProcessBackend is the marker of the Backends served in process: those
+// InProcess returns and Limit of them. The method is unexported so that
+// no Backend becomes one by accident, by merely having ServeHTTP.
+type inProcessBackend interface {
+	Backend
+	inProcess() http.Handler
+}
+
+// inProcessHandler returns the handler of a Backend served in process.
+func inProcessHandler(b Backend) (http.Handler, bool) {
+	if ip, ok := b.(inProcessBackend); ok {
+		return ip.inProcess(), true
+	}
+	return nil, false
+}
 
 // RoundTrip runs the handler and returns its answer as soon as the handler
 // writes its header, with the body streamed as the handler writes it.
@@ -272,14 +313,14 @@ func proxyHandler(b Backend, ref BackendRef, e *env) http.Handler {
 		Rewrite:    forwardRewrite(ref),
 		ErrorLog:   log.New(slogWriter{logger}, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if isCanceled(err) && r.Context().Err() != nil {
-				return // the client went away; nobody to answer
-			}
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("%w: %w", ErrTimeout, err)
 			}
 			if st := stateFrom(r.Context()); st != nil {
 				st.attemptErr = err
+			}
+			if isCanceled(err) && r.Context().Err() != nil {
+				return // the client went away; nobody to answer
 			}
 			logger.Debug("backend error", "backend", ref.String(), "error", err)
 			writeError(w, err)
@@ -308,6 +349,62 @@ func forwardRewrite(ref BackendRef) func(*httputil.ProxyRequest) {
 	}
 }
 
+// withoutConnectionFields returns h without the fields its Connection
+// header names (RFC 9110 section 7.6.1): they describe the client's
+// connection, not the request, and are removed when the request arrives,
+// before matching and filters, so that whatever a filter sets reaches the
+// backend. "close" names no field; "upgrade" keeps Upgrade, which a
+// protocol upgrade needs, and stays in Connection. h itself is returned
+// when Connection names no field that h holds (as "Connection:
+// keep-alive" without a Keep-Alive field), otherwise a modified copy.
+func withoutConnectionFields(h http.Header) http.Header {
+	conn := h["Connection"]
+	if !namesPresentField(h, conn) {
+		return h
+	}
+	h2 := h.Clone()
+	var keep []string
+	for _, v := range conn {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			switch tok = textproto.TrimString(tok); {
+			case tok == "":
+			case strings.EqualFold(tok, "close"), strings.EqualFold(tok, "upgrade"):
+				keep = append(keep, tok)
+			default:
+				delete(h2, textproto.CanonicalMIMEHeaderKey(tok))
+			}
+		}
+	}
+	delete(h2, "Connection")
+	if len(keep) > 0 {
+		h2["Connection"] = []string{strings.Join(keep, ", ")}
+	}
+	return h2
+}
+
+// namesPresentField reports whether the Connection values conn name a
+// field of h other than Upgrade. It does not allocate.
+func namesPresentField(h http.Header, conn []string) bool {
+	for _, v := range conn {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			tok = textproto.TrimString(tok)
+			if tok == "" || strings.EqualFold(tok, "close") || strings.EqualFold(tok, "upgrade") {
+				continue
+			}
+			for k := range h {
+				if strings.EqualFold(k, tok) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // slogWriter turns the standard logger's lines into debug records.
 type slogWriter struct{ l *slog.Logger }
 
@@ -318,7 +415,7 @@ func (s slogWriter) Write(p []byte) (int, error) {
 
 // backendHandler returns the terminal handler of a resolved backendRef.
 func backendHandler(b Backend, ref BackendRef, e *env) http.Handler {
-	if h, ok := b.(http.Handler); ok {
+	if h, ok := inProcessHandler(b); ok {
 		return h
 	}
 	return proxyHandler(b, ref, e)
@@ -327,4 +424,9 @@ func backendHandler(b Backend, ref BackendRef, e *env) http.Handler {
 // errorHandler answers every request with the status of err.
 type errorHandler struct{ err error }
 
-func (e errorHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) { writeError(w, e.err) }
+func (e errorHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if st := stateFrom(r.Context()); st != nil {
+		st.attemptErr = e.err // an invalid backendRef: not the backend's answer
+	}
+	writeError(w, e.err)
+}

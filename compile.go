@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 )
 
 // env is what compiled handlers share at run time: the Router's logger,
@@ -27,6 +29,10 @@ type env struct {
 	now     func() time.Time
 	sleeper func(context.Context, time.Duration) error
 	buffers *bufferPool
+	hooks
+	// bg is the Router's background work (mirror copies); set before
+	// the first table using the env serves.
+	bg *background
 }
 
 // runtimeSource is the default random source: the runtime's generator,
@@ -37,8 +43,9 @@ func (runtimeSource) Uint64() uint64 { return rand.Uint64() }
 
 func newEnv(cfg *Config) *env {
 	e := &env{logger: cfg.Logger, now: cfg.Now, sleeper: cfg.Sleep, buffers: newBufferPool()}
+	e.hooks.set(cfg)
 	if e.logger == nil {
-		e.logger = slog.New(slog.DiscardHandler)
+		e.logger = slog.Default()
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -64,6 +71,66 @@ type compiler struct {
 	controller gatewayv1.GatewayController
 	sessionKey []byte
 	problems   []error
+
+	configMaps map[types.NamespacedName]*corev1.ConfigMap
+	xbackends  map[types.NamespacedName]*xv1alpha1.XBackend
+	// xresolved memoizes the XBackends resolved in this compile; xcache
+	// holds the Upstreams of the previous table and xnext those this
+	// compile uses (see xbackendCache).
+	xresolved map[types.NamespacedName]*resolvedXBackend
+	xcache    *xbackendCache
+	xnext     map[types.NamespacedName]*xbackendEntry
+	// budgets are the retry budgets of the table, one per backend.
+	budgets map[string]*retryBudget
+
+	// prev is what the previous compile left, nil when nothing can be
+	// reused; deps collects the lookups of the route being compiled;
+	// secretsUnchanged reports whether the Secrets are what prev saw.
+	prev             *routeCache
+	deps             *[]dependency
+	secretsUnchanged bool
+	gatewayNames     map[types.NamespacedName]bool
+	serviceMemo      map[serviceKey]serviceResult
+	serviceDeps      map[serviceKey]*serviceDep
+	epoch            uint64
+	// outcomes is a buffer for the parent outcomes of one route.
+	outcomes []parentOutcome
+	// sets are the compile's ListenerSets (listenerset.go).
+	sets *listenerSets
+	// closers collects the io.Closers extensions build: the current
+	// route's while one compiles (cachedRoute.closers), the listeners'
+	// otherwise (table.closers).
+	closers closers
+}
+
+// serviceKey and serviceResult memoize the ServiceResolver's answers in
+// one compile.
+type serviceKey struct {
+	namespace, name string
+	port            int32
+}
+
+type serviceResult struct {
+	backend Backend
+	err     error
+}
+
+// resolveService asks the ServiceResolver, once per Service port and
+// compile.
+func (c *compiler) resolveService(ref BackendRef) (Backend, error) {
+	k := serviceKey{ref.Namespace, ref.Name, ref.Port}
+	if r, ok := c.serviceMemo[k]; ok {
+		return r.backend, r.err
+	}
+	var b Backend
+	var err error
+	if c.cfg.Services == nil {
+		err = fmt.Errorf("no ServiceResolver configured: %w", ErrNotFound)
+	} else {
+		b, err = callResolver("the ServiceResolver", func() (Backend, error) { return c.cfg.Services.ResolveService(ref) })
+	}
+	c.serviceMemo[k] = serviceResult{b, err}
+	return b, err
 }
 
 type objectKey struct {
@@ -72,15 +139,30 @@ type objectKey struct {
 
 // compiledRoute is one HTTPRoute after compilation.
 type compiledRoute struct {
+	// owner is the kind of the object compiled when it is not a route: a
+	// Gateway whose listeners' filters are compiled (listenerfilter.go).
+	owner     string
 	namespace string
 	name      string
 	key       string // "{namespace}/{name}", the precedence tie-break
 	created   time.Time
 	obj       *gatewayv1.HTTPRoute
+	// grpc is the GRPCRoute the route was compiled from, nil for an
+	// HTTPRoute; obj then holds its metadata, parentRefs and hostnames.
+	grpc      *gatewayv1.GRPCRoute
 	hostnames []string
 	// fatal, when set, keeps the whole route from attaching.
 	fatal *Error
 	rules []*rule
+	// warnings are what the Router serves differently from what the
+	// route asks (a capped retry count), told in the Accepted message.
+	warnings []string
+	// anyValidRule reports whether a rule of the route can be indexed.
+	anyValidRule bool
+	// hostsByListener caches hostsOn. It is written only while a table
+	// is compiled (Update is serialized), never while requests are served.
+	hostsByListener []listenerHosts
+	hostsMap        map[string][]hostAttachment
 }
 
 // rule is one compiled HTTPRouteRule.
@@ -110,25 +192,57 @@ type BackendChoice struct {
 	Err error
 }
 
-func compile(cfg *Config, sessionKey []byte) (*table, error) {
+// compile turns cfg into a table. prevTable and cache are what the
+// previous compile of the same Router left (nil for the first): what did
+// not change is reused from them (see reuse.go). It returns the new table,
+// the XBackend Upstreams it uses and the cache for the next compile.
+func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *table, cache *routeCache, epoch uint64) (*table, map[types.NamespacedName]*xbackendEntry, *routeCache, error) {
+	g := globalsOf(cfg, sessionKey)
+	if cache != nil && cache.globals != g {
+		cache = nil // hooks or limits changed: compile everything again
+	}
 	c := &compiler{
-		sessionKey: sessionKey,
-		cfg:        cfg,
-		env:        newEnv(cfg),
-		grants:     newGrants(cfg.ReferenceGrants),
-		secrets:    map[types.NamespacedName]*corev1.Secret{},
-		nsLabels:   map[string]map[string]string{},
-		objects:    map[objectKey]Object{},
-		extensions: map[schema.GroupKind]*Extension{},
-		controller: cfg.ControllerName,
+		prev:         cache,
+		gatewayNames: map[types.NamespacedName]bool{},
+		serviceMemo:  map[serviceKey]serviceResult{},
+		serviceDeps:  map[serviceKey]*serviceDep{},
+		closers:      closers{},
+		epoch:        epoch,
+		configMaps:   map[types.NamespacedName]*corev1.ConfigMap{},
+		xbackends:    map[types.NamespacedName]*xv1alpha1.XBackend{},
+		xresolved:    map[types.NamespacedName]*resolvedXBackend{},
+		xcache:       xcache,
+		xnext:        map[types.NamespacedName]*xbackendEntry{},
+		budgets:      map[string]*retryBudget{},
+		sessionKey:   sessionKey,
+		cfg:          cfg,
+		env:          newEnv(cfg),
+		grants:       newGrants(cfg.ReferenceGrants),
+		secrets:      map[types.NamespacedName]*corev1.Secret{},
+		nsLabels:     map[string]map[string]string{},
+		objects:      map[objectKey]Object{},
+		extensions:   map[schema.GroupKind]*Extension{},
+		controller:   cfg.ControllerName,
+	}
+	if cache != nil {
+		c.env = cache.env
+		c.budgets = maps.Clone(cache.budgets)
 	}
 	c.now = metav1.NewTime(c.env.now().Truncate(time.Second))
 	if c.controller == "" {
 		c.controller = DefaultControllerName
 	}
-	if err := c.index(); err != nil {
-		return nil, err
+	if err := errors.Join(c.index(), c.indexTelemetry()); err != nil {
+		return nil, nil, nil, err
 	}
+	next := &routeCache{
+		epoch:   epoch,
+		globals: g,
+		env:     c.env,
+		budgets: c.budgets,
+		secrets: secretsSnapshot(c.secrets),
+	}
+	c.secretsUnchanged = cache != nil && sameSecrets(cache.secrets, next.secrets)
 
 	t := &table{env: c.env}
 	var listeners []*listener
@@ -143,43 +257,168 @@ func compile(cfg *Config, sessionKey []byte) (*table, error) {
 		gwListeners[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = ls
 		listeners = append(listeners, ls...)
 	}
-	implicit := len(cfg.Gateways) == 0
+	c.sets = c.compileListenerSets(gateways, gwListeners)
+	listeners = append(listeners, c.sets.listeners()...)
+	// Without Gateways, and unless the Router is a controller of a class
+	// (a host feeding it from a cluster), routes attach to one implicit
+	// listener.
+	implicit := len(cfg.Gateways) == 0 && cfg.GatewayClassName == ""
 	if implicit {
-		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType}
+		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, allowsGRPCRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType,
+			routes: make([]attachment, 0, len(cfg.HTTPRoutes)+len(cfg.GRPCRoutes))}
 		listeners = []*listener{l}
 		t.implicit = l
 	}
 
-	routeStatus := map[types.NamespacedName]gatewayv1.HTTPRouteStatus{}
-	var routes []*compiledRoute
-	for _, hr := range cfg.HTTPRoutes {
-		r := c.compileRoute(hr)
-		routes = append(routes, r)
-		var parents []gatewayv1.RouteParentStatus
-		if implicit {
-			parents = c.attachImplicit(r, t.implicit)
-		} else {
-			parents = c.attach(r, gwListeners)
+	// The routes, HTTPRoutes then GRPCRoutes: what did not change is taken
+	// from the previous compile (its compiled route, and its status while
+	// it attaches as before). The previous compile's route is found at the
+	// same position in the Config first (hosts keep their order), by kind
+	// and name otherwise.
+	total := len(cfg.HTTPRoutes) + len(cfg.GRPCRoutes)
+	next.list = make([]*cachedRoute, 0, total)
+	inOrder := cache != nil && len(cache.list) == total
+	// Without a usable cache, statuses still keep the transition times of
+	// the table being replaced.
+	var prevParents map[routeID][]gatewayv1.RouteParentStatus
+	if cache == nil && prevTable != nil {
+		prevParents = make(map[routeID][]gatewayv1.RouteParentStatus, len(prevTable.routes))
+		for _, cr := range prevTable.routes {
+			prevParents[cr.id()] = cr.parents
 		}
-		routeStatus[types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}] = gatewayv1.HTTPRouteStatus{
-			RouteStatus: gatewayv1.RouteStatus{Parents: parents},
+	}
+	for i := range total {
+		id := cfg.routeID(i)
+		var prev *cachedRoute
+		if cache != nil {
+			if i < len(cache.list) && cache.list[i].id() == id {
+				prev = cache.list[i]
+			} else {
+				inOrder = false
+				if k, ok := cache.index[id]; ok {
+					prev = cache.list[k]
+				}
+			}
+		}
+		var cr *cachedRoute
+		if i < len(cfg.HTTPRoutes) {
+			cr = c.routeFor(prev, cfg.HTTPRoutes[i])
+		} else {
+			cr = c.grpcRouteFor(prev, cfg.GRPCRoutes[i-len(cfg.HTTPRoutes)])
+		}
+		r := cr.route
+		var outcomes []parentOutcome
+		if implicit {
+			outcomes = c.attachImplicit(r, t.implicit)
+		} else {
+			outcomes = c.attach(r, gwListeners)
+		}
+		c.outcomes = outcomes[:0] // the buffer, for the next route
+		if cr != prev || cr.detached || !slices.Equal(cr.outcomes, outcomes) {
+			outcomes = slices.Clone(outcomes)
+			// New, or attached differently: a new status, whose conditions
+			// keep their transition times where their status did not change.
+			parents := c.parentStatuses(r, outcomes)
+			if prev != nil {
+				parents = mergeParents(prev.parents, parents, c.controller, true)
+			} else if old, ok := prevParents[id]; ok {
+				parents = mergeParents(old, parents, c.controller, true)
+			}
+			cr = &cachedRoute{obj: cr.obj, grpc: cr.grpc, route: r, deps: cr.deps, problems: cr.problems, closers: cr.closers, outcomes: outcomes, parents: parents}
+		}
+		next.list = append(next.list, cr)
+	}
+	if len(cfg.GRPCRoutes) > 0 {
+		c.rejectCrossKindConflicts(listeners, next.list, gwListeners, func(id routeID) []gatewayv1.RouteParentStatus {
+			if cache == nil {
+				return prevParents[id]
+			}
+			if k, ok := cache.index[id]; ok {
+				return cache.list[k].parents
+			}
+			return nil
+		})
+	}
+	if inOrder {
+		// The same routes in the same order: names index the same
+		// positions, and the previous compile found no route twice.
+		next.index = cache.index
+	} else {
+		next.index = make(map[routeID]int, len(next.list))
+		var dupErrs []error
+		for i, cr := range next.list {
+			id := cr.id()
+			if _, dup := next.index[id]; dup {
+				dupErrs = append(dupErrs, fmt.Errorf("httproute: %s %s appears twice in Config", id.kind(), id.NamespacedName))
+				continue
+			}
+			next.index[id] = i
+		}
+		if len(dupErrs) > 0 {
+			return nil, c.xnext, nil, errors.Join(dupErrs...)
+		}
+	}
+	t.routes = next.list
+	// The table's closers: the listeners' (compiled with the Gateways,
+	// above) and its routes'.
+	t.closers = c.closers
+	for _, cr := range next.list {
+		for k, v := range cr.closers {
+			t.closers[k] = v
 		}
 	}
 
 	t.status = Status{
-		Gateways:   map[types.NamespacedName]gatewayv1.GatewayStatus{},
-		HTTPRoutes: routeStatus,
+		Gateways:  map[types.NamespacedName]gatewayv1.GatewayStatus{},
+		XBackends: c.xbackendStatus(next.list),
 	}
+	var attachedSets map[types.NamespacedName]int32
+	t.status.ListenerSets, attachedSets = c.sets.status(c, gateways)
 	for _, gw := range gateways {
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
-		t.status.Gateways[nn] = c.gatewayStatus(gw, gwListeners[nn])
+		st := c.gatewayStatus(gw, gwListeners[nn])
+		if n, ok := attachedSets[nn]; ok {
+			st.AttachedListenerSets = &n
+		}
+		t.status.Gateways[nn] = st
 	}
-	t.build(listeners)
+	t.telemetry, t.status.XTelemetryPolicies = c.compileTelemetry(gateways)
+	t.build(listeners, prevTable)
+	t.ports = gatewayPorts(listeners)
+	t.problems = c.problems
 
 	if cfg.Strict && len(c.problems) > 0 {
-		return nil, errors.Join(c.problems...)
+		return nil, c.xnext, nil, errors.Join(c.problems...)
 	}
-	return t, nil
+	return t, c.xnext, next, nil
+}
+
+// routeFor returns the compiled route for hr: the previous compile's when
+// the route is equal and every lookup its compile made answers the same,
+// a new compile otherwise. The route's problems are reported either way.
+func (c *compiler) routeFor(prev *cachedRoute, hr *gatewayv1.HTTPRoute) *cachedRoute {
+	if prev != nil && prev.grpc == nil && routeEqual(prev.obj, hr) && c.replay(prev.deps) {
+		c.problems = append(c.problems, prev.problems...)
+		return prev
+	}
+	return c.recompile(func() *compiledRoute { return c.compileRoute(hr) })
+}
+
+// recompile compiles a route with compile, recording the lookups it makes
+// and the problems it finds for the next compile.
+func (c *compiler) recompile(compile func() *compiledRoute) *cachedRoute {
+	var deps []dependency
+	c.deps = &deps
+	outer := c.closers
+	c.closers = closers{}
+	start := len(c.problems)
+	r := compile()
+	cr := &cachedRoute{obj: r.obj, grpc: r.grpc, route: r, deps: deps, problems: slices.Clone(c.problems[start:])}
+	if len(c.closers) > 0 {
+		cr.closers = c.closers
+	}
+	c.deps, c.closers = nil, outer
+	return cr
 }
 
 // index checks the Config for objects that make it unservable and indexes
@@ -209,14 +448,33 @@ func (c *compiler) index() error {
 			dup("Gateway", nil)
 			continue
 		}
-		dup("Gateway", gw)
+		if !dup("Gateway", gw) {
+			c.gatewayNames[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = true
+		}
 	}
 	for _, hr := range c.cfg.HTTPRoutes {
-		if hr == nil {
+		// Routes appearing twice are found while they are compiled.
+		switch {
+		case hr == nil:
 			dup("HTTPRoute", nil)
+		case hr.Name == "":
+			dup("HTTPRoute", hr)
+		}
+	}
+	for _, gr := range c.cfg.GRPCRoutes {
+		switch {
+		case gr == nil:
+			dup("GRPCRoute", nil)
+		case gr.Name == "":
+			dup("GRPCRoute", gr)
+		}
+	}
+	for _, ls := range c.cfg.ListenerSets {
+		if ls == nil {
+			dup("ListenerSet", nil)
 			continue
 		}
-		dup("HTTPRoute", hr)
+		dup("ListenerSet", ls)
 	}
 	for _, rg := range c.cfg.ReferenceGrants {
 		if rg == nil {
@@ -241,6 +499,24 @@ func (c *compiler) index() error {
 		}
 		if !dup("Secret", s) {
 			c.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+		}
+	}
+	for _, cm := range c.cfg.ConfigMaps {
+		if cm == nil {
+			dup("ConfigMap", nil)
+			continue
+		}
+		if !dup("ConfigMap", cm) {
+			c.configMaps[types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}] = cm
+		}
+	}
+	for _, x := range c.cfg.XBackends {
+		if x == nil {
+			dup("XBackend", nil)
+			continue
+		}
+		if !dup("XBackend", x) {
+			c.xbackends[types.NamespacedName{Namespace: x.Namespace, Name: x.Name}] = x
 		}
 	}
 	for i := range c.cfg.Extensions {
@@ -278,7 +554,7 @@ func (c *compiler) index() error {
 
 // routeError records a problem with an HTTPRoute.
 func (c *compiler) routeError(r *compiledRoute, reason string, fe *field.Error) *Error {
-	e := &Error{Kind: "HTTPRoute", Namespace: r.namespace, Name: r.name, Reason: reason, Field: fe}
+	e := &Error{Kind: r.kind(), Namespace: r.namespace, Name: r.name, Reason: reason, Field: fe}
 	c.problems = append(c.problems, e)
 	c.env.logger.Warn("route problem", "error", e.Error())
 	return e
@@ -302,14 +578,8 @@ func (c *compiler) compileRoute(hr *gatewayv1.HTTPRoute) *compiledRoute {
 		created:   hr.CreationTimestamp.Time,
 		obj:       hr,
 	}
-	for i, h := range hr.Spec.Hostnames {
-		hs := string(h)
-		if msg := checkHostname(hs); msg != "" {
-			r.fatal = c.routeError(r, reasonUnsupportedValue,
-				field.Invalid(field.NewPath("spec", "hostnames").Index(i), hs, msg))
-			return r
-		}
-		r.hostnames = append(r.hostnames, strings.ToLower(hs))
+	if !c.compileHostnames(r, hr.Spec.Hostnames) {
+		return r
 	}
 	rules := hr.Spec.Rules
 	if len(rules) == 0 {
@@ -318,19 +588,40 @@ func (c *compiler) compileRoute(hr *gatewayv1.HTTPRoute) *compiledRoute {
 	}
 	names := map[gatewayv1.SectionName]bool{}
 	for i := range rules {
-		ru := c.compileRule(r, i, &rules[i])
-		if n := rules[i].Name; n != nil && *n != "" {
-			if names[*n] && ru.invalid == nil {
-				// The CRD rejects this in both channels since v1.7; a
-				// Config built from structs gets the later rule dropped.
-				ru.invalid = c.routeError(r, reasonUnsupportedValue,
-					field.Duplicate(field.NewPath("spec", "rules").Index(i).Child("name"), string(*n)))
-			}
-			names[*n] = true
-		}
-		r.rules = append(r.rules, ru)
+		c.addRule(r, c.compileRule(r, i, &rules[i]), rules[i].Name, names)
 	}
 	return r
+}
+
+// compileHostnames checks and lower-cases the hostnames of a route; it
+// reports whether they are valid, and otherwise makes the route fatal.
+func (c *compiler) compileHostnames(r *compiledRoute, hostnames []gatewayv1.Hostname) bool {
+	for i, h := range hostnames {
+		hs := string(h)
+		if msg := checkHostname(hs); msg != "" {
+			r.fatal = c.routeError(r, reasonUnsupportedValue,
+				field.Invalid(field.NewPath("spec", "hostnames").Index(i), hs, msg))
+			return false
+		}
+		r.hostnames = append(r.hostnames, strings.ToLower(hs))
+	}
+	return true
+}
+
+// addRule appends a compiled rule to its route; names holds the rule
+// names seen so far in the route.
+func (c *compiler) addRule(r *compiledRoute, ru *rule, n *gatewayv1.SectionName, names map[gatewayv1.SectionName]bool) {
+	if n != nil && *n != "" {
+		if names[*n] && ru.invalid == nil {
+			// The CRD rejects this in both channels since v1.7; a
+			// Config built from structs gets the later rule dropped.
+			ru.invalid = c.routeError(r, reasonUnsupportedValue,
+				field.Duplicate(field.NewPath("spec", "rules").Index(ru.index).Child("name"), string(*n)))
+		}
+		names[*n] = true
+	}
+	r.rules = append(r.rules, ru)
+	r.anyValidRule = r.anyValidRule || ru.invalid == nil
 }
 
 func (c *compiler) compileRule(r *compiledRoute, i int, rs *gatewayv1.HTTPRouteRule) *rule {
@@ -378,7 +669,7 @@ func (c *compiler) compileRule(r *compiledRoute, i int, rs *gatewayv1.HTTPRouteR
 	var terminal http.Handler
 	switch {
 	case len(choices) > 0:
-		terminal = &dispatcher{
+		d := &dispatcher{
 			split:          newSplit(choices, c.env),
 			entries:        choices,
 			backendTimeout: res.backendRequest,
@@ -386,12 +677,20 @@ func (c *compiler) compileRule(r *compiledRoute, i int, rs *gatewayv1.HTTPRouteR
 			session:        res.session,
 			env:            c.env,
 		}
+		for _, e := range choices {
+			d.anySession = d.anySession || e.session != nil
+		}
+		d.anySession = d.anySession || d.session != nil
+		terminal = d
 	default:
 		// No backendRefs: filters may answer (a redirect, a direct
 		// response); whatever they pass on has nowhere to go.
 		terminal = errorHandler{fmt.Errorf("%w: rule has no backendRefs", ErrInvalidRule)}
 	}
 	ru.handler = res.wrapRequest(chain(ruleFilters, terminal))
+	if d, ok := terminal.(*dispatcher); ok && ru.handler == terminal {
+		d.direct = true
+	}
 	return ru
 }
 
@@ -402,6 +701,33 @@ type ruleCompiler struct {
 	rule  *rule
 	spec  *gatewayv1.HTTPRouteRule
 	path  *field.Path
+}
+
+// warn records something the Router serves differently from what the
+// rule asks: it is logged and told in the route's Accepted message.
+func (rc *ruleCompiler) warn(msg string) {
+	rc.route.warnings = append(rc.route.warnings, msg)
+	rc.c.env.logger.Warn("route served with a limit", "route", rc.route.key, "warning", msg)
+}
+
+// maxRetryAttempts is the cap on retries per request.
+func (c *compiler) maxRetryAttempts() int {
+	if c.cfg.MaxRetryAttempts > 0 {
+		return c.cfg.MaxRetryAttempts
+	}
+	return DefaultMaxRetryAttempts
+}
+
+// retryBudget returns the retry budget of the backend a reference names,
+// shared by every reference to it in the table.
+func (c *compiler) retryBudget(ref BackendRef) *retryBudget {
+	key := ref.String()
+	b := c.budgets[key]
+	if b == nil {
+		b = newRetryBudget(c.cfg.RetryBudget)
+		c.budgets[key] = b
+	}
+	return b
 }
 
 // refError degrades the rule: the reference answers 500 and the route's
@@ -416,6 +742,11 @@ func (rc *ruleCompiler) refError(reason string, fe *field.Error) *Error {
 func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEntry, *Error) {
 	path := rc.path.Child("backendRefs").Index(k)
 	ref := rc.backendRef(&br.BackendObjectReference)
+	for _, f := range br.Filters {
+		if x := f.ExtensionRef; f.Type == gatewayv1.HTTPRouteFilterExtensionRef && x != nil {
+			ref.Filters = append(ref.Filters, ObjectRef{Group: string(x.Group), Kind: string(x.Kind), Namespace: rc.route.namespace, Name: string(x.Name)})
+		}
+	}
 	weight := int32(1)
 	if br.Weight != nil {
 		weight = *br.Weight
@@ -426,7 +757,7 @@ func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEn
 	}
 	e := &backendEntry{choice: BackendChoice{Ref: ref, Weight: weight}, index: k}
 	b, rerr := rc.resolveBackend(ref, path)
-	filters, err := rc.filters(br.Filters, path.Child("filters"), true)
+	filters, err := rc.filters(br.Filters, path.Child("filters"), false)
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +767,11 @@ func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEn
 		h = errorHandler{fmt.Errorf("%w: %v", ErrInvalidRule, rerr)}
 	} else {
 		e.backend = b
+		e.budget = rc.c.retryBudget(ref)
 		h = backendHandler(b, ref, rc.c.env)
+		if ref.Group == XBackendGroup && ref.Kind == "XBackend" {
+			e.session = rc.c.xbackend(types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}).session
+		}
 	}
 	e.handler = chain(filters, setBackend(&e.choice, h))
 	return e, nil
@@ -444,7 +779,18 @@ func (rc *ruleCompiler) backend(k int, br *gatewayv1.HTTPBackendRef) (*backendEn
 
 // backendRef applies the defaults of a BackendObjectReference.
 func (rc *ruleCompiler) backendRef(o *gatewayv1.BackendObjectReference) BackendRef {
-	ref := BackendRef{ObjectRef: ObjectRef{Kind: "Service", Namespace: rc.route.namespace, Name: string(o.Name)}}
+	ref := defaultBackendRef(o, rc.route.namespace)
+	ref.Object = rc.c.objects[objectKey{ref.Group, ref.Kind, ref.Namespace, ref.Name}]
+	if ref.Group != "" || ref.Kind != "Service" {
+		ref.Secret = rc.c.secretLookup(ref.Group, ref.Kind, ref.Namespace)
+	}
+	return ref
+}
+
+// defaultBackendRef applies the defaults of a BackendObjectReference
+// written in namespace ns: a Service of the core group in ns.
+func defaultBackendRef(o *gatewayv1.BackendObjectReference, ns string) BackendRef {
+	ref := BackendRef{ObjectRef: ObjectRef{Kind: "Service", Namespace: ns, Name: string(o.Name)}}
 	if o.Group != nil {
 		ref.Group = string(*o.Group)
 	}
@@ -456,10 +802,6 @@ func (rc *ruleCompiler) backendRef(o *gatewayv1.BackendObjectReference) BackendR
 	}
 	if o.Port != nil {
 		ref.Port = *o.Port
-	}
-	ref.Object = rc.c.objects[objectKey{ref.Group, ref.Kind, ref.Namespace, ref.Name}]
-	if ref.Group != "" || ref.Kind != "Service" {
-		ref.Secret = rc.c.secretLookup(ref.Group, ref.Kind, ref.Namespace)
 	}
 	return ref
 }
@@ -488,36 +830,49 @@ func (c *compiler) secretLookup(group, kind, ns string) func(namespace, name str
 func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backend, *Error) {
 	gk := schema.GroupKind{Group: ref.Group, Kind: ref.Kind}
 	isService := ref.Group == "" && ref.Kind == "Service"
+	isXBackend := ref.Group == XBackendGroup && ref.Kind == "XBackend"
 	ext := rc.c.extensions[gk]
-	if !isService && (ext == nil || ext.Backend == nil) {
+	if !isService && !isXBackend && (ext == nil || ext.Backend == nil) {
 		return nil, rc.refError(reasonInvalidKind,
-			field.NotSupported(path.Child("kind"), ref.Kind, []string{"Service"}))
+			field.NotSupported(path.Child("kind"), ref.Kind, rc.c.backendKinds()))
 	}
-	if !rc.c.grants.allows(gatewayv1.GroupName, "HTTPRoute", rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name) {
+	allowed := rc.c.grants.allows(gatewayv1.GroupName, rc.route.kind(), rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name)
+	if ref.Namespace != rc.route.namespace {
+		// Within a namespace no grant is needed: nothing to look up again.
+		rc.c.record(dependency{kind: depGrant, more: &depDetail{allowed: allowed,
+			grant: [7]string{gatewayv1.GroupName, rc.route.kind(), rc.route.namespace, ref.Group, ref.Kind, ref.Namespace, ref.Name}}})
+	}
+	if !allowed {
 		return nil, rc.refError(reasonRefNotPermitted, field.Forbidden(path.Child("namespace"),
 			fmt.Sprintf("%s %s/%s is in another namespace and no ReferenceGrant allows it", ref.Kind, ref.Namespace, ref.Name)))
 	}
 	var b Backend
 	var err error
 	switch {
+	case isXBackend:
+		if ref.Port != 0 {
+			return nil, rc.refError(reasonUnsupportedValue, field.Forbidden(path.Child("port"), "port must not be set when referencing an XBackend"))
+		}
+		nn := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+		x := rc.c.xbackend(nn)
+		b, err = x.backend, x.err
+		rc.c.record(dependency{kind: depXBackend, more: &depDetail{xb: nn, backend: x.backend, err: errString(x.err), session: x.session}})
 	case isService:
 		if ref.Port == 0 {
 			return nil, rc.refError(reasonUnsupportedValue, field.Required(path.Child("port"), "port is required for a Service backendRef"))
 		}
-		if rc.c.cfg.Services == nil {
-			err = fmt.Errorf("no ServiceResolver configured: %w", ErrNotFound)
-		} else {
-			b, err = rc.c.cfg.Services.ResolveService(ref)
-		}
+		b, err = rc.c.resolveService(ref)
+		rc.c.recordService(ref, b, err)
 	default:
+		// An extension backend is a function of its object and the
+		// Secrets it may read: it is built again only when they change.
+		rc.c.recordObject(gk, ref.Namespace, ref.Name, ref.Object)
 		if ext.New != nil && ref.Object == nil {
 			err = fmt.Errorf("%s %s/%s: %w", ref.Kind, ref.Namespace, ref.Name, ErrNotFound)
 		} else {
-			b, err = ext.Backend(ref)
+			b, err = callResolver("the "+gk.String()+" extension", func() (Backend, error) { return ext.Backend(ref) })
+			rc.c.closers.add(b)
 		}
-	}
-	if err == nil && b == nil {
-		err = fmt.Errorf("resolver returned no backend: %w", ErrNotFound)
 	}
 	if err != nil {
 		reason := reasonBackendNotFound
@@ -527,6 +882,19 @@ func (rc *ruleCompiler) resolveBackend(ref BackendRef, path *field.Path) (Backen
 		return nil, rc.refError(reason, field.Invalid(path.Child("name"), ref.Name, err.Error()))
 	}
 	return b, nil
+}
+
+// backendKinds lists the kinds a backendRef may name, for Unsupported
+// value errors: Service, XBackend and every extension kind with a Backend.
+func (c *compiler) backendKinds() []string {
+	var ext []string
+	for gk, e := range c.extensions {
+		if e.Backend != nil {
+			ext = append(ext, gk.String())
+		}
+	}
+	slices.Sort(ext)
+	return append([]string{"Service", "XBackend." + XBackendGroup}, ext...)
 }
 
 // checkHostname returns why h is not a valid route hostname, or "".
@@ -570,39 +938,77 @@ func isIPv4(s string) bool {
 }
 
 // attachImplicit attaches a route to the implicit listener of a Config
-// without Gateways.
-func (c *compiler) attachImplicit(r *compiledRoute, l *listener) []gatewayv1.RouteParentStatus {
+// without Gateways: a route without parentRefs attaches (its parent status
+// has an empty parentRef name: there is no Gateway to name); a route whose
+// parentRefs name Gateways attaches only with Config.IgnoreParentRefs, and
+// otherwise gets NoMatchingParent for each, as no such Gateway exists.
+func (c *compiler) attachImplicit(r *compiledRoute, l *listener) []parentOutcome {
 	refs := r.obj.Spec.ParentRefs
-	if len(refs) == 0 {
-		refs = []gatewayv1.ParentReference{{}}
+	servable := r.fatal == nil && r.servable()
+	if len(refs) == 0 || c.cfg.IgnoreParentRefs {
+		if servable {
+			l.attach(r, r.hostsOn(""))
+		}
+		if len(refs) == 0 {
+			return append(c.outcomes[:0], parentOutcome{ref: -1, attached: servable})
+		}
+		out := c.outcomes[:0]
+		for i := range refs {
+			out = append(out, parentOutcome{ref: i, attached: servable})
+		}
+		return out
 	}
-	accepted := r.fatal == nil && r.servable()
-	if accepted {
-		hosts, _ := effectiveHostnames("", r.hostnames)
-		l.attach(r, hosts)
+	out := c.outcomes[:0]
+	for i, pr := range refs {
+		if (pr.Group != nil && *pr.Group != gatewayv1.GroupName) || (pr.Kind != nil && *pr.Kind != "Gateway" && *pr.Kind != "ListenerSet") {
+			continue // not a parent this Router serves
+		}
+		ns := r.namespace
+		if pr.Namespace != nil {
+			ns = string(*pr.Namespace)
+		}
+		what := fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)
+		if pr.Kind != nil && *pr.Kind == "ListenerSet" {
+			what = fmt.Sprintf("listenerset %s/%s has no Gateway to attach to", ns, pr.Name)
+		}
+		out = append(out, parentOutcome{ref: i, reason: reasonNoMatchingParent,
+			msg: what + " (a Config without Gateways serves routes without parentRefs; set IgnoreParentRefs to serve every route)"})
 	}
-	out := make([]gatewayv1.RouteParentStatus, 0, len(refs))
-	for _, pr := range refs {
-		out = append(out, c.parentStatus(r, pr, accepted, "", ""))
+	return out
+}
+
+// parentOutcome is what the status of one parentRef of a route says: ref
+// is its index in spec.parentRefs (-1 for the implicit listener of a
+// route without parentRefs); attached whether the route attached through
+// it, and if not the reason and message.
+type parentOutcome struct {
+	ref         int
+	attached    bool
+	reason, msg string
+}
+
+// parentStatuses builds the parent statuses of a route from its outcomes.
+func (c *compiler) parentStatuses(r *compiledRoute, outcomes []parentOutcome) []gatewayv1.RouteParentStatus {
+	out := make([]gatewayv1.RouteParentStatus, 0, len(outcomes))
+	for _, o := range outcomes {
+		var pr gatewayv1.ParentReference
+		if o.ref >= 0 {
+			pr = r.obj.Spec.ParentRefs[o.ref]
+		}
+		out = append(out, c.parentStatus(r, pr, o.attached, o.reason, o.msg))
 	}
 	return out
 }
 
 // servable reports whether at least one rule of the route can be indexed.
-func (r *compiledRoute) servable() bool {
-	for _, ru := range r.rules {
-		if ru.invalid == nil {
-			return true
-		}
-	}
-	return false
-}
+func (r *compiledRoute) servable() bool { return r.anyValidRule }
 
 // attach attaches a route to the listeners its parentRefs select and
-// returns its parent statuses.
-func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*listener) []gatewayv1.RouteParentStatus {
-	var out []gatewayv1.RouteParentStatus
-	for _, pr := range r.obj.Spec.ParentRefs {
+// returns, per parentRef it reports on, the outcome its status says.
+func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*listener) []parentOutcome {
+	out := c.outcomes[:0]
+	var done []*listener
+	for i, pr := range r.obj.Spec.ParentRefs {
 		group, kind := gatewayv1.GroupName, "Gateway"
 		if pr.Group != nil {
 			group = string(*pr.Group)
@@ -610,24 +1016,39 @@ func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*list
 		if pr.Kind != nil {
 			kind = string(*pr.Kind)
 		}
-		if group != gatewayv1.GroupName || kind != "Gateway" {
+		if group != gatewayv1.GroupName || (kind != "Gateway" && kind != "ListenerSet") {
 			continue // not a parent this Router serves
 		}
 		ns := r.namespace
 		if pr.Namespace != nil {
 			ns = string(*pr.Namespace)
 		}
-		ls, ok := gws[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}]
-		if !ok {
-			if c.gatewayExists(ns, string(pr.Name)) {
-				continue // a Gateway of another class
+		var ls []*listener
+		if kind == "ListenerSet" {
+			// Only the set's listeners: a ListenerSet is a parent of its
+			// own (listenerset.go).
+			var o *parentOutcome
+			var skip bool
+			if ls, o, skip = c.listenerSetParent(i, types.NamespacedName{Namespace: ns, Name: string(pr.Name)}); skip {
+				continue
+			} else if o != nil {
+				out = append(out, *o)
+				continue
 			}
-			out = append(out, c.parentStatus(r, pr, false, reasonNoMatchingParent,
-				fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)))
-			continue
+		} else {
+			var ok bool
+			ls, ok = gws[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}]
+			if !ok {
+				if c.gatewayNames[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}] {
+					continue // a Gateway of another class
+				}
+				out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNoMatchingParent,
+					msg: fmt.Sprintf("gateway %s/%s not found", ns, pr.Name)})
+				continue
+			}
 		}
 		if r.fatal != nil {
-			out = append(out, c.parentStatus(r, pr, false, "", ""))
+			out = append(out, parentOutcome{ref: i})
 			continue
 		}
 		var selected []*listener
@@ -641,46 +1062,39 @@ func (c *compiler) attach(r *compiledRoute, gws map[types.NamespacedName][]*list
 			selected = append(selected, l)
 		}
 		if len(selected) == 0 {
-			out = append(out, c.parentStatus(r, pr, false, reasonNoMatchingParent,
-				"no listener matches the parentRef's sectionName and port"))
+			out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNoMatchingParent,
+				msg: "no listener matches the parentRef's sectionName and port"})
 			continue
 		}
 		attached, hostnameOnly := false, false
 		for _, l := range selected {
-			if !l.accepted || !l.allowsHTTPRoute || !l.admitsNamespace(r.namespace, c.nsLabels) {
+			if !l.accepted || !l.allows(r) || !l.admitsNamespace(r.namespace, c.nsLabels) {
 				continue
 			}
-			hosts, ok := effectiveHostnames(l.hostname, r.hostnames)
-			if !ok {
+			hosts := r.hostsOn(l.hostname)
+			if hosts == nil {
 				hostnameOnly = true
 				continue
 			}
-			if r.servable() {
+			if r.servable() && !slices.Contains(done, l) {
+				// Once per listener, however many parentRefs select it.
+				done = append(done, l)
 				l.attach(r, hosts)
 			}
 			attached = true
 		}
 		switch {
 		case attached:
-			out = append(out, c.parentStatus(r, pr, true, "", ""))
+			out = append(out, parentOutcome{ref: i, attached: true})
 		case hostnameOnly:
-			out = append(out, c.parentStatus(r, pr, false, reasonNoMatchingListenerHostname,
-				"no route hostname intersects the hostname of a listener"))
+			out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNoMatchingListenerHostname,
+				msg: "no route hostname intersects the hostname of a listener"})
 		default:
-			out = append(out, c.parentStatus(r, pr, false, reasonNotAllowedByListeners,
-				"no listener selected by the parentRef allows this route"))
+			out = append(out, parentOutcome{ref: i, attached: false, reason: reasonNotAllowedByListeners,
+				msg: "no listener selected by the parentRef allows this route"})
 		}
 	}
 	return out
-}
-
-func (c *compiler) gatewayExists(ns, name string) bool {
-	for _, gw := range c.cfg.Gateways {
-		if gw.Namespace == ns && gw.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // hostAttachment is one hostname a route serves under on a listener: key
@@ -690,6 +1104,49 @@ func (c *compiler) gatewayExists(ns, name string) bool {
 // intersection with the listener's hostname, which Lookup reports.
 type hostAttachment struct {
 	key, host string
+}
+
+// hostsOn returns the hostnames the route serves under on a listener with
+// the given hostname (effectiveHostnames), nil when none intersects. A
+// route compiled once is attached on every Update: the answer is kept per
+// listener hostname.
+func (r *compiledRoute) hostsOn(listenerHost string) []hostAttachment {
+	if r.hostsMap != nil {
+		if hosts, ok := r.hostsMap[listenerHost]; ok {
+			return hosts
+		}
+	} else {
+		for _, h := range r.hostsByListener {
+			if h.listener == listenerHost {
+				return h.hosts
+			}
+		}
+	}
+	hosts, ok := effectiveHostnames(listenerHost, r.hostnames)
+	if !ok {
+		hosts = nil
+	}
+	switch {
+	case r.hostsMap != nil:
+		r.hostsMap[listenerHost] = hosts
+	case len(r.hostsByListener) < 8:
+		// A route usually attaches under a few listener hostnames: a
+		// short list costs less memory than a map.
+		r.hostsByListener = append(r.hostsByListener, listenerHosts{listenerHost, hosts})
+	default:
+		r.hostsMap = map[string][]hostAttachment{listenerHost: hosts}
+		for _, h := range r.hostsByListener {
+			r.hostsMap[h.listener] = h.hosts
+		}
+		r.hostsByListener = nil
+	}
+	return hosts
+}
+
+// listenerHosts is hostsOn's answer for one listener hostname.
+type listenerHosts struct {
+	listener string
+	hosts    []hostAttachment
 }
 
 // effectiveHostnames returns the hostnames a route serves under on a
@@ -731,7 +1188,7 @@ func (c *compiler) parentStatus(r *compiledRoute, pr gatewayv1.ParentReference, 
 	case len(invalid) == len(r.rules):
 		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), false, invalid[0].Reason, joinFieldErrors(invalid), gen, c.now))
 	case attached:
-		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), true, reasonAccepted, "", gen, c.now))
+		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), true, reasonAccepted, strings.Join(r.warnings, "; "), gen, c.now))
 	default:
 		conds = append(conds, condition(string(gatewayv1.RouteConditionAccepted), false, reason, msg, gen, c.now))
 	}

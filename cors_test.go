@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/httproute/httproute/httproutetest"
+	"github.com/httproute/httproute/validation"
 )
 
 // corsConformanceRoutes are the routes of the upstream conformance test
@@ -338,13 +339,14 @@ func TestCORSInvalid(t *testing.T) {
 func TestCORSPreflightEndsTheChain(t *testing.T) {
 	// A CORS filter listed before ExternalAuth answers preflights before
 	// the auth backend is asked: browsers send no credentials with them.
-	env := httproutetest.New(t, httproutetest.Options{}, route("r", `  - filters:
+	env := httproutetest.New(t, httproutetest.Options{Channel: validation.Experimental}, route("r", `  - filters:
     - type: CORS
       cors: {allowOrigins: ["https://a.example"]}
     - type: ExternalAuth
       externalAuth:
         protocol: HTTP
         backendRef: {name: auth, port: 80}
+        http: {}
     backendRefs:
     - {name: web, port: 80}
 `))

@@ -5,7 +5,7 @@
 //	rt, err := httproute.New(httproute.Config{
 //		HTTPRoutes: routes, // []*gatewayv1.HTTPRoute
 //		Services: httproute.Services{
-//			{Namespace: "default", Name: "web", Port: 80}: httproute.Handler(webMux),
+//			{Namespace: "default", Name: "web", Port: 80}: httproute.InProcess(webMux),
 //		},
 //	})
 //	http.ListenAndServe(":8080", rt)
@@ -21,9 +21,11 @@
 // port it arrived on (or the port passed to Router.Port) whose hostname
 // matches its Host most specifically. Requests are only matched against the
 // routes of that listener (listener isolation). On HTTPS listeners the
-// connection's SNI selects the listener, and a Host that selects another
-// listener of the port gets 421. A Config without Gateways has one implicit
-// listener that every route attaches to.
+// connection's SNI selects the listener whose certificate the handshake
+// uses (without SNI, the listener without hostname), and a Host that
+// selects another listener of the port gets 421, with or without SNI. A
+// Config without Gateways has one implicit listener that every route
+// attaches to.
 //
 // Within the listener, a route serves under the intersection of its
 // hostnames with the listener's. Paths match as the spec says: Exact is
@@ -34,8 +36,26 @@
 // header names are case-insensitive; a repeated header is matched as its
 // values joined by ","; a repeated query parameter is matched on its first
 // value. Everything in one match is ANDed; the matches of a rule are ORed.
-// The path matched and forwarded is the escaped request path with "." and
-// ".." segments resolved and repeated slashes merged.
+//
+// The path is normalized once per request, before anything looks at it,
+// as RFC 3986 section 6.2.2 describes: escapes of unreserved characters
+// are decoded ("/%61dmin" is "/admin"), the hex digits of the other
+// escapes upper-cased, bytes a path may not hold raw escaped, "." and ".."
+// segments resolved ("%2e" included) and repeated slashes merged, a
+// trailing slash kept; an invalid escape is answered 400. That one form
+// is what matching, Lookup, rewrites, redirects, ExternalAuth and backends
+// see: a proxied backend receives it as its request-target, an in-process
+// handler in r.URL.Path, r.URL.RawPath and r.RequestURI, which agree.
+// Exact and PathPrefix values are normalized when compiled. Escaped slashes
+// and backslashes ("%2F", "%5C") follow Config.EscapedSlashes, Envoy's
+// four actions: by default (Envoy Gateway's) the request is redirected
+// (307) to the path with them unescaped; KeepUnchanged keeps them as
+// escapes that never separate segments; RejectRequest answers 400;
+// UnescapeAndForward serves the unescaped path. A path longer than
+// Config.MaxPathLength (DefaultMaxPathLength, 8 KiB, by default) as the
+// client sent it is answered 414 before it is normalized or matched. The
+// fields the client's Connection header names are removed when the
+// request arrives, before matching and filters.
 //
 // Every default of the CRDs is applied in one place when compiling: no
 // matches means PathPrefix "/"; no rules means one such rule; a path with no
@@ -66,8 +86,10 @@
 // The index walks candidates in exactly this order without scanning: a map
 // of listeners by hostname, a map of route hostnames (exact, then wildcard
 // suffixes from the longest), then per hostname an Exact-path map, the
-// ordered regular expressions, and a path-segment trie whose nodes hold
-// candidates already sorted. Matching allocates nothing.
+// regular expressions indexed by their literal prefix (a request runs only
+// those whose literal prefix its path starts with, merged back into
+// precedence order), and a path-segment trie whose nodes hold candidates
+// already sorted. Matching allocates nothing.
 //
 // # Filters
 //
@@ -86,6 +108,11 @@
 // headers. ExternalAuth (HTTP) asks its backend first: 200 lets the request
 // through with the allowed headers, anything else is returned to the
 // client, and an unreachable auth backend gives 503 (fail closed). The
+// names in allowedResponseHeaders are the auth service's alone: the
+// client's fields of those names (or of names differing only in case or
+// in "_" for "-") are removed before the check. A RequestRedirect that
+// would build an http(s) Location with an empty host (a request with an
+// empty or missing Host) answers 400 instead. The
 // spec's incompatible combinations (RequestRedirect with URLRewrite,
 // RequestRedirect with backendRefs, a single-use filter repeated) make the
 // rule invalid with reason IncompatibleFilters.
@@ -95,14 +122,16 @@
 // A Backend has the shape of http.RoundTripper, so the Router sees the
 // status of an answer before any byte reaches the client. Backends are
 // resolved when a Config is compiled: Services through Config.Services,
-// other kinds through Config.Extensions. Handler serves in process.
+// other kinds through Config.Extensions. InProcess serves an http.Handler
+// in process (only the Backends it makes, never another Backend that
+// merely has a ServeHTTP method).
 // Upstream proxies to network endpoints over HTTP/1.1 with a lean
 // transport of its own that parses answers strictly (a malformed answer
 // is a 502), closes idle connections after IdleConnTimeout (4s, shorter
 // than common backends' idle timeouts) and sends a request again on a new
 // connection when it meets one the backend closed and its body can be
 // sent again (none, up to 64 KiB, or GetBody); h2c (appProtocol
-// kubernetes.io/h2c) and WebSocket upgrades go through net/http's
+// kubernetes.io/h2c), TLS and WebSocket upgrades go through net/http's
 // transport. It balances by least request (power of two choices, the
 // default) or round robin, and ejects an endpoint after 5 consecutive
 // connection failures for 30s, doubling up to 300s; its endpoints can be
@@ -114,13 +143,55 @@
 // refuses connections (or has no healthy endpoint) answers 503, one that
 // fails after connecting 502.
 //
+// # gRPC
+//
+// GRPCRoutes (Config.GRPCRoutes) are compiled into the same table as
+// HTTPRoutes and attach to the same listeners (HTTP and HTTPS listeners
+// admit both kinds unless allowedRoutes.kinds says otherwise). A GRPCRoute
+// match applies to gRPC requests only (Content-Type application/grpc, with
+// or without a "+format"): its method match (Exact or RegularExpression,
+// RE2 over the whole name, on the service, the method or both) is matched
+// against the request path "/{service}/{method}", and its header matches
+// as an HTTPRoute's. Its filters (RequestHeaderModifier,
+// ResponseHeaderModifier, RequestMirror, ExtensionRef), weights and named
+// rules behave as an HTTPRoute's. Precedence is the one comparator's: after
+// the hostname, a GRPCRoute match comes before an HTTPRoute match, and
+// between GRPCRoute matches the service decides first (Exact, then
+// RegularExpression, then none; then the most characters), then the
+// method in the same way, then the header count, creation time, name and
+// rule order. Per hostname the index looks a request's service up in a
+// map of the Exact-service candidates, then walks the others.
+//
+// Following GEP-1016, a listener does not serve an HTTPRoute and a
+// GRPCRoute whose hostnames intersect: the older route (then the first in
+// "{namespace}/{name}" order) is served there, and the other reports
+// Accepted False with reason NotAllowedByListeners for the parentRefs that
+// attached it nowhere else.
+//
+// gRPC needs HTTP/2 end to end: serve plain listeners with h2c accepted
+// with prior knowledge (http.Server.Protocols with SetUnencryptedHTTP2),
+// HTTPS listeners with TLSConfig (which offers h2 through ALPN); proxy to
+// backends with an Upstream of appProtocol kubernetes.io/h2c, or serve a
+// gRPC server's http.Handler in process with InProcess (grpc-go's
+// Server.ServeHTTP). The Router does not see how the host serves: a
+// listener served without HTTP/2 still reports Accepted. The Router's own
+// answers to gRPC requests are gRPC statuses in a Trailers-Only response
+// (HTTP 200): UNIMPLEMENTED where no rule matches, UNAVAILABLE for a rule
+// or backendRef that cannot be served (GRPCRouteRule.BackendRefs) and for
+// 502 and 503, DEADLINE_EXCEEDED for timeouts, gRPC's HTTP mapping for the
+// rest.
+//
 // # Resilience
 //
 // timeouts.request bounds the whole exchange, retries and response body
 // included, and is answered with 504 even when an in-process handler
 // ignores its context; a stream that outlives it is cut. Unset means no
-// timeout. timeouts.backendRequest bounds each attempt; an attempt that
-// outlives it answers 504. A retry stanza (Gateway API v1.7) retries up to
+// timeout. timeouts.backendRequest bounds each attempt, at any kind of
+// backend; an attempt that outlives it answers 504. An in-process handler
+// under it runs in its own goroutine, so that its attempt fails (504, or a
+// retry) when the deadline passes even if it ignores its context; its
+// later writes go nowhere, and an answer it had started is cut off as a
+// proxied stream is. A retry stanza (Gateway API v1.7) retries up to
 // attempts times (default 1; 0 disables retries) the statuses listed in
 // codes, whatever the method, and connection errors, where the backend was
 // never reached; a reset after the request was sent answers 502 and is
@@ -138,6 +209,24 @@
 // header (see Config.SessionKey). Limit adds circuit breakers to a backend.
 // Waits use Config.Sleep and expiry Config.Now, so tests are exact.
 //
+// # Pre-routing filters
+//
+// Listener filters.requests (Gateway API v1.7, GEP-5224) run before route
+// matching, in list order: ExternalAuth and ExtensionRef filters may
+// change headers, path and method that matching then sees, or answer the
+// request themselves, but not its Host. See listenerfilter.go.
+//
+// # ListenerSets
+//
+// ListenerSets (GEP-1713) contribute listeners to the Gateways whose
+// spec.allowedListeners admits them; each Gateway then serves one merged
+// list (its own listeners first, then its ListenerSets' from the oldest),
+// in which a listener conflicting with an earlier one on port, protocol
+// or hostname is reported Conflicted and not served. Routes attach to a
+// ListenerSet's listeners through parentRefs of kind ListenerSet only.
+// Router.Gateway serves and TLSConfig terminates the merged listeners,
+// and GatewayRouter.Ports lists the ports to serve. See listenerset.go.
+//
 // # Extensions
 //
 // An Extension adds a kind of object that ExtensionRef filters or
@@ -154,8 +243,32 @@
 // NoMatchingListenerHostname, UnsupportedValue, IncompatibleFilters),
 // ResolvedRefs (BackendNotFound, InvalidKind, RefNotPermitted,
 // UnsupportedProtocol) and PartiallyInvalid; per Gateway listener, its
-// conditions and attached-route count. An invalid rule is dropped alone; an
-// invalid reference degrades only its share of traffic.
+// conditions and attached-route count; per ListenerSet, Accepted and
+// Programmed (NotAllowed, ParentNotAccepted, ListenersNotValid) and its
+// listeners'; per XTelemetryPolicy and target
+// Gateway, Accepted (Conflicted, TargetNotFound, Invalid) and ResolvedRefs.
+// An invalid rule is dropped alone; an invalid reference degrades only its
+// share of traffic.
+//
+// # Observability
+//
+// Config.Observer gets a Record of every request once the Router is done
+// with it: the Gateway, listener and port, route, rule and match, the
+// backendRef the weighted choice picked, the endpoint, every attempt with
+// its status, error class and timings, the status, sizes, duration,
+// upstream time to first byte, the limits that refused it and Envoy-like
+// response flags (NR, UH, UF, UO, UT, URX, UC, DC ...). The record lives
+// in the request's state: with no Observer nothing is recorded and
+// nothing more is allocated. Optional interfaces add span hooks
+// (RequestStarter, AttemptStarter) and events that belong to no request
+// (MirrorObserver, EndpointObserver, UpdateObserver); Observers fans out
+// to several. NewAccessLog writes access logs through log/slog; the
+// promroute and otelroute modules keep Prometheus metrics and
+// OpenTelemetry traces and metrics. Middleware around the Router reads
+// the record of a request it passes on with WithRecord. XTelemetryPolicies
+// are compiled per Gateway and handed to Observers (Record.Telemetry) and
+// to the host (Router.TelemetryPolicies). Config.NotFound serves what no
+// rule matches.
 //
 // # Concurrency
 //

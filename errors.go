@@ -9,14 +9,30 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Runtime errors. Backends and filters wrap them with %w; the Router maps
-// them to one status code each (see statusFor):
+// The sentinel errors. Backends and filters wrap them with %w, compile
+// problems (*Error) unwrap to the last four, and callers classify any of
+// them with errors.Is. The Router answers a request that fails with one
+// of them with one status code each, with a short plain-text body; any
+// other error a backend returns answers 502.
 //
-//	ErrNoRoute         404 no rule matches the request
-//	ErrInvalidRule     500 the matched rule or backendRef cannot be served
-//	ErrBackend         502 the backend failed or answered malformed data
-//	ErrNoEndpoint      503 the backend has no healthy endpoint, or a limit is reached
-//	ErrTimeout         504 a route timeout expired
+//	ErrNoRoute       404  no rule matches the request (Config.NotFound may serve it instead)
+//	ErrMisdirected   421  the Host names another listener than the TLS connection's SNI chose
+//	ErrInvalidRule   500  the matched rule or backendRef cannot be served (every weight is 0,
+//	                      no backendRefs, a reference that did not resolve)
+//	ErrNotFound      500  a referenced object (Service, XBackend, extension object, Secret)
+//	                      does not exist; reason BackendNotFound
+//	ErrInvalidKind   500  a reference names a kind the Router does not serve; reason InvalidKind
+//	ErrNotPermitted  500  a cross-namespace reference that no ReferenceGrant allows;
+//	                      reason RefNotPermitted
+//	ErrUnsupported   500  a value the Router does not support (an appProtocol, a field);
+//	                      reason UnsupportedValue or UnsupportedProtocol
+//	ErrBackend       502  the backend failed or answered malformed data
+//	ErrNoEndpoint    503  the backend has no healthy endpoint, could not be connected to,
+//	                      or a circuit breaker (Limit) refused the request
+//	ErrTimeout       504  the request timeout or the backendRequest timeout expired
+//
+// Record.Attempts[i].Err holds the error of an attempt that got no answer
+// and ErrorClass classifies it more finely.
 var (
 	ErrNoRoute      = errors.New("httproute: no matching route")
 	ErrInvalidRule  = errors.New("httproute: invalid rule or backendRef")
@@ -30,7 +46,8 @@ var (
 	ErrNotPermitted = errors.New("httproute: reference not permitted")
 )
 
-// statusFor is the one mapping from runtime errors to HTTP status codes.
+// statusFor is the one mapping from runtime errors to HTTP status codes,
+// the table of the sentinels' documentation.
 func statusFor(err error) int {
 	switch {
 	case errors.Is(err, ErrNoRoute):

@@ -1,6 +1,8 @@
 package httproute
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -28,5 +30,20 @@ func TestErrorString(t *testing.T) {
 				t.Errorf("Error()\n got: %s\nwant: %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestStatusOfEachSentinel pins the table of the sentinels' documentation:
+// one status code per sentinel, wrapped or not, 502 for anything else.
+func TestStatusOfEachSentinel(t *testing.T) {
+	want := map[error]int{
+		ErrNoRoute: 404, ErrMisdirected: 421, ErrInvalidRule: 500, ErrNotFound: 500, ErrInvalidKind: 500,
+		ErrNotPermitted: 500, ErrUnsupported: 500, ErrBackend: 502, ErrNoEndpoint: 503, ErrTimeout: 504,
+		errors.New("a backend's own error"): 502,
+	}
+	for err, code := range want {
+		if got := statusFor(fmt.Errorf("wrapped: %w", err)); got != code {
+			t.Errorf("%v: status %d, want %d", err, got, code)
+		}
 	}
 }

@@ -36,8 +36,12 @@ import (
 // that fails closed.
 //
 // A 200 answer lets the request through, with the headers listed in
-// http.allowedResponseHeaders set on it from the answer; when that list is
-// empty, every header of the answer is set except Host, hop-by-hop headers
+// http.allowedResponseHeaders set on it from the answer. Those names are
+// the auth service's alone: the client's own fields of those names (and of
+// names that differ only in case or in "_" for "-", which CGI-style
+// backends read as the same variable) are removed before the check, so
+// that an answer without one cannot let a forged value through. When the
+// list is empty, every header of the answer is set except Host, hop-by-hop headers
 // and those describing the answer's own message (Content-Length,
 // Content-Type, Content-Encoding, Date), which would corrupt the request.
 // Any other answer from 201 to 599 is returned to the client as it is:
@@ -165,6 +169,7 @@ func (a *extAuth) middleware(next http.Handler) http.Handler {
 func (a *extAuth) check(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
 	r2 := new(http.Request)
 	*r2 = *r
+	hdr, owned := a.withoutAnswerFields(r.Header)
 	body := io.Reader(http.NoBody)
 	var n int64
 	if a.maxBody > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
@@ -200,11 +205,11 @@ func (a *extAuth) check(w http.ResponseWriter, r *http.Request) (*http.Request, 
 		areq.Body, areq.GetBody = http.NoBody, nil
 	}
 	areq.Host = r.Host
-	if v := r.Header.Values("Authorization"); len(v) > 0 {
+	if v := hdr.Values("Authorization"); len(v) > 0 {
 		areq.Header["Authorization"] = slices.Clone(v)
 	}
 	for _, name := range a.reqHeaders {
-		if v := r.Header.Values(name); len(v) > 0 {
+		if v := hdr.Values(name); len(v) > 0 {
 			areq.Header[name] = slices.Clone(v)
 		}
 	}
@@ -221,11 +226,14 @@ func (a *extAuth) check(w http.ResponseWriter, r *http.Request) (*http.Request, 
 	switch {
 	case res.StatusCode == http.StatusOK:
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-		r2.Header = r.Header.Clone()
-		if r2.Header == nil {
-			r2.Header = http.Header{}
+		if !owned {
+			hdr = hdr.Clone()
 		}
-		a.copyAllowed(r2.Header, res.Header)
+		if hdr == nil {
+			hdr = http.Header{}
+		}
+		a.copyAllowed(hdr, res.Header)
+		r2.Header = hdr
 		return r2, true
 	case res.StatusCode > 200 && res.StatusCode < 600:
 		h := w.Header()
@@ -243,6 +251,52 @@ func (a *extAuth) check(w http.ResponseWriter, r *http.Request) (*http.Request, 
 		a.fail(w, r, fmt.Errorf("unexpected status %d", res.StatusCode))
 		return nil, false
 	}
+}
+
+// withoutAnswerFields returns h without the client's fields that only the
+// auth answer may set (allowedResponseHeaders, see sameFieldName), and
+// whether the result is a copy.
+func (a *extAuth) withoutAnswerFields(h http.Header) (http.Header, bool) {
+	owned := false
+	for k := range h {
+		for _, name := range a.respHeaders {
+			if sameFieldName(k, name) {
+				if !owned {
+					h, owned = h.Clone(), true
+				}
+				delete(h, k)
+				break
+			}
+		}
+	}
+	return h, owned
+}
+
+// sameFieldName reports whether the header names a and b are equal
+// without regard to case or to "_" against "-".
+func sameFieldName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // copyAllowed sets on the request headers h the allowed headers of the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/httproute/httproute"
 	"github.com/httproute/httproute/httproutetest"
+	"github.com/httproute/httproute/validation"
 )
 
 func extAuthRoute(config string) string {
@@ -40,7 +41,7 @@ func authServer(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestExtAuthHTTP(t *testing.T) {
-	env := httproutetest.New(t, httproutetest.Options{}, extAuthRoute(`        http:
+	env := httproutetest.New(t, httproutetest.Options{Channel: validation.Experimental}, extAuthRoute(`        http:
           path: /check/
           allowedHeaders: [x-tenant]
           allowedResponseHeaders: [X-User]
@@ -75,7 +76,8 @@ func TestExtAuthHTTP(t *testing.T) {
 }
 
 func TestExtAuthAllResponseHeadersAndBody(t *testing.T) {
-	env := httproutetest.New(t, httproutetest.Options{Network: true}, extAuthRoute(`        forwardBody: {maxSize: 8}
+	env := httproutetest.New(t, httproutetest.Options{Network: true, Channel: validation.Experimental}, extAuthRoute(`        forwardBody: {maxSize: 8}
+        http: {}
 `))
 	auth := env.Backend("default", "auth", 9000)
 	auth.SetHandler(http.HandlerFunc(authServer))
@@ -106,9 +108,10 @@ func TestExtAuthFailsClosed(t *testing.T) {
 	}
 	var logs syncBuffer
 	env := httproutetest.New(t, httproutetest.Options{
+		Channel:  validation.Experimental,
 		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
 		Backends: httproute.Services{{Namespace: "default", Name: "auth", Port: 9000}: down},
-	}, extAuthRoute(""))
+	}, extAuthRoute("        http: {}\n"))
 	env.Run(t, []httproutetest.Case{{Name: "unreachable auth backend", Request: httproutetest.Request{Header: http.Header{"Authorization": {"Bearer good"}}},
 		Want: httproutetest.Want{Status: http.StatusServiceUnavailable, Backend: "-"}}})
 	if !strings.Contains(logs.String(), `msg="external auth failed" backend=default/auth:9000`) {
@@ -116,11 +119,12 @@ func TestExtAuthFailsClosed(t *testing.T) {
 	}
 
 	// An auth backend that does not resolve: the filter answers 500.
-	env = httproutetest.New(t, httproutetest.Options{}, route("r", `  - filters:
+	env = httproutetest.New(t, httproutetest.Options{Channel: validation.Experimental}, route("r", `  - filters:
     - type: ExternalAuth
       externalAuth:
         protocol: HTTP
         backendRef: {name: auth, namespace: other, port: 9000}
+        http: {}
     backendRefs:
     - {name: web, port: 80}
 `))

@@ -41,6 +41,11 @@ func SupportedFeatures() []features.FeatureName {
 		features.SupportHTTPRouteRetryCodes,
 		features.SupportHTTPRouteBackendURLRewrite,
 		features.SupportGatewayRouteHostnameIntersectionPrecedence,
+		features.SupportGatewayListenerFilters,
 		features.SupportHTTPRouteRetryConnectionError,
+		features.SupportGRPCRoute,
+		features.SupportGRPCRouteNamedRouteRule,
+		features.SupportGRPCRouteRequestHeaderModifier,
+		features.SupportListenerSet,
 	}
 }

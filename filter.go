@@ -67,10 +67,13 @@ var supportedFilterTypes = []gatewayv1.HTTPRouteFilterType{
 }
 
 // filters compiles a list of filters, at rule level or backendRef level.
-// hasBackends reports whether the rule has backendRefs, which a
-// RequestRedirect at rule level forbids. Combinations the spec forbids make
-// the whole rule invalid with reason IncompatibleFilters.
-func (rc *ruleCompiler) filters(list []gatewayv1.HTTPRouteFilter, path *field.Path, hasBackends bool) ([]middleware, *Error) {
+// noRedirect reports whether a RequestRedirect is forbidden: at rule level
+// when the rule has backendRefs. Combinations the spec forbids make the
+// whole rule invalid with reason IncompatibleFilters.
+func (rc *ruleCompiler) filters(list []gatewayv1.HTTPRouteFilter, path *field.Path, noRedirect bool) ([]middleware, *Error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
 	seen := map[gatewayv1.HTTPRouteFilterType]int{}
 	for i, f := range list {
 		if j, dup := seen[f.Type]; dup && singleUse[f.Type] {
@@ -84,8 +87,7 @@ func (rc *ruleCompiler) filters(list []gatewayv1.HTTPRouteFilter, path *field.Pa
 		return nil, rc.c.routeError(rc.route, reasonIncompatibleFilters, field.Invalid(path, "RequestRedirect, URLRewrite",
 			"May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both"))
 	}
-	isRuleLevel := path.String() == rc.path.Child("filters").String()
-	if redirect && hasBackends && isRuleLevel {
+	if redirect && noRedirect {
 		return nil, rc.c.routeError(rc.route, reasonIncompatibleFilters, field.Invalid(rc.path, "RequestRedirect",
 			"RequestRedirect filter must not be used together with backendRefs"))
 	}
@@ -378,7 +380,10 @@ func (rc *ruleCompiler) compilePathModifier(p *gatewayv1.HTTPPathModifier, path 
 		if p.ReplaceFullPath == nil {
 			return nil, field.Required(path.Child("replaceFullPath"), "replaceFullPath must be specified when type is set to 'ReplaceFullPath'")
 		}
-		return &pathModifier{full: p.ReplaceFullPath}, nil
+		// Replacements are normalized like request paths (CleanPath), so
+		// that a path built from one and a normal request path is normal.
+		full := cleanPath(*p.ReplaceFullPath)
+		return &pathModifier{full: &full}, nil
 	case gatewayv1.PrefixMatchHTTPPathModifier:
 		if p.ReplacePrefixMatch == nil {
 			return nil, field.Required(path.Child("replacePrefixMatch"), "replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'")
@@ -389,7 +394,8 @@ func (rc *ruleCompiler) compilePathModifier(p *gatewayv1.HTTPPathModifier, path 
 					"ReplacePrefixMatch is only compatible with a PathPrefix match")
 			}
 		}
-		return &pathModifier{prefix: p.ReplacePrefixMatch, trimmed: strings.TrimRight(*p.ReplacePrefixMatch, "/")}, nil
+		prefix := cleanPath(*p.ReplacePrefixMatch)
+		return &pathModifier{prefix: &prefix, trimmed: strings.TrimRight(prefix, "/")}, nil
 	default:
 		return nil, field.NotSupported(path.Child("type"), p.Type,
 			[]gatewayv1.HTTPPathModifierType{gatewayv1.FullPathHTTPPathModifier, gatewayv1.PrefixMatchHTTPPathModifier})
@@ -401,9 +407,6 @@ func (rc *ruleCompiler) compilePathModifier(p *gatewayv1.HTTPPathModifier, path 
 // where the prefix and the rest of the path meet.
 func (pm *pathModifier) apply(p string, m *routeMatch) string {
 	if pm.full != nil {
-		if *pm.full == "" || (*pm.full)[0] != '/' {
-			return "/" + *pm.full
-		}
 		return *pm.full
 	}
 	if m == nil || m.kind != pathPrefix || !hasPathPrefix(p, m.path) {
@@ -484,6 +487,12 @@ func (rd *redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if host == "" {
 		host = requestHostKeepCase(r.Host)
 	}
+	if host == "" {
+		// An http(s) URI must have a host (RFC 9110 section 4.2.1):
+		// "https:///evil.com/x" is read by browsers as another site.
+		writeStatus(w, http.StatusBadRequest)
+		return
+	}
 	var port int32
 	switch {
 	case rd.port != 0:
@@ -543,11 +552,13 @@ func requestHostKeepCase(h string) string {
 	return h
 }
 
-// setEscapedPath sets the path of u from an escaped path.
+// setEscapedPath sets the path of u from an escaped path, as url.Parse
+// would: Path decoded, RawPath set only when the escaping is not the one
+// url.URL.EscapedPath would produce from Path.
 func setEscapedPath(u *url.URL, escaped string) {
 	if p, err := url.PathUnescape(escaped); err == nil {
 		u.Path = p
-		if p == escaped {
+		if defaultEncoded(escaped) {
 			u.RawPath = ""
 		} else {
 			u.RawPath = escaped
@@ -555,6 +566,36 @@ func setEscapedPath(u *url.URL, escaped string) {
 		return
 	}
 	u.Path, u.RawPath = escaped, ""
+}
+
+// defaultEncoded reports whether escaped is exactly how url.URL escapes
+// its decoded form: every escape is upper-case and stands for a byte
+// url.URL escapes, and no raw byte is one it would escape. It does not
+// allocate.
+func defaultEncoded(escaped string) bool {
+	for i := 0; i < len(escaped); i++ {
+		c := escaped[i]
+		if c == '%' {
+			if d, ok := escapeAt(escaped, i); !ok || !upperEscape(escaped, i) || !urlEscapes(d) {
+				return false
+			}
+			i += 2
+			continue
+		}
+		if urlEscapes(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// urlEscapes reports whether url.URL.EscapedPath escapes the byte c of a
+// path.
+func urlEscapes(c byte) bool {
+	if isUnreserved(c) {
+		return false
+	}
+	return strings.IndexByte("$&+,/:;=@", c) < 0
 }
 
 // rewrite is a compiled HTTPURLRewriteFilter.
@@ -614,11 +655,13 @@ func (rc *ruleCompiler) extensionFilter(ref *gatewayv1.LocalObjectReference, pat
 	}
 	oref := ObjectRef{Group: gk.Group, Kind: gk.Kind, Namespace: rc.route.namespace, Name: string(ref.Name)}
 	oref.Object = rc.c.objects[objectKey{gk.Group, gk.Kind, oref.Namespace, oref.Name}]
+	rc.c.recordObject(gk, oref.Namespace, oref.Name, oref.Object)
 	oref.Secret = rc.c.secretLookup(gk.Group, gk.Kind, oref.Namespace)
 	if ext.New != nil && oref.Object == nil {
 		return fail(reasonBackendNotFound, field.NotFound(path.Child("name"), string(ref.Name)))
 	}
 	f, err := safeBuildFilter(ext, oref)
+	rc.c.closers.add(f)
 	if err != nil {
 		return fail(reasonUnsupportedValue, field.Invalid(path.Child("name"), string(ref.Name), err.Error()))
 	}

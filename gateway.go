@@ -12,7 +12,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// listener is one compiled Gateway listener.
+// listener is one compiled Gateway listener, or one listener a
+// ListenerSet contributes to its Gateway (listenerset.go).
 type listener struct {
 	gateway  types.NamespacedName
 	gw       *gatewayv1.Gateway
@@ -23,10 +24,21 @@ type listener struct {
 	// implicit is the catch-all listener of a Config without Gateways.
 	implicit bool
 
+	// set is the ListenerSet that declares the listener, zero for the
+	// Gateway's own; namespace is the declaring object's namespace, the
+	// one allowedRoutes' Same admits.
+	set       types.NamespacedName
+	namespace string
+	// conflicted reports whether the listener lost its port or hostname
+	// to another listener of its Gateway (Conflicted True).
+	conflicted bool
+
 	from     gatewayv1.FromNamespaces
 	selector labels.Selector
-	// allowsHTTPRoute reports whether allowedRoutes.kinds admits HTTPRoute.
+	// allowsHTTPRoute reports whether allowedRoutes.kinds admits HTTPRoute,
+	// allowsGRPCRoute whether it admits GRPCRoute.
 	allowsHTTPRoute bool
+	allowsGRPCRoute bool
 	// accepted reports whether routes may attach to the listener (it is
 	// counted in attachedRoutes); ready whether it also serves them (its
 	// references resolved, so it is programmed).
@@ -40,20 +52,50 @@ type listener struct {
 	// for the listener's status.
 	routes   []attachment
 	attached int32
+
+	// pre are the listener's compiled pre-routing filters, filters their
+	// spec (listenerfilter.go).
+	pre     []middleware
+	filters *gatewayv1.ListenerFilters
 }
 
 var httpRouteKind = gatewayv1.RouteGroupKind{Group: ptr(gatewayv1.Group(gatewayv1.GroupName)), Kind: "HTTPRoute"}
 
 func ptr[T any](v T) *T { return &v }
 
+// listenerOwner is the object whose spec.listeners declares listeners: a
+// Gateway, or a ListenerSet contributing them to its parent Gateway. The
+// owner's kind and namespace are what ReferenceGrants are checked for
+// (a Gateway's grants are not a ListenerSet's, GEP-1713).
+type listenerOwner struct {
+	kind            string // "Gateway" or "ListenerSet"
+	namespace, name string
+	generation      int64
+	// gateway is the Gateway the listeners belong to.
+	gateway *gatewayv1.Gateway
+}
+
+func gatewayOwner(gw *gatewayv1.Gateway) listenerOwner {
+	return listenerOwner{kind: "Gateway", namespace: gw.Namespace, name: gw.Name, generation: gw.Generation, gateway: gw}
+}
+
 // compileListeners compiles the listeners of one Gateway and reports their
 // conditions.
 func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
-	gen := gw.Generation
+	out := c.compileListenerList(gatewayOwner(gw), gw.Spec.Listeners)
+	c.markConflicts(out)
+	return out
+}
+
+// compileListenerList compiles the listeners an owner declares, each on
+// its own: conflicts between them are the caller's to mark.
+func (c *compiler) compileListenerList(o listenerOwner, listeners []gatewayv1.Listener) []*listener {
+	gw := o.gateway
+	gen := o.generation
 	nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 	var out []*listener
-	for i := range gw.Spec.Listeners {
-		ls := &gw.Spec.Listeners[i]
+	for i := range listeners {
+		ls := &listeners[i]
 		l := &listener{
 			gateway:  nn,
 			gw:       gw,
@@ -61,6 +103,10 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 			port:     ls.Port,
 			protocol: ls.Protocol,
 			from:     gatewayv1.NamespacesFromSame,
+		}
+		l.namespace = o.namespace
+		if o.kind == "ListenerSet" {
+			l.set = types.NamespacedName{Namespace: o.namespace, Name: o.name}
 		}
 		if ls.Hostname != nil {
 			l.hostname = strings.ToLower(string(*ls.Hostname))
@@ -75,7 +121,8 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 			acceptedMsg = fmt.Sprintf("protocol %q is not supported; this gateway serves HTTP and HTTPS", ls.Protocol)
 		}
 
-		// allowedRoutes.kinds: only HTTPRoute is served.
+		// allowedRoutes.kinds: HTTPRoute and GRPCRoute are served, on HTTP
+		// and HTTPS listeners (on TLS ones they are invalid kinds).
 		if ar := ls.AllowedRoutes; ar != nil && len(ar.Kinds) > 0 {
 			var bad []string
 			for _, k := range ar.Kinds {
@@ -83,9 +130,15 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 				if k.Group != nil {
 					g = string(*k.Group)
 				}
-				if g == gatewayv1.GroupName && k.Kind == "HTTPRoute" {
+				httpish := ls.Protocol == gatewayv1.HTTPProtocolType || ls.Protocol == gatewayv1.HTTPSProtocolType
+				if g == gatewayv1.GroupName && k.Kind == "HTTPRoute" && httpish {
 					l.allowsHTTPRoute = true
 					l.supportedKinds = append(l.supportedKinds, httpRouteKind)
+					continue
+				}
+				if g == gatewayv1.GroupName && k.Kind == "GRPCRoute" && httpish {
+					l.allowsGRPCRoute = true
+					l.supportedKinds = append(l.supportedKinds, grpcRouteKind)
 					continue
 				}
 				bad = append(bad, g+"/"+string(k.Kind))
@@ -95,8 +148,8 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 				resolvedMsg = "unsupported route kinds: " + strings.Join(bad, ", ")
 			}
 		} else if accepted {
-			l.allowsHTTPRoute = true
-			l.supportedKinds = []gatewayv1.RouteGroupKind{httpRouteKind}
+			l.allowsHTTPRoute, l.allowsGRPCRoute = true, true
+			l.supportedKinds = []gatewayv1.RouteGroupKind{httpRouteKind, grpcRouteKind}
 		}
 		if l.supportedKinds == nil {
 			l.supportedKinds = []gatewayv1.RouteGroupKind{}
@@ -128,10 +181,22 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 			}
 		}
 
+		// Pre-routing filters (GEP-5224).
+		if accepted {
+			pre, acc, res := c.compileListenerFilters(o, i, ls)
+			l.pre, l.filters = pre, ls.Filters
+			if acc.reason != "" {
+				accepted, acceptedReason, acceptedMsg = false, acc.reason, acc.msg
+			}
+			if res.reason != "" && resolved {
+				resolved, resolvedReason, resolvedMsg = false, res.reason, res.msg
+			}
+		}
+
 		// TLS for HTTPS listeners.
 		certsOK := true
 		if ls.Protocol == gatewayv1.HTTPSProtocolType && accepted {
-			ok, reason, msg := c.listenerCerts(gw, ls, l)
+			ok, reason, msg := c.listenerCerts(o, ls, l)
 			if !ok {
 				certsOK = false
 				resolved, resolvedReason, resolvedMsg = false, reason, msg
@@ -155,11 +220,10 @@ func (c *compiler) compileListeners(gw *gatewayv1.Gateway) []*listener {
 			condition(string(gatewayv1.ListenerConditionConflicted), false, string(gatewayv1.ListenerReasonNoConflicts), "", gen, now),
 		}
 		if !l.ready {
-			c.warn("Gateway", gw.Namespace, gw.Name, fmt.Sprintf("listener %q is not ready: %s %s", ls.Name, acceptedMsg, resolvedMsg))
+			c.warn(o.kind, o.namespace, o.name, fmt.Sprintf("listener %q is not ready: %s %s", ls.Name, acceptedMsg, resolvedMsg))
 		}
 		out = append(out, l)
 	}
-	c.markConflicts(out)
 	return out
 }
 
@@ -172,7 +236,7 @@ func (c *compiler) markConflicts(ls []*listener) {
 				continue
 			}
 			for _, l := range []*listener{a, b} {
-				l.accepted, l.ready = false, false
+				l.accepted, l.ready, l.conflicted = false, false, true
 				for j := range l.conditions {
 					switch l.conditions[j].Type {
 					case string(gatewayv1.ListenerConditionConflicted):
@@ -191,7 +255,7 @@ func (c *compiler) markConflicts(ls []*listener) {
 
 // listenerCerts loads the certificates of an HTTPS listener. It reports
 // whether all references resolved, and if not the reason and message.
-func (c *compiler) listenerCerts(gw *gatewayv1.Gateway, ls *gatewayv1.Listener, l *listener) (bool, string, string) {
+func (c *compiler) listenerCerts(o listenerOwner, ls *gatewayv1.Listener, l *listener) (bool, string, string) {
 	if ls.TLS == nil {
 		return false, string(gatewayv1.ListenerReasonInvalidCertificateRef), "HTTPS listener has no tls configuration"
 	}
@@ -209,14 +273,14 @@ func (c *compiler) listenerCerts(gw *gatewayv1.Gateway, ls *gatewayv1.Listener, 
 		if ref.Kind != nil {
 			kind = string(*ref.Kind)
 		}
-		ns := gw.Namespace
+		ns := o.namespace
 		if ref.Namespace != nil {
 			ns = string(*ref.Namespace)
 		}
 		if group != "" || kind != "Secret" {
 			return false, string(gatewayv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("certificateRefs[%d]: unsupported kind %s/%s", i, group, kind)
 		}
-		if !c.grants.allows(gatewayv1.GroupName, "Gateway", gw.Namespace, "", "Secret", ns, string(ref.Name)) {
+		if !c.grants.allows(gatewayv1.GroupName, o.kind, o.namespace, "", "Secret", ns, string(ref.Name)) {
 			return false, string(gatewayv1.ListenerReasonRefNotPermitted), fmt.Sprintf("certificateRefs[%d]: secret %s/%s is in another namespace and no ReferenceGrant allows it", i, ns, ref.Name)
 		}
 		sec := c.secrets[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}]
@@ -237,17 +301,10 @@ func (c *compiler) listenerCerts(gw *gatewayv1.Gateway, ls *gatewayv1.Listener, 
 func (c *compiler) gatewayStatus(gw *gatewayv1.Gateway, ls []*listener) gatewayv1.GatewayStatus {
 	gen := gw.Generation
 	st := gatewayv1.GatewayStatus{}
-	allReady, anyReady, allResolved := true, false, true
+	allReady, allResolved := true, true
 	for _, l := range ls {
-		st.Listeners = append(st.Listeners, gatewayv1.ListenerStatus{
-			Name:           l.name,
-			SupportedKinds: l.supportedKinds,
-			AttachedRoutes: l.attached,
-			Conditions:     l.conditions,
-		})
-		if l.ready {
-			anyReady = true
-		} else {
+		st.Listeners = append(st.Listeners, l.status())
+		if !l.ready {
 			allReady = false
 		}
 		for _, cond := range l.conditions {
@@ -260,7 +317,7 @@ func (c *compiler) gatewayStatus(gw *gatewayv1.Gateway, ls []*listener) gatewayv
 	if !allReady {
 		acceptedReason = string(gatewayv1.GatewayReasonListenersNotValid)
 	}
-	accepted := anyReady || len(ls) == 0
+	accepted := gatewayAccepted(ls)
 	programmedReason := string(gatewayv1.GatewayReasonProgrammed)
 	if !accepted {
 		programmedReason = string(gatewayv1.GatewayReasonInvalid)
@@ -280,6 +337,33 @@ func (c *compiler) gatewayStatus(gw *gatewayv1.Gateway, ls []*listener) gatewayv
 	return st
 }
 
+// status is the listener's entry in its Gateway's (or ListenerSet's)
+// status.listeners.
+func (l *listener) status() gatewayv1.ListenerStatus {
+	return gatewayv1.ListenerStatus{
+		Name:           l.name,
+		SupportedKinds: l.supportedKinds,
+		AttachedRoutes: l.attached,
+		Conditions:     l.conditions,
+	}
+}
+
+// gatewayAccepted reports whether a Gateway with the listeners ls is
+// Accepted: it has no listeners or at least one that serves. Its
+// ListenerSets' listeners do not count (GEP-1713: the Gateway's
+// conditions reflect its own configuration).
+func gatewayAccepted(ls []*listener) bool {
+	if len(ls) == 0 {
+		return true
+	}
+	for _, l := range ls {
+		if l.ready {
+			return true
+		}
+	}
+	return false
+}
+
 // admits reports whether the listener admits HTTPRoutes from namespace ns
 // (the namespace tier of allowedRoutes).
 func (l *listener) admitsNamespace(ns string, nsLabels map[string]map[string]string) bool {
@@ -287,7 +371,7 @@ func (l *listener) admitsNamespace(ns string, nsLabels map[string]map[string]str
 	case gatewayv1.NamespacesFromAll:
 		return true
 	case gatewayv1.NamespacesFromSame:
-		return l.implicit || ns == l.gateway.Namespace
+		return l.implicit || ns == l.namespace
 	case gatewayv1.NamespacesFromSelector:
 		return l.selector != nil && l.selector.Matches(labels.Set(nsLabels[ns]))
 	default:
@@ -309,7 +393,8 @@ func (l *listener) admitsNamespace(ns string, nsLabels map[string]map[string]str
 //	http.Serve(ln, router)
 //
 // A request whose Host selects a different listener of the port than the
-// connection's SNI gets 421 Misdirected Request.
+// one whose certificate the handshake used gets 421 Misdirected Request,
+// with or without SNI (without, that is the listener without hostname).
 func (rt *Router) TLSConfig(p int32) *tls.Config { return rt.tlsConfig(p, nil) }
 
 func (rt *Router) tlsConfig(p int32, gw *types.NamespacedName) *tls.Config {

@@ -9,19 +9,33 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/httproute/httproute/internal/pathtrie"
+	"github.com/httproute/httproute/internal/prefixtrie"
 )
 
 // table is one compiled, immutable routing table. Routers swap whole tables.
 type table struct {
 	env    *env
 	status Status
+	// routes are the table's routes in Config order, with their parent
+	// statuses (Status builds its HTTPRoutes from them).
+	routes []*cachedRoute
+	// closers are the io.Closers extensions built for the table.
+	closers closers
 	// listenerSet holds the listeners of every Gateway; gateways holds
 	// each Gateway's own, for hosts that serve Gateways at separate
 	// addresses (Router.Gateway).
 	listenerSet
 	gateways map[types.NamespacedName]*listenerSet
+	// ports are the ports each Gateway serves (GatewayRouter.Ports).
+	ports map[types.NamespacedName][]ListenerPort
 	// implicit is the catch-all listener of a Config without Gateways.
 	implicit *listener
+	// paths is how request paths are normalized and bounded.
+	paths pathPolicy
+	// problems are those found in the Config (see ConfigUpdate).
+	problems []error
+	// telemetry is the XTelemetryPolicy of each Gateway that has one.
+	telemetry map[types.NamespacedName]*TelemetryPolicy
 }
 
 // listenerSet indexes listeners by port; all holds every listener of the
@@ -54,13 +68,6 @@ func (s *listenerSet) add(l *listener) {
 	s.all.group(l.hostname).add(l)
 }
 
-func (s *listenerSet) sort() {
-	for _, p := range s.ports {
-		p.sort()
-	}
-	s.all.sort()
-}
-
 // portIndex selects, among the listeners of one port, the one a request
 // belongs to: the listener whose hostname matches the request host most
 // specifically (exact, then the longest wildcard, then no hostname). This is
@@ -79,6 +86,15 @@ type listenerGroup struct {
 	hostname  string
 	listeners []*listener
 	hosts     hostIndex
+	// paths are the path indexes by route hostname with what they were
+	// built from, for the next table to share; contrib and seen collect
+	// that while the table is built.
+	paths   map[string]*builtPaths
+	contrib map[string][]contribution
+	seen    map[routeHost]bool
+	// pre runs the pre-routing filters of the group's listeners, then
+	// routes within the group; nil when they have none.
+	pre http.Handler
 }
 
 // hostIndex selects routes by the hostname they attached under: exact
@@ -92,12 +108,89 @@ type hostIndex struct {
 }
 
 // pathIndex holds the candidates of one hostname: Exact paths in a map,
-// regular expressions in precedence order, prefixes in a segment trie. Every
-// list is sorted by compareCandidates.
+// regular expressions indexed by their literal prefixes, prefixes in a
+// segment trie. Every list is sorted by compareCandidates.
 type pathIndex struct {
 	exact  map[string][]*candidate
-	regex  []*candidate
+	regex  regexIndex
 	prefix pathtrie.Tree[[]*candidate]
+	// grpc holds the GRPCRoute candidates, nil when there are none.
+	grpc *grpcIndex
+}
+
+// regexIndex holds the RegularExpression candidates of one hostname in
+// precedence order, and indexes them by the literal prefix of their
+// pattern (routeMatch.literal): a request runs only the expressions whose
+// literal prefix its path starts with, which are the only ones that can
+// match it. Thousands of patterns with distinct prefixes then cost a
+// request about what a few do.
+type regexIndex struct {
+	list []*candidate
+	// byLiteral maps each literal prefix to the positions in list of the
+	// candidates that have it, ascending.
+	byLiteral prefixtrie.Tree[[]int]
+}
+
+func (ri *regexIndex) sort() {
+	slices.SortStableFunc(ri.list, compareCandidates)
+	ri.byLiteral = prefixtrie.Tree[[]int]{}
+	for i, c := range ri.list {
+		slot := ri.byLiteral.Insert(c.match.literal)
+		*slot = append(*slot, i)
+	}
+}
+
+// each calls fn, in precedence order, with the candidates whose literal
+// prefix path starts with, until fn returns true. It does not allocate
+// unless more than 8 literal prefixes of the hostname nest in path.
+func (ri *regexIndex) each(path string, fn func(*candidate) bool) {
+	if len(ri.list) == 0 {
+		return
+	}
+	var buf [8]*[]int
+	lists := ri.byLiteral.Match(path, buf[:0])
+	if len(lists) == 1 {
+		for _, i := range *lists[0] {
+			if fn(ri.list[i]) {
+				return
+			}
+		}
+		return
+	}
+	// Merge the ascending lists: the smallest position first.
+	var posBuf [8]int
+	pos := posBuf[:0]
+	for range lists {
+		pos = append(pos, 0)
+	}
+	for {
+		best, bestAt := -1, 0
+		for j, l := range lists {
+			if pos[j] < len(*l) && (best < 0 || (*l)[pos[j]] < best) {
+				best, bestAt = (*l)[pos[j]], j
+			}
+		}
+		if best < 0 {
+			return
+		}
+		pos[bestAt]++
+		if fn(ri.list[best]) {
+			return
+		}
+	}
+}
+
+// find returns the first candidate in precedence order that matches r.
+func (ri *regexIndex) find(path string, r *http.Request) *candidate {
+	var found *candidate
+	ri.each(path, func(c *candidate) bool {
+		if c.match.matches(r, path) {
+			found = c
+			return true
+		}
+		return false
+	})
+	return found
 }
 
 // attachment is a route attached to a listener under some hostnames.
@@ -106,19 +199,20 @@ type attachment struct {
 	hosts []hostAttachment
 }
 
-// attach records that route r serves on listener l under hosts.
+// attach records that route r serves on listener l under hosts. The
+// caller attaches a route to a listener once, however many of its
+// parentRefs select the listener.
 func (l *listener) attach(r *compiledRoute, hosts []hostAttachment) {
-	for _, a := range l.routes {
-		if a.route == r {
-			return
-		}
-	}
 	l.routes = append(l.routes, attachment{route: r, hosts: hosts})
 	l.attached++
 }
 
-// build indexes the routes attached to the listeners.
-func (t *table) build(listeners []*listener) {
+// build indexes the routes attached to the listeners. Where prev (the
+// table being replaced, or nil) indexed exactly the same routes under a
+// hostname of a listener group, its path index is shared instead of
+// built again: an Update that changes a few routes rebuilds only the path
+// indexes of their hostnames.
+func (t *table) build(listeners []*listener, prev *table) {
 	t.listenerSet = *newListenerSet()
 	t.gateways = map[types.NamespacedName]*listenerSet{}
 	for _, l := range listeners {
@@ -134,10 +228,136 @@ func (t *table) build(listeners []*listener) {
 		}
 		gs.add(l)
 	}
-	t.listenerSet.sort()
-	for _, gs := range t.gateways {
-		gs.sort()
+	var prevSet *listenerSet
+	if prev != nil {
+		prevSet = &prev.listenerSet
 	}
+	t.listenerSet.finish(prevSet)
+	t.listenerSet.each(func(g *listenerGroup) { g.preRouting(t) })
+	for gw, gs := range t.gateways {
+		var p *listenerSet
+		if prev != nil {
+			p = prev.gateways[gw]
+		}
+		gs.finish(p)
+		gs.each(func(g *listenerGroup) { g.preRouting(t) })
+	}
+}
+
+// each calls fn with every listener group of the set.
+func (s *listenerSet) each(fn func(*listenerGroup)) {
+	for _, p := range append([]*portIndex{s.all}, mapValues(s.ports)...) {
+		for _, g := range p.exact {
+			fn(g)
+		}
+		for _, g := range p.wildcard {
+			fn(g)
+		}
+		if p.any != nil {
+			fn(p.any)
+		}
+	}
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// finish builds the path indexes of every group of the set, sharing those
+// of prev that were built from the same contributions.
+func (s *listenerSet) finish(prev *listenerSet) {
+	for port, p := range s.ports {
+		var pp *portIndex
+		if prev != nil {
+			pp = prev.ports[port]
+		}
+		p.finish(pp)
+	}
+	var pall *portIndex
+	if prev != nil {
+		pall = prev.all
+	}
+	s.all.finish(pall)
+}
+
+func (p *portIndex) finish(prev *portIndex) {
+	find := func(hostname string) *listenerGroup {
+		if prev == nil {
+			return nil
+		}
+		return prev.lookup(hostname)
+	}
+	for _, g := range p.exact {
+		g.finish(find(g.hostname))
+	}
+	for _, g := range p.wildcard {
+		g.finish(find(g.hostname))
+	}
+	if p.any != nil {
+		p.any.finish(find(""))
+	}
+}
+
+// lookup returns the group of a listener hostname, nil when there is none.
+func (p *portIndex) lookup(hostname string) *listenerGroup {
+	switch {
+	case hostname == "":
+		return p.any
+	case strings.HasPrefix(hostname, "*."):
+		return p.wildcard[hostname[1:]]
+	default:
+		return p.exact[hostname]
+	}
+}
+
+// contribution is one route attached under one hostname to one listener
+// of a group: what a path index is built from. The listener is kept by
+// its identity, not its object, so that a shared path index does not keep
+// the previous table's listeners alive; the hostname points into the
+// route's own cache of them (compiledRoute.hostsOn).
+type contribution struct {
+	listener *listenerID
+	route    *compiledRoute
+	host     *hostAttachment
+}
+
+// listenerID is what candidates carry of their listener; set is the
+// ListenerSet that declares it, zero for a Gateway's own listener.
+type listenerID struct {
+	gateway types.NamespacedName
+	set     types.NamespacedName
+	name    gatewayv1.SectionName
+	port    int32
+}
+
+// same reports whether two contributions give the same candidates: the
+// same compiled route under the same hostnames, on a listener of the same
+// Gateway, name and port.
+func (c contribution) same(o contribution) bool {
+	return c.route == o.route && (c.host == o.host || *c.host == *o.host) &&
+		(c.listener == o.listener || *c.listener == *o.listener)
+}
+
+// builtPaths is a path index with the contributions it was built from.
+type builtPaths struct {
+	from []contribution
+	pi   *pathIndex
+}
+
+func sameContributions(a, b []contribution) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].same(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *portIndex) group(hostname string) *listenerGroup {
@@ -165,121 +385,136 @@ func (p *portIndex) group(hostname string) *listenerGroup {
 	return g
 }
 
-// add indexes the routes attached to l in the group.
+// add records the routes attached to l for the group's path indexes,
+// once per route and route hostname however many of the group's listeners
+// they attached to.
 func (g *listenerGroup) add(l *listener) {
 	g.listeners = append(g.listeners, l)
-	for _, a := range l.routes {
-		for _, h := range a.hosts {
-			// Routes are indexed and ranked by their own hostname: within
-			// the listener the request was matched to, an exact route
-			// hostname comes before a wildcard one, and a longer wildcard
-			// before a shorter one, whatever the intersections are.
-			pi := g.hosts.path(h.key)
-			rank := rankHost(h.key)
-			for _, ru := range a.route.rules {
-				if ru.invalid != nil {
-					continue
-				}
-				for mi, m := range ru.matches {
-					c := &candidate{host: rank, match: m, rule: ru, matchIndex: mi, port: l.port}
-					c.info = newMatchInfo(l, h.host, ru, mi, m)
-					pi.add(c)
+	if g.contrib == nil {
+		g.contrib = map[string][]contribution{}
+	}
+	// A listener's routes are distinct; a route is seen twice only when
+	// it attached to two listeners of the group (merged across Gateways
+	// or ports), which the set catches once a second listener joins.
+	dedupe := len(g.listeners) > 1
+	if dedupe && g.seen == nil {
+		g.seen = map[routeHost]bool{}
+		for _, prev := range g.listeners[:len(g.listeners)-1] {
+			for _, a := range prev.routes {
+				for _, h := range a.hosts {
+					g.seen[routeHost{a.route, h.key}] = true
 				}
 			}
 		}
 	}
-}
-
-func (g *listenerGroup) sortAll() {
-	g.hosts.each(func(pi *pathIndex) { pi.sort() })
-}
-
-func (p *portIndex) sort() {
-	for _, g := range p.exact {
-		g.sortAll()
-	}
-	for _, g := range p.wildcard {
-		g.sortAll()
-	}
-	if p.any != nil {
-		p.any.sortAll()
+	id := &listenerID{gateway: l.gateway, set: l.set, name: l.name, port: l.port}
+	for _, a := range l.routes {
+		for k := range a.hosts {
+			h := &a.hosts[k]
+			if dedupe {
+				rh := routeHost{a.route, h.key}
+				if g.seen[rh] {
+					continue
+				}
+				g.seen[rh] = true
+			}
+			g.contrib[h.key] = append(g.contrib[h.key], contribution{listener: id, route: a.route, host: h})
+		}
 	}
 }
 
-func (h *hostIndex) path(host string) *pathIndex {
+// routeHost is a route under one of its hostnames.
+type routeHost struct {
+	route *compiledRoute
+	key   string
+}
+
+// finish builds the group's path indexes, one per route hostname, sharing
+// prev's where it was built from the same contributions.
+func (g *listenerGroup) finish(prev *listenerGroup) {
+	g.paths = make(map[string]*builtPaths, len(g.contrib))
+	for key, cs := range g.contrib {
+		if prev != nil {
+			if b := prev.paths[key]; b != nil && sameContributions(b.from, cs) {
+				g.paths[key] = b
+				g.hosts.set(key, b.pi)
+				continue
+			}
+		}
+		pi := &pathIndex{}
+		for _, c := range cs {
+			// Routes are indexed and ranked by their own hostname: within
+			// the listener the request was matched to, an exact route
+			// hostname comes before a wildcard one, and a longer wildcard
+			// before a shorter one, whatever the intersections are.
+			rank := rankHost(c.host.key)
+			for _, ru := range c.route.rules {
+				if ru.invalid != nil {
+					continue
+				}
+				for mi, m := range ru.matches {
+					cand := &candidate{host: rank, match: m, rule: ru, matchIndex: mi, port: c.listener.port}
+					cand.info = newMatchInfo(*c.listener, c.host.host, ru, mi, m)
+					pi.add(cand)
+				}
+			}
+		}
+		pi.sort()
+		g.paths[key] = &builtPaths{from: cs, pi: pi}
+		g.hosts.set(key, pi)
+	}
+	g.contrib, g.seen = nil, nil
+}
+
+// set installs the path index of a route hostname.
+func (h *hostIndex) set(host string, pi *pathIndex) {
 	switch {
 	case host == "":
-		if h.any == nil {
-			h.any = &pathIndex{}
-		}
-		return h.any
+		h.any = pi
 	case strings.HasPrefix(host, "*."):
 		if h.wildcard == nil {
 			h.wildcard = map[string]*pathIndex{}
 		}
-		pi := h.wildcard[host[1:]]
-		if pi == nil {
-			pi = &pathIndex{}
-			h.wildcard[host[1:]] = pi
-		}
-		return pi
+		h.wildcard[host[1:]] = pi
 	default:
 		if h.exact == nil {
 			h.exact = map[string]*pathIndex{}
 		}
-		pi := h.exact[host]
-		if pi == nil {
-			pi = &pathIndex{}
-			h.exact[host] = pi
-		}
-		return pi
-	}
-}
-
-func (h *hostIndex) each(fn func(*pathIndex)) {
-	for _, pi := range h.exact {
-		fn(pi)
-	}
-	for _, pi := range h.wildcard {
-		fn(pi)
-	}
-	if h.any != nil {
-		fn(h.any)
+		h.exact[host] = pi
 	}
 }
 
 func (pi *pathIndex) add(c *candidate) {
+	if c.match.grpc != nil {
+		if pi.grpc == nil {
+			pi.grpc = &grpcIndex{}
+		}
+		pi.grpc.add(c)
+		return
+	}
 	switch c.match.kind {
 	case pathExact:
 		if pi.exact == nil {
 			pi.exact = map[string][]*candidate{}
 		}
-		pi.exact[c.match.path] = appendUnique(pi.exact[c.match.path], c)
+		pi.exact[c.match.path] = append(pi.exact[c.match.path], c)
 	case pathRegex:
-		pi.regex = appendUnique(pi.regex, c)
+		pi.regex.list = append(pi.regex.list, c)
 	default:
 		slot := pi.prefix.Insert(c.match.path + "/")
-		*slot = appendUnique(*slot, c)
+		*slot = append(*slot, c)
 	}
-}
-
-// appendUnique appends c unless the same match of the same rule is already
-// there (a route attached to two merged listeners).
-func appendUnique(list []*candidate, c *candidate) []*candidate {
-	for _, o := range list {
-		if o.rule == c.rule && o.matchIndex == c.matchIndex && o.host == c.host {
-			return list
-		}
-	}
-	return append(list, c)
 }
 
 func (pi *pathIndex) sort() {
 	for _, l := range pi.exact {
 		slices.SortStableFunc(l, compareCandidates)
 	}
-	slices.SortStableFunc(pi.regex, compareCandidates)
+	pi.regex.sort()
 	pi.prefix.Walk(func(_ string, l *[]*candidate) { slices.SortStableFunc(*l, compareCandidates) })
+	if pi.grpc != nil {
+		pi.grpc.sort()
+	}
 }
 
 // find returns the candidate of highest precedence matching r, or an error
@@ -292,8 +527,22 @@ func (pi *pathIndex) sort() {
 //
 // gw, when not nil, restricts the search to one Gateway's listeners.
 //
-// path is the cleaned escaped path of r (cleanPath).
+// path is the normalized escaped path of r (normalizePath).
 func (t *table) find(r *http.Request, path string, port int32, gw *types.NamespacedName) (*candidate, error) {
+	g, err := t.group(r, port, gw)
+	if err != nil {
+		return nil, err
+	}
+	if c := g.findIn(r, path); c != nil {
+		return c, nil
+	}
+	return nil, ErrNoRoute
+}
+
+// group returns the listener group that serves r: the listener of the
+// port (see find) whose hostname matches the request's Host most
+// specifically, or an error wrapping ErrNoRoute or ErrMisdirected.
+func (t *table) group(r *http.Request, port int32, gw *types.NamespacedName) (*listenerGroup, error) {
 	set := &t.listenerSet
 	if gw != nil && t.implicit == nil {
 		if set = t.gateways[*gw]; set == nil {
@@ -302,6 +551,9 @@ func (t *table) find(r *http.Request, path string, port int32, gw *types.Namespa
 	}
 	p := set.all
 	switch {
+	case t.implicit != nil:
+		// The implicit listener of a Config without Gateways takes every
+		// port, the ones named with Router.Port included.
 	case port > 0:
 		if p = set.ports[port]; p == nil {
 			return nil, ErrNoRoute
@@ -311,14 +563,13 @@ func (t *table) find(r *http.Request, path string, port int32, gw *types.Namespa
 			p = pp
 		}
 	}
-	if t.implicit != nil {
-		p = t.all
-	}
 	host := requestHost(r.Host)
 	g := p.listenerFor(host)
-	if r.TLS != nil && p.tls && r.TLS.ServerName != "" {
-		// On TLS listeners the connection's SNI chose the listener; a Host
-		// that selects another listener of the port is misdirected (421).
+	if r.TLS != nil && p.tls {
+		// On TLS listeners the connection's SNI chose the listener whose
+		// certificate the handshake used (no SNI: the listener without
+		// hostname, see TLSConfig); a Host that selects another listener
+		// of the port is misdirected (421).
 		if p.listenerFor(requestHost(r.TLS.ServerName)) != g {
 			return nil, ErrMisdirected
 		}
@@ -326,10 +577,13 @@ func (t *table) find(r *http.Request, path string, port int32, gw *types.Namespa
 	if g == nil {
 		return nil, ErrNoRoute
 	}
-	if c := g.hosts.find(host, path, r); c != nil {
-		return c, nil
-	}
-	return nil, ErrNoRoute
+	return g, nil
+}
+
+// findIn returns the candidate of highest precedence of group g matching
+// r, or nil.
+func (g *listenerGroup) findIn(r *http.Request, path string) *candidate {
+	return g.hosts.find(requestHost(r.Host), path, r)
 }
 
 func (p *portIndex) listenerFor(host string) *listenerGroup {
@@ -371,18 +625,22 @@ func (h *hostIndex) find(host, path string, r *http.Request) *candidate {
 	return nil
 }
 
-// find walks the candidates of one hostname in precedence order: Exact,
-// regular expressions, then prefixes from the deepest trie node up.
+// find walks the candidates of one hostname in precedence order: for a
+// gRPC request the GRPCRoute ones, then Exact, regular expressions, then
+// prefixes from the deepest trie node up.
 func (pi *pathIndex) find(path string, r *http.Request) *candidate {
+	if pi.grpc != nil && isGRPCRequest(r) {
+		if c := pi.grpc.find(path, r); c != nil {
+			return c
+		}
+	}
 	for _, c := range pi.exact[path] {
 		if c.match.matches(r, path) {
 			return c
 		}
 	}
-	for _, c := range pi.regex {
-		if c.match.matches(r, path) {
-			return c
-		}
+	if c := pi.regex.find(path, r); c != nil {
+		return c
 	}
 	var buf [16]*[]*candidate
 	nodes := pi.prefix.Match(path, buf[:0])
@@ -399,10 +657,16 @@ func (pi *pathIndex) find(path string, r *http.Request) *candidate {
 // Match describes the rule that serves a request, as Lookup and
 // MatchFromContext report it.
 type Match struct {
-	// Gateway and Listener name the listener the route attached to; both
-	// are empty for the implicit listener of a Config without Gateways.
+	// Gateway and Listener name the listener the route attached to, Port
+	// is its port; all are zero for the implicit listener of a Config
+	// without Gateways.
 	Gateway  types.NamespacedName
 	Listener gatewayv1.SectionName
+	Port     int32
+	// ListenerSet names the ListenerSet that declares the listener
+	// (Listener is then one of its spec.listeners), zero for the
+	// Gateway's own listeners.
+	ListenerSet types.NamespacedName
 	// Hostname is the hostname the route serves under on that listener:
 	// the intersection of a route hostname with the listener's, "" when
 	// neither has one.
@@ -420,9 +684,12 @@ type Match struct {
 	// Backends are the rule's backendRefs with their weights; the weighted
 	// choice picks one per request.
 	Backends []BackendChoice
+	// GRPC is the method match of a GRPCRoute rule after defaulting, nil
+	// for an HTTPRoute; PathType and PathValue are then empty.
+	GRPC *GRPCMatch
 }
 
-func newMatchInfo(l *listener, host string, ru *rule, mi int, m *routeMatch) *Match {
+func newMatchInfo(l listenerID, host string, ru *rule, mi int, m *routeMatch) *Match {
 	info := &Match{
 		Gateway:    l.gateway,
 		Listener:   l.name,
@@ -434,12 +701,17 @@ func newMatchInfo(l *listener, host string, ru *rule, mi int, m *routeMatch) *Ma
 		PathType:   gatewayv1.PathMatchType(m.kind.String()),
 		PathValue:  m.path,
 		Backends:   ru.backends,
+		Port:       l.port,
 	}
+	info.ListenerSet = l.set
 	if m.kind == pathPrefix {
 		info.PathValue = m.path
 		if info.PathValue == "" {
 			info.PathValue = "/"
 		}
+	}
+	if m.grpc != nil {
+		info.PathType, info.PathValue, info.GRPC = "", "", &m.grpc.info
 	}
 	return info
 }

@@ -32,9 +32,9 @@ func (c *choices) n(max int) int {
 func pick[T any](c *choices, xs ...T) T { return xs[c.n(len(xs))] }
 
 var (
-	fuzzSegments = []string{"a", "b", "ab", "api", "v1", "v2", "x%20y", "%41"}
+	fuzzSegments = []string{"a", "b", "ab", "api", "v1", "v2", "x%20y", "%41", "%61", "%2e", "x%3by"}
 	fuzzHosts    = []string{"foo.example.com", "*.example.com", "bar.foo.example.com", "*.foo.example.com", "example.com", "other.net"}
-	fuzzRegexes  = []string{"/a/.*", "/[ab]+", "/api/v[0-9]+/.*", ".*", "/ab?", "/v2(/.*)?"}
+	fuzzRegexes  = []string{"/a/.*", "/[ab]+", "/api/v[0-9]+/.*", ".*", "/ab?", "/v2(/.*)?", "/ap.*", "/api/.*", "(?i)/A.*", "/a|/b/.*"}
 	fuzzMethods  = []gatewayv1.HTTPMethod{"GET", "POST", "PUT"}
 	fuzzHeaders  = []string{"x-a", "X-B", "user"}
 	fuzzValues   = []string{"1", "2", "me", "a b"}

@@ -24,11 +24,11 @@ type Limits struct {
 }
 
 // Limit returns b with circuit breakers. Share one limited Backend
-// between rules to share its limits. A Backend that is also an
-// http.Handler stays one.
+// between rules to share its limits. Limit of an InProcess Backend is
+// still served in process.
 func Limit(b Backend, l Limits) Backend {
 	lb := &limitedBackend{inner: b, lim: &limiter{limits: l}}
-	if h, ok := b.(http.Handler); ok {
+	if h, ok := inProcessHandler(b); ok {
 		return &limitedHandler{limitedBackend: lb, h: h}
 	}
 	return lb
@@ -92,8 +92,13 @@ type limitedHandler struct {
 	h http.Handler
 }
 
+func (b *limitedHandler) inProcess() http.Handler { return b }
+
 func (b *limitedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !b.lim.acquire(&b.lim.active, b.lim.limits.MaxRequests) {
+		if st := stateFrom(r.Context()); st != nil {
+			st.attemptErr = errOverloaded
+		}
 		writeError(w, errOverloaded)
 		return
 	}
@@ -128,4 +133,72 @@ func acquireRetry(b Backend) (func(), bool) {
 		return lb.acquireRetry()
 	}
 	return func() {}, true
+}
+
+// RetryBudget limits the retries in flight to one backend relative to its
+// load, in Envoy's terms: retries may be at most Percent of the requests
+// in flight to the backend, and MinConcurrency retries are always allowed.
+// It keeps a failing backend from being flooded by retries when many
+// requests fail at once. The zero value is Envoy's default: 20% with a
+// minimum of 3. The requests counted are those served under a retry
+// stanza (the only ones that can retry).
+type RetryBudget struct {
+	// Percent of the requests in flight that may be retries, 0 meaning
+	// 20; a negative value disables the budget.
+	Percent float64
+	// MinConcurrency is the number of retries in flight always allowed,
+	// 0 meaning 3.
+	MinConcurrency int
+}
+
+// retryBudget is one backend's retry budget for one table.
+type retryBudget struct {
+	percent float64 // negative: disabled
+	min     int64
+	active  atomic.Int64 // requests in flight under a retry stanza
+	retries atomic.Int64 // retries in flight
+}
+
+func newRetryBudget(cfg RetryBudget) *retryBudget {
+	b := &retryBudget{percent: cfg.Percent, min: int64(cfg.MinConcurrency)}
+	if b.percent == 0 {
+		b.percent = 20
+	}
+	if b.min <= 0 {
+		b.min = 3
+	}
+	return b
+}
+
+// acquire reserves a retry, reporting false when the budget is spent. A
+// nil budget allows every retry.
+func (b *retryBudget) acquire() bool {
+	if b == nil || b.percent < 0 {
+		return true
+	}
+	allowed := max(b.min, int64(float64(b.active.Load())*b.percent/100))
+	if b.retries.Add(1) > allowed {
+		b.retries.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (b *retryBudget) release() {
+	if b != nil && b.percent >= 0 {
+		b.retries.Add(-1)
+	}
+}
+
+// begin and end count a request in flight to the backend.
+func (b *retryBudget) begin() {
+	if b != nil {
+		b.active.Add(1)
+	}
+}
+
+func (b *retryBudget) end() {
+	if b != nil {
+		b.active.Add(-1)
+	}
 }

@@ -63,9 +63,17 @@ type routeMatch struct {
 	// patterns take precedence.
 	pathLen int
 	re      *regexp.Regexp
+	// literal is the literal text every path the RegularExpression
+	// matches starts with (regexp's LiteralPrefix), "" when none.
+	literal string
 	method  string
 	headers []headerMatcher
 	query   []queryMatcher
+	// grpc is the method match of a GRPCRoute match, nil for an
+	// HTTPRoute's. A GRPCRoute match has the path fields of "PathPrefix
+	// /" and no method or query matches, so that those tiers of
+	// precedence tie between GRPCRoute matches.
+	grpc *grpcMatch
 }
 
 // hostRank is the hostname tier of precedence: the characters of the
@@ -101,19 +109,24 @@ type candidate struct {
 
 // compareCandidates is THE precedence order of the Router: it returns a
 // negative number when a takes precedence over b. The tiers, in order, are
-// those of HTTPRouteSpec.Hostnames and HTTPRouteRule.Matches:
+// those of HTTPRouteSpec.Hostnames and HTTPRouteRule.Matches, with those of
+// GRPCRouteRule.Matches in the second:
 //
 //  1. the matching hostname with the most non-wildcard characters, then the
 //     most characters;
-//  2. an Exact path, then a RegularExpression path, then a PathPrefix;
-//  3. the longest path value (prefix or pattern);
-//  4. a method match;
-//  5. the most header matches;
-//  6. the most query parameter matches;
-//  7. the oldest route by creation timestamp;
-//  8. the route first in "{namespace}/{name}" order;
-//  9. the first rule in the route;
-//  10. the first match in the rule.
+//  2. a GRPCRoute match before an HTTPRoute match (only gRPC requests can
+//     match the former); between GRPCRoute matches, the service (Exact,
+//     then RegularExpression, then none; then the most characters), then
+//     the method in the same way (see compareGRPC);
+//  3. an Exact path, then a RegularExpression path, then a PathPrefix;
+//  4. the longest path value (prefix or pattern);
+//  5. a method match;
+//  6. the most header matches;
+//  7. the most query parameter matches;
+//  8. the oldest route by creation timestamp;
+//  9. the route first in "{namespace}/{name}" order;
+//  10. the first rule in the route;
+//  11. the first match in the rule.
 //
 // Every other part of the Router, the index included, follows this order.
 func compareCandidates(a, b *candidate) int {
@@ -121,6 +134,9 @@ func compareCandidates(a, b *candidate) int {
 		return c
 	}
 	if c := cmp.Compare(b.host.len, a.host.len); c != 0 {
+		return c
+	}
+	if c := compareGRPC(a.match.grpc, b.match.grpc); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.match.kind, b.match.kind); c != 0 {
@@ -300,15 +316,8 @@ func queryByte(s string, i int) (c byte, next int, ok bool) {
 	case '+':
 		return ' ', i + 1, true
 	case '%':
-		if i+2 >= len(s) {
-			return 0, 0, false
-		}
-		hi, ok1 := unhex(s[i+1])
-		lo, ok2 := unhex(s[i+2])
-		if !ok1 || !ok2 {
-			return 0, 0, false
-		}
-		return hi<<4 | lo, i + 3, true
+		d, ok := escapeAt(s, i)
+		return d, i + 3, ok
 	}
 	return c, i + 1, true
 }
@@ -345,10 +354,13 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, path *field.Path) (*routeMatch, *
 				return nil, field.Invalid(vp, val, msg)
 			}
 			out.pathLen = len(val)
+			// Request paths are matched in normal form: so is the value
+			// ("/%61dmin" is "/admin", "%3b" is "%3B").
+			norm := cleanPath(val)
 			if typ == gatewayv1.PathMatchExact {
-				out.kind, out.path = pathExact, val
+				out.kind, out.path = pathExact, norm
 			} else {
-				out.kind, out.path = pathPrefix, strings.TrimRight(val, "/")
+				out.kind, out.path = pathPrefix, strings.TrimRight(norm, "/")
 			}
 		case gatewayv1.PathMatchRegularExpression:
 			re, err := compileWhole(val)
@@ -356,6 +368,7 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, path *field.Path) (*routeMatch, *
 				return nil, field.Invalid(vp, val, "invalid RE2 regular expression: "+err.Error())
 			}
 			out.kind, out.path, out.pathLen, out.re = pathRegex, val, len(val), re
+			out.literal = literalPrefix(val)
 		default:
 			return nil, field.NotSupported(path.Child("path", "type"), typ,
 				[]gatewayv1.PathMatchType{gatewayv1.PathMatchExact, gatewayv1.PathMatchPathPrefix, gatewayv1.PathMatchRegularExpression})
@@ -447,6 +460,17 @@ func compileWhole(expr string) (*regexp.Regexp, error) {
 	return regexp.Compile(`^(?:` + expr + `)$`)
 }
 
+// literalPrefix returns the literal text that every string a valid RE2
+// expression matches starts with ("/api/v" for "/api/v[0-9]+/.*"), or "".
+func literalPrefix(expr string) string {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return ""
+	}
+	p, _ := re.LiteralPrefix()
+	return p
+}
+
 // checkMatchPath returns why an Exact or PathPrefix value is not a valid
 // match path, in the words of the CRD's validation rules, or "".
 func checkMatchPath(v string) string {
@@ -473,13 +497,7 @@ func checkMatchPath(v string) string {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if c == '%' {
-			if i+2 >= len(v) {
-				return pathCharsMessage
-			}
-			if _, ok := unhex(v[i+1]); !ok {
-				return pathCharsMessage
-			}
-			if _, ok := unhex(v[i+2]); !ok {
+			if _, ok := escapeAt(v, i); !ok {
 				return pathCharsMessage
 			}
 			i += 2
@@ -520,47 +538,20 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-// CleanPath returns an escaped URL path the way the Router matches and
-// forwards request paths: "." and ".." segments resolved (percent-encoded
-// dots included), repeated slashes merged, a trailing slash kept, always
-// starting with "/". Filters that rewrite paths run their results through
+// CleanPath returns an escaped URL path in the normal form the Router
+// matches and forwards request paths in: percent-encoded unreserved
+// characters decoded, the hex digits of other escapes upper-cased, "." and
+// ".." segments resolved (percent-encoded dots included), repeated slashes
+// merged, a trailing slash kept, always starting with "/". Escaped slashes
+// are kept as escapes, and a "%" that starts no valid escape is taken
+// literally ("%25"). Filters that rewrite paths run their results through
 // it, so that a rewrite cannot produce a path the Router would not have
 // let through.
 func CleanPath(escaped string) string { return cleanPath(escaped) }
 
-// cleanPath returns the request path to match and forward: the escaped path
-// with "." and ".." segments resolved and repeated slashes merged, keeping a
-// trailing slash. Percent-encoded dots ("%2e", an unreserved character that
-// RFC 3986 section 6.2.2.2 decodes) are decoded first, so "/a/%2e%2e/b" is
-// "/b" and cannot reach a backend that decodes it after matching. It
-// returns p itself, without allocating, when p is already clean.
+// cleanPath is CleanPath. It returns p itself, without allocating, when p
+// is already normal.
 func cleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if strings.Contains(p, "%2e") || strings.Contains(p, "%2E") {
-		p = strings.ReplaceAll(strings.ReplaceAll(p, "%2e", "."), "%2E", ".")
-	}
-	if p[0] == '/' && !strings.Contains(p, "//") && !strings.Contains(p, "/./") &&
-		!strings.Contains(p, "/../") && !strings.HasSuffix(p, "/.") && !strings.HasSuffix(p, "/..") {
-		return p
-	}
-	trailing := strings.HasSuffix(p, "/")
-	var segs []string
-	for _, s := range strings.Split(p, "/") {
-		switch s {
-		case "", ".":
-		case "..":
-			if len(segs) > 0 {
-				segs = segs[:len(segs)-1]
-			}
-		default:
-			segs = append(segs, s)
-		}
-	}
-	out := "/" + strings.Join(segs, "/")
-	if (trailing || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")) && out != "/" {
-		out += "/"
-	}
+	out, _ := normalizePath(p, EscapedSlashKeepUnchanged, true)
 	return out
 }

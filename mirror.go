@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -39,7 +40,8 @@ import (
 //     is one that the primary backend did not read to the end.
 //   - At most mirrorMaxInFlight copies per filter are in flight; further
 //     copies are dropped while that many are outstanding. Drops are
-//     logged at Warn level when their count reaches a power of two.
+//     logged at Warn level when their count reaches a power of two, and
+//     every copy not sent is told to a MirrorObserver.
 //   - Failures to deliver a copy are logged at Warn level through the
 //     Router's logger; the answer of the mirror backend is read and
 //     discarded. Each copy sent and done is logged at Debug level.
@@ -55,9 +57,14 @@ type mirror struct {
 	all      bool
 	rand     *rand.Rand
 	logger   *slog.Logger
+	env      *env // for its background tracker, set once the table serves
 	timeout  time.Duration
 	sem      chan struct{}
 	dropped  atomic.Uint64
+	// observer is told of the copies not sent, nil when nobody listens;
+	// drop describes them.
+	observer MirrorObserver
+	drop     MirrorDrop
 }
 
 const (
@@ -74,6 +81,7 @@ func (rc *ruleCompiler) compileMirror(f *gatewayv1.HTTPRequestMirrorFilter, path
 	m := &mirror{
 		rand:    rc.c.env.rand,
 		logger:  rc.c.env.logger,
+		env:     rc.c.env,
 		timeout: mirrorTimeout,
 		sem:     make(chan struct{}, mirrorMaxInFlight),
 	}
@@ -118,6 +126,14 @@ func (rc *ruleCompiler) compileMirror(f *gatewayv1.HTTPRequestMirrorFilter, path
 	}
 	m.name = ref.String()
 	m.handler = mirrorHandler(b, ref, m.logger)
+	if mo, ok := rc.c.env.observer.(MirrorObserver); ok {
+		m.observer = mo
+		m.drop = MirrorDrop{
+			Route:   types.NamespacedName{Namespace: rc.route.namespace, Name: rc.route.name},
+			Rule:    rc.rule.index,
+			Backend: ref,
+		}
+	}
 	return m.middleware, nil
 }
 
@@ -125,7 +141,7 @@ func (rc *ruleCompiler) compileMirror(f *gatewayv1.HTTPRequestMirrorFilter, path
 // directly, any other Backend through a reverse proxy that reports
 // transport errors to the mirrorWriter instead of answering them.
 func mirrorHandler(b Backend, ref BackendRef, logger *slog.Logger) http.Handler {
-	if h, ok := b.(http.Handler); ok {
+	if h, ok := inProcessHandler(b); ok {
 		return h
 	}
 	return &httputil.ReverseProxy{
@@ -153,7 +169,7 @@ func (m *mirror) middleware(next http.Handler) http.Handler {
 			return
 		}
 		if r.ContentLength > mirrorMaxBody {
-			m.skip("body larger than the mirror bound")
+			m.skip(MirrorBodyTooLarge)
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -175,9 +191,20 @@ func (m *mirror) middleware(next http.Handler) http.Handler {
 	})
 }
 
-func (m *mirror) skip(why string) {
+// skip records a copy not sent, for a reason of MirrorDrop.
+func (m *mirror) skip(reason string) {
 	if m.logger.Enabled(context.Background(), slog.LevelDebug) {
-		m.logger.Debug("request not mirrored", "backend", m.name, "reason", why)
+		m.logger.Debug("request not mirrored", "backend", m.name, "reason", reason)
+	}
+	m.observe(reason)
+}
+
+// observe tells the observer of a copy not sent.
+func (m *mirror) observe(reason string) {
+	if m.observer != nil {
+		d := m.drop
+		d.Reason = reason
+		m.observer.ObserveMirrorDrop(d)
 	}
 }
 
@@ -191,17 +218,27 @@ func (m *mirror) launch(cp *http.Request) {
 			m.logger.Warn("request mirror dropped: too many mirrored requests in flight",
 				"backend", m.name, "limit", cap(m.sem), "dropped", n)
 		}
+		m.observe(MirrorInFlightLimit)
 		return
+	}
+	bg := m.env.bg
+	if !bg.start() {
+		<-m.sem
+		m.observe(MirrorClosed)
+		return // the Router is closed
 	}
 	if m.logger.Enabled(context.Background(), slog.LevelDebug) {
 		m.logger.Debug("request mirror sent", "backend", m.name, "path", cp.URL.Path)
 	}
-	go m.send(cp)
+	go m.send(cp, bg)
 }
 
-func (m *mirror) send(cp *http.Request) {
+func (m *mirror) send(cp *http.Request, bg *background) {
+	defer bg.done()
 	defer func() { <-m.sem }()
-	ctx, cancel := context.WithTimeout(cp.Context(), m.timeout)
+	bctx, stop := bg.context(cp.Context())
+	defer stop()
+	ctx, cancel := context.WithTimeout(bctx, m.timeout)
 	defer cancel()
 	mw := &mirrorWriter{header: http.Header{}}
 	m.serve(mw, cp.WithContext(ctx))
@@ -303,8 +340,8 @@ func (t *teeBody) why() string {
 	case teeSent:
 		return ""
 	case teeOver:
-		return "body larger than the mirror bound"
+		return MirrorBodyTooLarge
 	default:
-		return "the primary backend did not read the whole body"
+		return MirrorBodyNotRead
 	}
 }

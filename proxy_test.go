@@ -23,6 +23,12 @@ import (
 // to the given endpoints, and a loopback server in front of it.
 func proxyRouter(t *testing.T, appProtocol string, endpoints ...string) *httptest.Server {
 	t.Helper()
+	return observedProxyRouter(t, nil, appProtocol, endpoints...)
+}
+
+// observedProxyRouter is proxyRouter with an Observer.
+func observedProxyRouter(t *testing.T, obs httproute.Observer, appProtocol string, endpoints ...string) *httptest.Server {
+	t.Helper()
 	up, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: endpoints, AppProtocol: appProtocol})
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +42,7 @@ func proxyRouter(t *testing.T, appProtocol string, endpoints ...string) *httptes
 			}}},
 		}},
 		Services: httproute.Services{{Namespace: "default", Name: "backend", Port: 80}: up},
+		Observer: obs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +131,24 @@ func TestProxyStreamsFlushedResponses(t *testing.T) {
 	}
 }
 
+// TestProxyWebSocketUpgrade: an upgrade is proxied, with or without an
+// Observer (whose writer must pass the Hijacker on), and recorded as 101.
 func TestProxyWebSocketUpgrade(t *testing.T) {
+	for _, rec := range []*recorder{nil, {}} {
+		var obs httproute.Observer
+		if rec != nil {
+			obs = rec
+		}
+		testProxyWebSocketUpgrade(t, obs)
+		if rec != nil {
+			if got := rec.await(t); got.Status != 101 || got.Flags != "-" || len(got.Attempts) != 1 || got.Attempts[0].Status != 101 {
+				t.Errorf("record %+v, want status 101 from one attempt", got)
+			}
+		}
+	}
+}
+
+func testProxyWebSocketUpgrade(t *testing.T, obs httproute.Observer) {
 	addr := backendAddr(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "websocket" {
 			http.Error(w, "not an upgrade", 400)
@@ -142,7 +166,7 @@ func TestProxyWebSocketUpgrade(t *testing.T) {
 		fmt.Fprint(brw, strings.ToUpper(line))
 		brw.Flush()
 	}))
-	srv := proxyRouter(t, httproute.AppProtocolWS, addr)
+	srv := observedProxyRouter(t, obs, httproute.AppProtocolWS, addr)
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +314,7 @@ func TestUpstreamRoundRobinAndSetEndpoints(t *testing.T) {
 	if _, err := up.RoundTrip(req); err == nil {
 		t.Fatal("an Upstream without endpoints must fail")
 	}
-	for _, bad := range []string{"https://x:1", "no-port", "http://x:1/path", "::"} {
+	for _, bad := range []string{"ftp://x:1", "no-port", "http://x:1/path", "https://x:1/path", "::"} {
 		if err := up.SetEndpoints([]string{bad}); err == nil {
 			t.Errorf("SetEndpoints(%q) accepted", bad)
 		}

@@ -1,12 +1,16 @@
 package httproute
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -36,6 +40,14 @@ const (
 	// MaxRetryAfter is the longest Retry-After a retry waits for; a
 	// backend asking for longer gets its answer passed to the client.
 	MaxRetryAfter = 10 * time.Second
+	// MaxRetryBackoff caps the wait between two attempts, whatever the
+	// backoff asks for (the spec lets implementations cap it; this cap is
+	// never below a backoff of up to 30 seconds).
+	MaxRetryBackoff = 5 * time.Minute
+	// DefaultMaxRetryAttempts is the most retries one request makes when
+	// Config.MaxRetryAttempts is 0, whatever a rule asks for: a rule that
+	// asks for more is served with this many and says so in its status.
+	DefaultMaxRetryAttempts = 10
 )
 
 // resilience is the compiled timeouts, retry and session policies of a
@@ -61,20 +73,57 @@ func (p *retryPolicy) retriesCode(code int) bool {
 }
 
 // delay is the wait before retry number n (0 for the first retry):
-// uniformly random in [backoff, min(backoff*2^n, backoff*MaxBackoffFactor)].
-func (p *retryPolicy) delay(n int, e *env) time.Duration {
-	if p.backoff <= 0 {
+// uniformly random in [backoff, min(backoff*2^n, backoff*MaxBackoffFactor,
+// MaxRetryBackoff)]. All arithmetic saturates: no backoff or attempt
+// number can overflow it into a negative or panicking draw.
+func (p *retryPolicy) delay(n int, rnd *rand.Rand) time.Duration {
+	base := min(p.backoff, MaxRetryBackoff)
+	if base <= 0 {
 		return 0
 	}
-	ceil := p.backoff
-	for i := 0; i < n && ceil < p.backoff*MaxBackoffFactor; i++ {
-		ceil *= 2
+	limit := min(satMul(base, MaxBackoffFactor), MaxRetryBackoff)
+	ceil := base
+	for i := 0; i < n && ceil < limit; i++ {
+		ceil = satMul(ceil, 2)
 	}
-	ceil = min(ceil, p.backoff*MaxBackoffFactor)
-	if ceil == p.backoff {
-		return p.backoff
+	ceil = min(ceil, limit)
+	if ceil <= base {
+		return base
 	}
-	return p.backoff + time.Duration(e.rand.Int64N(int64(ceil-p.backoff)+1))
+	return base + time.Duration(rnd.Int64N(int64(ceil-base)+1))
+}
+
+// satMul returns d*k, saturating at the largest Duration (d, k >= 0).
+func satMul(d time.Duration, k int64) time.Duration {
+	if d <= 0 || k <= 0 {
+		return 0
+	}
+	if d > math.MaxInt64/time.Duration(k) {
+		return math.MaxInt64
+	}
+	return d * time.Duration(k)
+}
+
+// wait decides the wait before retry number n: the back-off delay, or the
+// backend's Retry-After when it asks for longer. ok is false when no
+// retry should be made: Retry-After asks for more than MaxRetryAfter, or
+// the request's remaining budget does not cover the wait. The wait is
+// never negative and never more than max(MaxRetryAfter, MaxRetryBackoff).
+func (p *retryPolicy) wait(n int, retryAfterValue string, now time.Time, remaining time.Duration, rnd *rand.Rand) (d time.Duration, ok bool) {
+	d = p.delay(n, rnd)
+	if retryAfterValue != "" {
+		ra, valid := parseRetryAfter(retryAfterValue, now)
+		if valid {
+			if ra > MaxRetryAfter {
+				return 0, false // the backend asks for longer than a retry may wait
+			}
+			d = max(d, ra)
+		}
+	}
+	if remaining <= d {
+		return 0, false // no budget left to wait and retry
+	}
+	return d, true
 }
 
 func (rc *ruleCompiler) resilience() (*resilience, *Error) {
@@ -117,6 +166,10 @@ func (rc *ruleCompiler) resilience() (*resilience, *Error) {
 				return bad(field.Invalid(rp.Child("attempts"), *rt.Attempts, "should be greater than or equal to 0"))
 			}
 			p.attempts = *rt.Attempts
+			if limit := rc.c.maxRetryAttempts(); p.attempts > limit {
+				rc.warn(fmt.Sprintf("%s: %d retries asked for, %d made (the Router's cap per request)", rp.Child("attempts"), p.attempts, limit))
+				p.attempts = limit
+			}
 		}
 		if rt.Backoff != nil {
 			d, err := duration.Parse(string(*rt.Backoff))
@@ -124,6 +177,9 @@ func (rc *ruleCompiler) resilience() (*resilience, *Error) {
 				return bad(field.Invalid(rp.Child("backoff"), *rt.Backoff, err.Error()))
 			}
 			p.backoff = d
+			if d > MaxRetryBackoff {
+				rc.warn(fmt.Sprintf("%s: waits are capped at %s", rp.Child("backoff"), MaxRetryBackoff))
+			}
 		}
 		res.retry = p
 	}
@@ -167,6 +223,12 @@ func (t *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer stop()
 	t.h.ServeHTTP(tw, r.WithContext(ctx))
 	tw.finish(errors.Is(ctx.Err(), context.DeadlineExceeded))
+	// finish has synchronized with the timer: timedOut is final.
+	if tw.timedOut {
+		if st := stateFrom(r.Context()); st != nil && st.obs != nil {
+			st.obs.timedOut = true
+		}
+	}
 }
 
 // timeoutWriter serializes the handler's writes with the timer's 504. Until
@@ -290,7 +352,25 @@ type dispatcher struct {
 	backendTimeout time.Duration
 	retry          *retryPolicy
 	session        *sessionPolicy
-	env            *env
+	// anySession reports whether the rule or one of its backends has a
+	// session policy.
+	anySession bool
+	// direct reports whether the rule has no filters nor request timeout:
+	// the dispatcher is what serves a request once it is matched.
+	direct bool
+	env    *env
+}
+
+// sessionFor returns the session policy that applies to requests sent to
+// entry and the backendRef index its pins are kept under: the backend
+// object's own policy (the attachment point Gateway API v1.7 prefers, one
+// backend per policy) or else the rule's (route-inline, deprecated but
+// served).
+func (d *dispatcher) sessionFor(entry *backendEntry) (*sessionPolicy, int) {
+	if entry.session != nil {
+		return entry.session, 0
+	}
+	return d.session, entry.index
 }
 
 func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -300,18 +380,17 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: every backendRef has weight 0", ErrInvalidRule))
 		return
 	}
-	var sess *sessionValue
-	if d.session != nil && st != nil {
-		// The session acts after the split: it pins the endpoint inside
-		// the backendRef the weights chose, never the choice itself.
-		sess = d.session.resume(r, d.env.now())
-		st.pin = sess.pinFor(entry.index)
-	}
-	if (d.retry == nil || d.retry.attempts == 0) && d.session == nil {
+	if (d.retry == nil || d.retry.attempts == 0) && !d.anySession {
+		if st != nil && st.obs != nil {
+			r = st.obs.beginAttempt(r, entry, d.direct)
+			d.attempt(w, r, entry)
+			st.obs.endAttempt(entry.backend, false, true)
+			return
+		}
 		d.attempt(w, r, entry)
 		return
 	}
-	d.serveWithPolicies(w, r, st, entry, sess)
+	d.serveWithPolicies(w, r, st, entry)
 }
 
 // attempt serves one attempt at a backend, bounded by the backendRequest
@@ -323,7 +402,205 @@ func (d *dispatcher) attempt(w http.ResponseWriter, r *http.Request, entry *back
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), d.backendTimeout)
 	defer cancel()
-	entry.handler.ServeHTTP(w, r.WithContext(ctx))
+	d.serveAttempt(w, r.WithContext(ctx), entry)
+}
+
+// serveAttempt serves one attempt at entry's backend. Under a
+// backendRequest timeout, an in-process backend (an http.Handler) runs in
+// a goroutine of its own (boundedAttempt), so that its attempt fails as a
+// timeout when the deadline passes, as a proxied attempt does, whether or
+// not the handler honours its context.
+func (d *dispatcher) serveAttempt(w http.ResponseWriter, r *http.Request, entry *backendEntry) {
+	if _, inProcess := inProcessHandler(entry.backend); d.backendTimeout > 0 && inProcess {
+		boundedAttempt(w, r, entry)
+		return
+	}
+	entry.handler.ServeHTTP(w, r)
+}
+
+// errAttemptTimeout is the failure of an attempt that outlived its
+// backendRequest timeout.
+var errAttemptTimeout = fmt.Errorf("%w: backendRequest timeout", ErrTimeout)
+
+// boundedAttempt runs entry's handler in its own goroutine until it
+// returns or r's context is done, whichever comes first. When the deadline
+// passes before the handler has answered, the attempt answers 504 (which a
+// retry stanza listing 504 retries); when the answer has started, it is
+// cut off as a proxy cuts a stream. From the deadline on, the handler can
+// no longer write, whether it goes on or returns. It works on a copy of
+// the request state, so that it never races with the attempts that
+// follow.
+func boundedAttempt(w http.ResponseWriter, r *http.Request, entry *backendEntry) {
+	ctx := r.Context()
+	bctx := &stateContext{Context: ctx}
+	st := stateFrom(ctx)
+	if st != nil {
+		st.backend = &entry.choice
+		bctx.st = *st
+	}
+	bw := &boundedWriter{w: w, h: make(http.Header), ctx: ctx}
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		entry.handler.ServeHTTP(bw, r.WithContext(bctx))
+	}()
+	finished := false
+	select {
+	case p := <-done:
+		if p != nil {
+			panic(p)
+		}
+		if bw.finish() {
+			return
+		}
+		finished = true // but too late: its answer was refused
+	case <-ctx.Done():
+	}
+	switch bw.detach() {
+	case attemptHijacked:
+		// The connection is the handler's: wait for it.
+		if !finished {
+			if p := <-done; p != nil {
+				panic(p)
+			}
+		}
+	case attemptStarted:
+		if ctx.Value(http.ServerContextKey) != nil {
+			// Abort the answer so that the client sees it incomplete,
+			// as httputil.ReverseProxy does.
+			panic(http.ErrAbortHandler)
+		}
+	default:
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return // the client went away: nobody to answer
+		}
+		if st != nil {
+			st.attemptErr = errAttemptTimeout
+		}
+		writeError(w, errAttemptTimeout)
+	}
+}
+
+// attemptState is how far a bounded attempt's answer got.
+type attemptState uint8
+
+const (
+	attemptPending  attemptState = iota // nothing written
+	attemptStarted                      // the status is written
+	attemptHijacked                     // the handler took the connection
+)
+
+// boundedWriter is the ResponseWriter of a bounded attempt. Until its
+// context is done, it writes through to w; after, the handler's writes
+// fail. The handler's header map stays its own, copied to w's when the
+// answer starts and when the handler returns in time (for trailers), so
+// that a late handler never touches w's.
+type boundedWriter struct {
+	mu    sync.Mutex
+	w     http.ResponseWriter
+	h     http.Header
+	ctx   context.Context
+	state attemptState
+	// closed is set once the deadline has passed (or the attempt is
+	// over): nothing more reaches w; cut records that a write was refused.
+	closed bool
+	cut    bool
+}
+
+// closedLocked reports whether the handler may no longer write.
+func (bw *boundedWriter) closedLocked() bool {
+	if !bw.closed && bw.ctx.Err() != nil {
+		bw.closed = true
+	}
+	return bw.closed
+}
+
+func (bw *boundedWriter) Header() http.Header { return bw.h }
+
+func (bw *boundedWriter) WriteHeader(code int) {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	bw.writeHeaderLocked(code)
+}
+
+func (bw *boundedWriter) writeHeaderLocked(code int) bool {
+	if bw.state != attemptPending {
+		return true
+	}
+	if bw.closedLocked() {
+		return false
+	}
+	copyHeader(bw.w.Header(), bw.h)
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		bw.state = attemptStarted
+	}
+	bw.w.WriteHeader(code)
+	return true
+}
+
+func (bw *boundedWriter) Write(p []byte) (int, error) {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	if !bw.writeHeaderLocked(http.StatusOK) || bw.closedLocked() {
+		bw.cut = bw.state == attemptStarted
+		return 0, errAttemptTimeout
+	}
+	return bw.w.Write(p)
+}
+
+func (bw *boundedWriter) Flush() {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	if bw.writeHeaderLocked(http.StatusOK) && !bw.closedLocked() {
+		_ = http.NewResponseController(bw.w).Flush()
+	}
+}
+
+// Hijack hands the connection over; the attempt then lasts as long as the
+// handler.
+func (bw *boundedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	if bw.state != attemptPending || bw.closedLocked() {
+		return nil, nil, errAttemptTimeout
+	}
+	conn, rw, err := http.NewResponseController(bw.w).Hijack()
+	if err == nil {
+		bw.state = attemptHijacked
+	}
+	return conn, rw, err
+}
+
+// finish ends an attempt whose handler returned: the implicit 200 of a
+// handler that wrote nothing, and the trailers it set. It reports false
+// when the deadline had passed before the answer was complete.
+func (bw *boundedWriter) finish() bool {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	if bw.state == attemptHijacked {
+		return true
+	}
+	if !bw.writeHeaderLocked(http.StatusOK) || bw.cut {
+		return false
+	}
+	copyHeader(bw.w.Header(), bw.h)
+	bw.closed = true
+	return true
+}
+
+// detach stops the handler's writes and reports how far its answer got.
+func (bw *boundedWriter) detach() attemptState {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	bw.closed = true
+	return bw.state
+}
+
+// copyHeader sets in dst every field of src.
+func copyHeader(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = v
+	}
 }
 
 // serveWithPolicies serves a request under a retry policy, a session
@@ -331,7 +608,7 @@ func (d *dispatcher) attempt(w http.ResponseWriter, r *http.Request, entry *back
 // when the status arrives whether the answer goes to the client or is
 // dropped for a retry; once anything has gone to the client there is no
 // retry.
-func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, st *requestState, entry *backendEntry, sess *sessionValue) {
+func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, st *requestState, entry *backendEntry) {
 	var body []byte
 	replayable := true
 	retries := d.retry != nil && d.retry.attempts > 0
@@ -349,7 +626,9 @@ func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, s
 		if st != nil {
 			st.attempt = n
 		}
-		aw, wait, release := d.runAttempt(w, r, st, entry, sess, n, body, replayable)
+		entry.budget.begin()
+		aw, wait, release := d.runAttempt(w, r, st, entry, n, body, replayable)
+		entry.budget.end()
 		if !aw.dropped {
 			return
 		}
@@ -379,8 +658,19 @@ func (d *dispatcher) serveWithPolicies(w http.ResponseWriter, r *http.Request, s
 // when a retry is to follow), the wait before that retry and the release
 // of the retry slot it holds (a no-op when there is none).
 func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requestState, entry *backendEntry,
-	sess *sessionValue, n int, body []byte, replayable bool) (aw *attemptWriter, wait time.Duration, release func()) {
+	n int, body []byte, replayable bool) (aw *attemptWriter, wait time.Duration, release func()) {
 	release = func() {}
+	// The session acts after the split: it pins the endpoint inside the
+	// backendRef the weights chose, never the choice itself. A retry
+	// (n > 0) goes to another endpoint and is re-pinned where it lands.
+	policy, pinIndex := d.sessionFor(entry)
+	var sess *sessionValue
+	if policy != nil && st != nil {
+		sess = policy.resume(r, d.env.now())
+		if n == 0 {
+			st.pin = sess.pinFor(pinIndex)
+		}
+	}
 	req := r
 	if body != nil && replayable {
 		req = withBody(r, bytes.NewReader(body), int64(len(body)))
@@ -394,9 +684,12 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 	aw = &attemptWriter{w: w, header: make(http.Header)}
 	if st != nil {
 		st.attemptErr, st.endpoint = nil, ""
+		if aw.obs = st.obs; aw.obs != nil {
+			req = aw.obs.beginAttempt(req, entry, d.direct)
+		}
 	}
 	aw.decide = func(code int) bool {
-		if d.retry == nil || !replayable || n >= d.retry.attempts || r.Context().Err() != nil {
+		if d.retry == nil || !replayable || r.Context().Err() != nil {
 			return false
 		}
 		// Only the listed statuses are retried (an attempt that timed out
@@ -405,39 +698,50 @@ func (d *dispatcher) runAttempt(w http.ResponseWriter, r *http.Request, st *requ
 		if !d.retry.retriesCode(code) && !(st != nil && isConnectionError(st.attemptErr)) {
 			return false
 		}
-		wait = d.retry.delay(n, d.env)
-		if ra, ok := retryAfter(aw.header, d.env.now()); ok {
-			if ra > MaxRetryAfter {
-				return false // the backend asks for longer than a retry may wait
-			}
-			wait = max(wait, ra)
+		if n >= d.retry.attempts {
+			aw.flag(UpstreamRetryLimitExceeded)
+			return false
 		}
-		if dl, ok := r.Context().Deadline(); ok && time.Until(dl) <= wait {
-			return false // no budget left to wait and retry
+		remaining := time.Duration(math.MaxInt64)
+		if dl, ok := r.Context().Deadline(); ok {
+			remaining = time.Until(dl)
+		}
+		w, ok := d.retry.wait(n, aw.header.Get("Retry-After"), d.env.now(), remaining, d.env.rand)
+		if !ok {
+			return false
+		}
+		if !entry.budget.acquire() {
+			aw.reject(RejectRetryBudget)
+			return false // the backend's retry budget is spent
 		}
 		rel, ok := acquireRetry(entry.backend)
 		if !ok {
-			return false // the backend's retry budget is spent
+			entry.budget.release()
+			aw.reject(RejectRetryCircuitBreaker)
+			return false // the backend's circuit breaker allows no more retries
 		}
-		release = rel
+		wait = w
+		release = func() { rel(); entry.budget.release() }
 		return true
 	}
 	aw.beforeHeader = func(h http.Header) {
-		if d.session != nil && st != nil {
-			d.session.issue(h, r, entry.index, st.endpoint, sess, d.env.now())
+		if policy != nil && st != nil {
+			policy.issue(h, r, pinIndex, st.endpoint, sess, d.env.now())
 		}
 	}
 	defer func() {
 		// A dropped answer is cut short: the proxy then aborts its copy
 		// with http.ErrAbortHandler, which must not reach the server.
-		if p := recover(); p != nil {
-			if !(aw.dropped && p == http.ErrAbortHandler) {
-				release()
-				panic(p)
-			}
+		p := recover()
+		if aw.obs != nil {
+			aw.obs.endAttempt(entry.backend, aw.dropped, !aw.dropped)
+		}
+		if p != nil && !(aw.dropped && p == http.ErrAbortHandler) {
+			release()
+			panic(p)
 		}
 	}()
-	entry.handler.ServeHTTP(aw, req)
+	d.serveAttempt(aw, req, entry)
 	aw.finish()
 	return aw, wait, release
 }
@@ -450,17 +754,25 @@ func isConnectionError(err error) bool {
 	return err != nil && errors.Is(err, ErrNoEndpoint)
 }
 
-// retryAfter parses a Retry-After header (seconds or an HTTP date).
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+// parseRetryAfter parses a Retry-After value (delay-seconds or an
+// HTTP-date, RFC 9110 §10.2.3). A delay too long to represent saturates
+// rather than overflowing, so that it is seen as too long.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v != "" && v[0] >= '0' && v[0] <= '9' {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+				return math.MaxInt64, true
+			}
+			return 0, false
+		}
+		if s > uint64(math.MaxInt64/int64(time.Second)) {
+			return math.MaxInt64, true
+		}
 		return time.Duration(s) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return max(t.Sub(now), 0), true // Time.Sub saturates
 	}
 	return 0, false
 }
@@ -496,6 +808,20 @@ type attemptWriter struct {
 	beforeHeader func(http.Header)
 	decided      bool
 	dropped      bool
+	// obs records the attempt, nil when the request is not observed.
+	obs *observation
+}
+
+func (aw *attemptWriter) flag(f ResponseFlags) {
+	if aw.obs != nil {
+		aw.obs.flag(f)
+	}
+}
+
+func (aw *attemptWriter) reject(r Rejection) {
+	if aw.obs != nil {
+		aw.obs.reject(r)
+	}
 }
 
 // errAttemptDropped stops the copy of an answer dropped for a retry.
@@ -516,6 +842,9 @@ func (aw *attemptWriter) WriteHeader(code int) {
 		return // informational answers are not passed on while a retry is possible
 	}
 	aw.decided = true
+	if aw.obs != nil {
+		aw.obs.attemptStatus(code)
+	}
 	if aw.decide != nil && aw.decide(code) {
 		aw.dropped = true
 		return

@@ -2,6 +2,7 @@ package httproute_test
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/internal/benchserve"
 )
 
 // BenchmarkServe measures a whole request through ServeHTTP to an
@@ -55,19 +57,38 @@ func BenchmarkServe(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				w := discardWriter{h: http.Header{}}
+				w := benchserve.DiscardWriter{H: http.Header{}}
 				rt.ServeHTTP(&w, req)
 			}
 		})
 	}
 }
 
-// discardWriter is a cheap ResponseWriter for benchmarks.
-type discardWriter struct {
-	h    http.Header
-	code int
+// BenchmarkServeObserved is BenchmarkServe's plain rule with each of the
+// root package's observers: none, one that does nothing (the cost of
+// making the record), and the slog access log writing JSON or text to
+// io.Discard. promroute and otelroute have the same benchmark with their
+// observers.
+func BenchmarkServeObserved(b *testing.B) {
+	jsonLog, err := httproute.NewAccessLog(slog.New(slog.NewJSONHandler(io.Discard, nil)), httproute.AccessLogOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	textLog, err := httproute.NewAccessLog(slog.New(slog.NewTextHandler(io.Discard, nil)), httproute.AccessLogOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		obs  httproute.Observer
+	}{
+		{"none", nil},
+		{"no-op", httproute.ObserverFunc(func(*httproute.Record) {})},
+		{"slog-json-discard", jsonLog},
+		{"slog-text-discard", textLog},
+	}
+	for _, tc := range cases {
+		rt := benchserve.Router(b, tc.obs)
+		b.Run(tc.name, func(b *testing.B) { benchserve.Loop(b, rt) })
+	}
 }
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) WriteHeader(code int)        { w.code = code }
-func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -14,6 +14,12 @@ type backendEntry struct {
 	backend Backend
 	// index is the position of the backendRef in the rule.
 	index int
+	// session is the session persistence of the backend object itself
+	// (an XBackend's), which takes precedence over the rule's.
+	session *sessionPolicy
+	// budget is the retry budget of the backend, shared by the
+	// backendRefs of a table that name the same backend.
+	budget *retryBudget
 }
 
 // split chooses among a rule's backendRefs in proportion to their weights:

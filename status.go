@@ -5,17 +5,32 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 )
 
 // Status is what a Router reports about its Config, in the shape a Gateway
 // API controller writes into the objects' status: per Gateway, its
 // conditions and per-listener conditions and attached-route counts; per
-// HTTPRoute, one RouteParentStatus per parentRef (Accepted, ResolvedRefs,
+// HTTPRoute and GRPCRoute, one RouteParentStatus per parentRef (Accepted, ResolvedRefs,
 // PartiallyInvalid). Objects the Router does not serve (Gateways of another
 // class, parentRefs to other kinds) have no entry.
 type Status struct {
 	Gateways   map[types.NamespacedName]gatewayv1.GatewayStatus
 	HTTPRoutes map[types.NamespacedName]gatewayv1.HTTPRouteStatus
+	// GRPCRoutes has one entry per GRPCRoute of the Config, like
+	// HTTPRoutes; nil when the Config has none.
+	GRPCRoutes map[types.NamespacedName]gatewayv1.GRPCRouteStatus
+	// XBackends has one entry per XBackend of the Config: an ancestor per
+	// Gateway whose routes reference it, with its Accepted condition.
+	XBackends map[types.NamespacedName]xv1alpha1.BackendStatus
+	// XTelemetryPolicies has one entry per XTelemetryPolicy of the
+	// Config: an ancestor per Gateway it targets, with its Accepted and
+	// ResolvedRefs conditions.
+	XTelemetryPolicies map[types.NamespacedName]xv1alpha1.TelemetryPolicyStatus
+	// ListenerSets has one entry per ListenerSet of the Config whose
+	// parent Gateway the Router serves or cannot find: its Accepted and
+	// Programmed conditions and its listeners' (see listenerset.go).
+	ListenerSets map[types.NamespacedName]gatewayv1.ListenerSetStatus
 }
 
 func (s Status) clone() Status {
@@ -28,6 +43,30 @@ func (s Status) clone() Status {
 	}
 	for k, v := range s.HTTPRoutes {
 		out.HTTPRoutes[k] = *v.DeepCopy()
+	}
+	if s.GRPCRoutes != nil {
+		out.GRPCRoutes = make(map[types.NamespacedName]gatewayv1.GRPCRouteStatus, len(s.GRPCRoutes))
+		for k, v := range s.GRPCRoutes {
+			out.GRPCRoutes[k] = *v.DeepCopy()
+		}
+	}
+	if s.XBackends != nil {
+		out.XBackends = make(map[types.NamespacedName]xv1alpha1.BackendStatus, len(s.XBackends))
+		for k, v := range s.XBackends {
+			out.XBackends[k] = *v.DeepCopy()
+		}
+	}
+	if s.ListenerSets != nil {
+		out.ListenerSets = make(map[types.NamespacedName]gatewayv1.ListenerSetStatus, len(s.ListenerSets))
+		for k, v := range s.ListenerSets {
+			out.ListenerSets[k] = *v.DeepCopy()
+		}
+	}
+	if s.XTelemetryPolicies != nil {
+		out.XTelemetryPolicies = make(map[types.NamespacedName]xv1alpha1.TelemetryPolicyStatus, len(s.XTelemetryPolicies))
+		for k, v := range s.XTelemetryPolicies {
+			out.XTelemetryPolicies[k] = *v.DeepCopy()
+		}
 	}
 	return out
 }
@@ -117,25 +156,57 @@ func hasCondition(cs []metav1.Condition, typ string) bool {
 func MergeGatewayStatus(cur, next gatewayv1.GatewayStatus) gatewayv1.GatewayStatus {
 	out := *next.DeepCopy()
 	out.Conditions = MergeConditions(cur.Conditions, out.Conditions)
-	for i := range out.Listeners {
+	mergeListenerConditions(cur.Listeners, out.Listeners, func(l *gatewayv1.ListenerStatus) (gatewayv1.SectionName, *[]metav1.Condition) {
+		return l.Name, &l.Conditions
+	})
+	return out
+}
+
+// MergeListenerSetStatus is MergeGatewayStatus for a ListenerSet: the
+// status to write into a ListenerSet whose status is cur, from the one
+// the Router computed, with conditions merged at the ListenerSet and at
+// each of its listeners.
+func MergeListenerSetStatus(cur, next gatewayv1.ListenerSetStatus) gatewayv1.ListenerSetStatus {
+	out := *next.DeepCopy()
+	out.Conditions = MergeConditions(cur.Conditions, out.Conditions)
+	mergeListenerConditions(cur.Listeners, out.Listeners, func(l *gatewayv1.ListenerEntryStatus) (gatewayv1.SectionName, *[]metav1.Condition) {
+		return l.Name, &l.Conditions
+	})
+	return out
+}
+
+// mergeListenerConditions merges the conditions of each listener of next
+// with those of the listener of the same name in cur (MergeConditions);
+// fields returns a listener's name and conditions.
+func mergeListenerConditions[L any](cur, next []L, fields func(*L) (gatewayv1.SectionName, *[]metav1.Condition)) {
+	for i := range next {
+		name, conds := fields(&next[i])
 		var old []metav1.Condition
-		for _, l := range cur.Listeners {
-			if l.Name == out.Listeners[i].Name {
-				old = l.Conditions
+		for j := range cur {
+			if n, c := fields(&cur[j]); n == name {
+				old = *c
 			}
 		}
-		out.Listeners[i].Conditions = MergeConditions(old, out.Listeners[i].Conditions)
+		*conds = MergeConditions(old, *conds)
 	}
-	return out
 }
 
 // MergeRouteParents returns the parent statuses to write into a route
 // whose status lists cur, from the ones the Router computed for
 // controller: the entries of other controllers are kept unmodified, the
 // Router's own are replaced by next, with stable transition times.
+// Entries for the implicit listener of a Config without Gateways (an empty
+// parentRef name) are left out: they name no object a cluster has.
 func MergeRouteParents(cur, next []gatewayv1.RouteParentStatus, controller gatewayv1.GatewayController) []gatewayv1.RouteParentStatus {
+	return mergeParents(cur, next, controller, false)
+}
+
+func mergeParents(cur, next []gatewayv1.RouteParentStatus, controller gatewayv1.GatewayController, keepImplicit bool) []gatewayv1.RouteParentStatus {
 	out := make([]gatewayv1.RouteParentStatus, 0, len(cur)+len(next))
 	for _, n := range next {
+		if n.ParentRef.Name == "" && !keepImplicit {
+			continue
+		}
 		n = *n.DeepCopy()
 		for _, o := range cur {
 			if o.ControllerName == n.ControllerName && equality.Semantic.DeepEqual(o.ParentRef, n.ParentRef) {
@@ -150,4 +221,48 @@ func MergeRouteParents(cur, next []gatewayv1.RouteParentStatus, controller gatew
 		}
 	}
 	return out
+}
+
+// keepTransitionTimes gives every condition of s whose type and status are
+// the same in prev (the Router's previous status) the LastTransitionTime
+// it had there, as meta.SetStatusCondition does, so that a status writer
+// sees no change where nothing changed.
+func (s *Status) keepTransitionTimes(prev Status, controller gatewayv1.GatewayController) {
+	for nn, st := range s.Gateways {
+		if old, ok := prev.Gateways[nn]; ok {
+			s.Gateways[nn] = MergeGatewayStatus(old, st)
+		}
+	}
+	for nn, st := range s.ListenerSets {
+		if old, ok := prev.ListenerSets[nn]; ok {
+			s.ListenerSets[nn] = MergeListenerSetStatus(old, st)
+		}
+	}
+	// Route statuses keep their times when they are compiled (compile).
+	for nn, st := range s.XTelemetryPolicies {
+		keepAncestorTimes(st.Ancestors, prev.XTelemetryPolicies[nn].Ancestors,
+			func(a *gatewayv1.PolicyAncestorStatus) (gatewayv1.ParentReference, *[]metav1.Condition) {
+				return a.AncestorRef, &a.Conditions
+			})
+	}
+	for nn, st := range s.XBackends {
+		keepAncestorTimes(st.Ancestors, prev.XBackends[nn].Ancestors,
+			func(a *xv1alpha1.BackendAncestorStatus) (gatewayv1.ParentReference, *[]metav1.Condition) {
+				return a.AncestorRef, &a.Conditions
+			})
+	}
+}
+
+// keepAncestorTimes merges the conditions of each ancestor of a policy's
+// status with those the same ancestor had in prev (see MergeConditions);
+// fields returns an ancestor's reference and conditions.
+func keepAncestorTimes[A any](cur, prev []A, fields func(*A) (gatewayv1.ParentReference, *[]metav1.Condition)) {
+	for i := range cur {
+		ref, conds := fields(&cur[i])
+		for j := range prev {
+			if pref, pconds := fields(&prev[j]); equality.Semantic.DeepEqual(pref, ref) {
+				*conds = MergeConditions(*pconds, *conds)
+			}
+		}
+	}
 }

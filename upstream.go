@@ -67,7 +67,9 @@ type HealthConfig struct {
 
 // UpstreamConfig describes a Service port served by network endpoints.
 type UpstreamConfig struct {
-	// Endpoints are "host:port" addresses or "http://host:port" URLs.
+	// Endpoints are "host:port" addresses or "http://host:port" URLs, or
+	// "https://host:port" for TLS (with a Transport whose TLS configuration
+	// verifies the endpoints; the default one uses the system roots).
 	Endpoints []string
 	// AppProtocol is the Service port's appProtocol: "" or "http" for
 	// HTTP/1.1, AppProtocolH2C for HTTP/2 over cleartext with prior
@@ -201,8 +203,8 @@ func parseEndpoint(e string) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("endpoint %q: %w", e, err)
 	}
-	if u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return nil, fmt.Errorf("endpoint %q: want host:port or http://host:port", e)
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("endpoint %q: want host:port, http://host:port or https://host:port", e)
 	}
 	if _, _, err := net.SplitHostPort(u.Host); err != nil {
 		return nil, fmt.Errorf("endpoint %q: %w", e, err)

@@ -3,7 +3,6 @@ package conformance
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -31,6 +30,7 @@ import (
 	"sigs.k8s.io/gateway-api/pkg/consts"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/internal/podnet"
 )
 
 // Names the harness gives to the cluster objects it creates itself.
@@ -87,7 +87,7 @@ func newCluster(logger *slog.Logger) (*cluster, error) {
 	c := &cluster{
 		scheme: scheme,
 		store: fake.NewClientBuilder().WithScheme(scheme).
-			WithStatusSubresource(&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{}).
+			WithStatusSubresource(&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{}, &gatewayv1.GRPCRoute{}, &gatewayv1.ListenerSet{}).
 			Build(),
 		router: &httproute.Router{},
 		net:    newNetwork(logger),
@@ -101,7 +101,7 @@ func newCluster(logger *slog.Logger) (*cluster, error) {
 		Delete:      c.delete,
 		DeleteAllOf: c.deleteAllOf,
 	})
-	c.clientset = &clientset{Clientset: k8sfake.NewClientset(), logs: c.backend.logs}
+	c.clientset = &clientset{Clientset: k8sfake.NewClientset(), logs: c.backend.Logs}
 
 	ctx := context.Background()
 	crd := &apiextensionsv1.CustomResourceDefinition{
@@ -131,7 +131,7 @@ func (c *cluster) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.net.close()
-	c.backend.close()
+	c.backend.Close()
 }
 
 // create is the API server's create: it sets what the server owns in
@@ -310,6 +310,8 @@ func (c *cluster) reconcile(ctx context.Context) error {
 		classes     gatewayv1.GatewayClassList
 		gateways    gatewayv1.GatewayList
 		routes      gatewayv1.HTTPRouteList
+		grpcRoutes  gatewayv1.GRPCRouteList
+		sets        gatewayv1.ListenerSetList
 		grants      gatewayv1.ReferenceGrantList
 		namespaces  corev1.NamespaceList
 		secrets     corev1.SecretList
@@ -317,7 +319,7 @@ func (c *cluster) reconcile(ctx context.Context) error {
 		slices      discoveryv1.EndpointSliceList
 		deployments appsv1.DeploymentList
 	)
-	for _, l := range []client.ObjectList{&classes, &gateways, &routes, &grants, &namespaces, &secrets, &services, &slices, &deployments} {
+	for _, l := range []client.ObjectList{&classes, &gateways, &routes, &grpcRoutes, &sets, &grants, &namespaces, &secrets, &services, &slices, &deployments} {
 		if err := c.store.List(ctx, l); err != nil {
 			return fmt.Errorf("reconcile: %w", err)
 		}
@@ -346,6 +348,12 @@ func (c *cluster) reconcile(ctx context.Context) error {
 	for i := range routes.Items {
 		cfg.HTTPRoutes = append(cfg.HTTPRoutes, &routes.Items[i])
 	}
+	for i := range grpcRoutes.Items {
+		cfg.GRPCRoutes = append(cfg.GRPCRoutes, &grpcRoutes.Items[i])
+	}
+	for i := range sets.Items {
+		cfg.ListenerSets = append(cfg.ListenerSets, &sets.Items[i])
+	}
 	for i := range grants.Items {
 		cfg.ReferenceGrants = append(cfg.ReferenceGrants, &grants.Items[i])
 	}
@@ -361,34 +369,18 @@ func (c *cluster) reconcile(ctx context.Context) error {
 	if err := c.net.sync(c.router, ours); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
-	return c.writeStatus(ctx, ours, routes.Items)
+	return c.writeStatus(ctx, ours, routes.Items, grpcRoutes.Items, sets.Items)
 }
 
 // reconcileClasses accepts the GatewayClasses of the Router's controller,
 // as the controller would; the Router itself knows nothing of classes.
 func (c *cluster) reconcileClasses(ctx context.Context, classes []gatewayv1.GatewayClass) error {
-	var supported []gatewayv1.SupportedFeature
-	for _, f := range httproute.SupportedFeatures() {
-		supported = append(supported, gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)})
-	}
-	slices.SortFunc(supported, func(a, b gatewayv1.SupportedFeature) int {
-		return compareStrings(string(a.Name), string(b.Name))
-	})
 	for i := range classes {
 		gwc := &classes[i]
 		if gwc.Spec.ControllerName != httproute.DefaultControllerName {
 			continue
 		}
-		st := gatewayv1.GatewayClassStatus{
-			Conditions: []metav1.Condition{{
-				Type:               string(gatewayv1.GatewayClassConditionStatusAccepted),
-				Status:             metav1.ConditionTrue,
-				Reason:             string(gatewayv1.GatewayClassReasonAccepted),
-				Message:            "handled by the in-process httproute controller",
-				ObservedGeneration: gwc.Generation,
-			}},
-			SupportedFeatures: supported,
-		}
+		st := httproute.GatewayClassStatus(gwc, time.Now())
 		st.Conditions = httproute.MergeConditions(gwc.Status.Conditions, st.Conditions)
 		if reflect.DeepEqual(gwc.Status, st) {
 			continue
@@ -401,9 +393,10 @@ func (c *cluster) reconcileClasses(ctx context.Context, classes []gatewayv1.Gate
 	return nil
 }
 
-// writeStatus writes the status the Router reports into the Gateways and
-// HTTPRoutes, with the addresses the network gave the Gateways.
-func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway, routes []gatewayv1.HTTPRoute) error {
+// writeStatus writes the status the Router reports into the Gateways,
+// HTTPRoutes, GRPCRoutes and ListenerSets, with the addresses the network
+// gave the Gateways.
+func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway, routes []gatewayv1.HTTPRoute, grpcRoutes []gatewayv1.GRPCRoute, sets []gatewayv1.ListenerSet) error {
 	rs := c.router.Status()
 	for _, gw := range gateways {
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
@@ -428,16 +421,46 @@ func (c *cluster) writeStatus(ctx context.Context, gateways []*gatewayv1.Gateway
 	}
 	for i := range routes {
 		r := &routes[i]
-		nn := types.NamespacedName{Namespace: r.Namespace, Name: r.Name}
-		st := rs.HTTPRoutes[nn]
-		st.Parents = httproute.MergeRouteParents(r.Status.Parents, st.Parents, httproute.DefaultControllerName)
-		if reflect.DeepEqual(r.Status, st) || (len(r.Status.Parents) == 0 && len(st.Parents) == 0) {
+		if err := c.writeRouteStatus(ctx, r, &r.Status.RouteStatus, rs.HTTPRoutes[client.ObjectKeyFromObject(r)].RouteStatus); err != nil {
+			return err
+		}
+	}
+	for i := range grpcRoutes {
+		r := &grpcRoutes[i]
+		if err := c.writeRouteStatus(ctx, r, &r.Status.RouteStatus, rs.GRPCRoutes[client.ObjectKeyFromObject(r)].RouteStatus); err != nil {
+			return err
+		}
+	}
+	for i := range sets {
+		ls := &sets[i]
+		nn := types.NamespacedName{Namespace: ls.Namespace, Name: ls.Name}
+		st, ok := rs.ListenerSets[nn]
+		if !ok {
+			continue // its parent is not a Gateway of the harness's class
+		}
+		st = httproute.MergeListenerSetStatus(ls.Status, st)
+		if reflect.DeepEqual(ls.Status, st) {
 			continue
 		}
-		r.Status = st
-		if err := c.store.Status().Update(ctx, r); err != nil {
-			return fmt.Errorf("reconcile: HTTPRoute %s status: %w", nn, err)
+		ls.Status = st
+		if err := c.store.Status().Update(ctx, ls); err != nil {
+			return fmt.Errorf("reconcile: ListenerSet %s status: %w", nn, err)
 		}
+	}
+	return nil
+}
+
+// writeRouteStatus writes next, the status the Router reports, into a
+// route whose status is cur, merged with the parents of other
+// controllers.
+func (c *cluster) writeRouteStatus(ctx context.Context, r client.Object, cur *gatewayv1.RouteStatus, next gatewayv1.RouteStatus) error {
+	next.Parents = httproute.MergeRouteParents(cur.Parents, next.Parents, httproute.DefaultControllerName)
+	if reflect.DeepEqual(*cur, next) || (len(cur.Parents) == 0 && len(next.Parents) == 0) {
+		return nil
+	}
+	*cur = next
+	if err := c.store.Status().Update(ctx, r); err != nil {
+		return fmt.Errorf("reconcile: %T %s status: %w", r, client.ObjectKeyFromObject(r), err)
 	}
 	return nil
 }
@@ -466,19 +489,19 @@ func (c *cluster) reconcilePods(ctx context.Context, deployments []appsv1.Deploy
 			replicas = *d.Spec.Replicas
 		}
 		for r := range replicas {
-			p := podFor(d, r)
+			p := podnet.ForDeployment(d, r)
 			want[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p
 		}
 	}
 	var running []*corev1.Pod
 	for nn, p := range want {
-		pod, err := c.backend.ensurePod(p)
+		pod, err := c.backend.Ensure(p)
 		if err != nil {
 			return nil, fmt.Errorf("reconcile: pod %s: %w", nn, err)
 		}
 		if err := c.store.Get(ctx, nn, &corev1.Pod{}); apierrors.IsNotFound(err) {
-			p.Status.PodIP = pod.ip
-			p.Status.PodIPs = []corev1.PodIP{{IP: pod.ip}}
+			p.Status.PodIP = pod.IP
+			p.Status.PodIPs = []corev1.PodIP{{IP: pod.IP}}
 			if err := c.store.Create(ctx, p); err != nil {
 				return nil, fmt.Errorf("reconcile: pod %s: %w", nn, err)
 			}
@@ -487,11 +510,11 @@ func (c *cluster) reconcilePods(ctx context.Context, deployments []appsv1.Deploy
 		}
 		running = append(running, p)
 	}
-	for _, nn := range c.backend.podNames() {
+	for _, nn := range c.backend.Names() {
 		if _, ok := want[nn]; ok {
 			continue
 		}
-		c.backend.stopPod(nn)
+		c.backend.Stop(nn)
 		err := c.store.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: nn.Namespace, Name: nn.Name}})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("reconcile: pod %s: %w", nn, err)
@@ -501,52 +524,4 @@ func (c *cluster) reconcilePods(ctx context.Context, deployments []appsv1.Deploy
 		return compareStrings(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
 	return running, nil
-}
-
-// podFor returns the Pod of replica r of Deployment d, named as the
-// ReplicaSet controller would: the Deployment's name, a template hash and
-// a replica suffix.
-func podFor(d *appsv1.Deployment, r int32) *corev1.Pod {
-	tmplHash := shortHash(d.Namespace+"/"+d.Name, 10)
-	name := fmt.Sprintf("%s-%s-%s", d.Name, tmplHash, shortHash(fmt.Sprintf("%s/%s/%d", d.Namespace, d.Name, r), 5))
-	labels := map[string]string{"pod-template-hash": tmplHash}
-	for k, v := range d.Spec.Template.Labels {
-		labels[k] = v
-	}
-	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace:         d.Namespace,
-			Name:              name,
-			Labels:            labels,
-			UID:               uuid.NewUUID(),
-			Generation:        1,
-			CreationTimestamp: now,
-		},
-		Spec: *d.Spec.Template.Spec.DeepCopy(),
-		Status: corev1.PodStatus{
-			Phase:     corev1.PodRunning,
-			HostIP:    "127.0.0.1",
-			StartTime: &now,
-			Conditions: []corev1.PodCondition{
-				{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-				{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			},
-		},
-	}
-}
-
-// shortHash returns n characters derived from s, in the alphabet
-// Kubernetes uses for generated names.
-func shortHash(s string, n int) string {
-	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(s))
-	v := h.Sum64()
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = alphabet[v%uint64(len(alphabet))]
-		v /= uint64(len(alphabet))
-	}
-	return string(b)
 }

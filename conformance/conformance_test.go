@@ -81,7 +81,7 @@ func TestConformance(t *testing.T) {
 		ConfigurableOptions: suite.ConfigurableOptions{
 			GatewayClassName:     gatewayClassName,
 			SupportedFeatures:    httproute.SupportedFeatures(),
-			ConformanceProfiles:  []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName},
+			ConformanceProfiles:  profileNames(),
 			TimeoutConfig:        tc,
 			CleanupBaseResources: false,
 			CleanupTestResources: true,
@@ -93,6 +93,7 @@ func TestConformance(t *testing.T) {
 		RestConfig:      &rest.Config{},
 		RoundTripper:    &roundTripper{inner: &roundtripper.DefaultRoundTripper{TimeoutConfig: tc, CustomDialContext: c.net.DialContext}, net: c.net},
 		WebSocketDialer: &wsDialer{net: c.net, timeout: tc.RequestTimeout},
+		GRPCClient:      &grpcClient{net: c.net},
 		ManifestFS:      []fs.FS{&gwconformance.Manifests},
 	}
 	s, err := suite.NewConformanceTestSuite(opts)

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/gateway-api/pkg/features"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/internal/podnet"
 )
 
 func testCluster(t *testing.T) *cluster {
@@ -79,12 +80,12 @@ func TestPodLogs(t *testing.T) {
 		t.Fatalf("got %d pods, want 2", len(pods.Items))
 	}
 	p := pods.Items[0]
-	if !strings.HasPrefix(p.Name, "app-") || p.Status.PodIP == "" || !podReady(&p) {
+	if !strings.HasPrefix(p.Name, "app-") || p.Status.PodIP == "" || !podnet.Ready(&p) {
 		t.Errorf("pod %s: want a Ready pod named after its Deployment, with an IP; got %+v", p.Name, p.Status)
 	}
 
 	before := time.Now().Add(-time.Second)
-	addr := c.backend.addr(types.NamespacedName{Namespace: p.Namespace, Name: p.Name}, echoHTTPPort)
+	addr := c.backend.Addr(types.NamespacedName{Namespace: p.Namespace, Name: p.Name}, podnet.EchoHTTPPort)
 	res, err := http.Get("http://" + addr + "/logged?x=1")
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/gateway-api/conformance/utils/roundtripper"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/internal/podnet"
 )
 
 // network gives every Gateway an address and serves each of its listener
@@ -36,7 +37,7 @@ type network struct {
 // portServer serves one listener port of one Gateway.
 type portServer struct {
 	tls bool
-	srv *loopbackServer
+	srv *podnet.Server
 }
 
 func newNetwork(logger *slog.Logger) *network {
@@ -66,9 +67,11 @@ func (n *network) addressLocked(nn types.NamespacedName) string {
 }
 
 // sync makes the servers follow the Gateways: one server per Gateway and
-// listener port, serving router.Gateway(ns, name).Port(port), over TLS with
-// that Gateway's TLSConfig(port) when a listener of the port is HTTPS. Servers of
-// ports and Gateways that are gone are closed.
+// listener port (router.Gateway(ns, name).Ports: its own listeners' and
+// those its ListenerSets contribute), serving
+// router.Gateway(ns, name).Port(port), over TLS with that Gateway's
+// TLSConfig(port) when a listener of the port is HTTPS. Servers of ports
+// and Gateways that are gone are closed.
 func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -77,17 +80,8 @@ func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) erro
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 		seen[nn] = true
 		want := map[int32]bool{} // port -> TLS
-		for _, l := range gw.Spec.Listeners {
-			switch l.Protocol {
-			case gatewayv1.HTTPProtocolType:
-				if _, ok := want[l.Port]; !ok {
-					want[l.Port] = false // HTTPS wins when both share the port
-				}
-			case gatewayv1.HTTPSProtocolType:
-				want[l.Port] = true
-			default:
-				// Other protocols are not served by the Router.
-			}
+		for _, p := range rt.Gateway(nn.Namespace, nn.Name).Ports() {
+			want[p.Port] = p.TLS
 		}
 		ports := n.gateways[nn]
 		if ports == nil {
@@ -96,7 +90,7 @@ func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) erro
 		}
 		for p, ps := range ports {
 			if isTLS, ok := want[p]; !ok || isTLS != ps.tls {
-				ps.srv.close()
+				ps.srv.Close()
 				delete(ports, p)
 			}
 		}
@@ -104,15 +98,15 @@ func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) erro
 			if ports[p] != nil {
 				continue
 			}
-			var srv *loopbackServer
+			var srv *podnet.Server
 			var err error
 			// Each Gateway has an address of its own: serve only its
 			// listeners, even when another Gateway declares the same port.
 			gr := rt.Gateway(nn.Namespace, nn.Name)
 			if isTLS {
-				srv, err = startLoopback(gr.Port(p), false, gr.TLSConfig(p), n.logger)
+				srv, err = podnet.StartServer(gr.Port(p), false, gr.TLSConfig(p), n.logger)
 			} else {
-				srv, err = startLoopback(gr.Port(p), true, nil, n.logger)
+				srv, err = podnet.StartServer(gr.Port(p), true, nil, n.logger)
 			}
 			if err != nil {
 				return fmt.Errorf("gateway %s port %d: %w", nn, p, err)
@@ -125,7 +119,7 @@ func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) erro
 			continue
 		}
 		for _, ps := range ports {
-			ps.srv.close()
+			ps.srv.Close()
 		}
 		delete(n.gateways, nn)
 	}
@@ -133,7 +127,7 @@ func (n *network) sync(rt *httproute.Router, gateways []*gatewayv1.Gateway) erro
 	for nn, ports := range n.gateways {
 		addr := n.addressLocked(nn)
 		for p, ps := range ports {
-			n.routes[net.JoinHostPort(addr, fmt.Sprint(p))] = ps.srv.addr
+			n.routes[net.JoinHostPort(addr, fmt.Sprint(p))] = ps.srv.Addr
 		}
 	}
 	return nil
@@ -144,7 +138,7 @@ func (n *network) close() {
 	defer n.mu.Unlock()
 	for _, ports := range n.gateways {
 		for _, ps := range ports {
-			ps.srv.close()
+			ps.srv.Close()
 		}
 	}
 	n.gateways = map[types.NamespacedName]map[int32]*portServer{}

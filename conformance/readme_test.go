@@ -37,7 +37,7 @@ func TestREADMEFeatureTable(t *testing.T) {
 			}
 		}
 	}
-	for _, core := range []string{"Gateway (core)", "HTTPRoute (core)", "ReferenceGrant (core)"} {
+	for _, core := range []string{"Gateway (core)", "HTTPRoute (core)", "ReferenceGrant (core)", "GRPCRoute (core)"} {
 		want[core] = true
 	}
 

@@ -16,8 +16,27 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// gatewayHTTP returns the conformance profile the run reports on.
-func gatewayHTTP() suite.ConformanceProfile { return suite.GatewayHTTPConformanceProfile }
+// profiles returns the conformance profiles the run reports on:
+// GATEWAY-HTTP and GATEWAY-GRPC. Upstream's GATEWAY-GRPC (v1.7.0) leaves
+// the GRPCRoute extended features (GRPCRouteNamedRouteRule,
+// GRPCRouteRequestHeaderModifier) out of its extended features, so that no
+// profile would count the tests that need them; this run counts them
+// under GATEWAY-GRPC.
+func profiles() []suite.ConformanceProfile {
+	grpc := suite.GatewayGRPCConformanceProfile
+	grpc.ExtendedFeatures = grpc.ExtendedFeatures.Clone().Insert(
+		features.SetsToNamesSet(features.GRPCRouteExtendedFeatures).UnsortedList()...)
+	return []suite.ConformanceProfile{suite.GatewayHTTPConformanceProfile, grpc}
+}
+
+// profileNames returns the names of profiles(), for the suite's options.
+func profileNames() []suite.ConformanceProfileName {
+	var out []suite.ConformanceProfileName
+	for _, p := range profiles() {
+		out = append(out, p.Name)
+	}
+	return out
+}
 
 // notRunnable lists the tests of the run's scope that cannot run in
 // process, with the reason; when their features are claimed they are
@@ -47,14 +66,17 @@ type result struct {
 }
 
 // supportedSet is the set of features the suite is run with: the Router's,
-// plus the profile's core features, which a profile implies.
+// plus the profiles' core features, which a profile implies.
 func supportedSet(router []features.FeatureName) sets.Set[features.FeatureName] {
-	return sets.New(router...).Union(gatewayHTTP().CoreFeatures)
+	out := sets.New(router...)
+	for _, p := range profiles() {
+		out = out.Union(p.CoreFeatures)
+	}
+	return out
 }
 
-// inProfile reports whether every feature of t belongs to the profile.
-func inProfile(t suite.ConformanceTest) bool {
-	profile := gatewayHTTP()
+// inProfile reports whether every feature of t belongs to profile.
+func inProfile(profile suite.ConformanceProfile, t suite.ConformanceTest) bool {
 	for _, f := range t.Features {
 		if !profile.CoreFeatures.Has(f) && !profile.ExtendedFeatures.Has(f) {
 			return false
@@ -63,13 +85,25 @@ func inProfile(t suite.ConformanceTest) bool {
 	return true
 }
 
+// inAnyProfile reports whether t belongs to one of the run's profiles.
+func inAnyProfile(t suite.ConformanceTest) bool {
+	for _, p := range profiles() {
+		if inProfile(p, t) {
+			return true
+		}
+	}
+	return false
+}
+
 // inScope reports whether t is one of the tests this run is for: the
-// HTTPRoute tests and the Gateway tests (HTTP listeners, route attachment).
-// GatewayClass tests run too: they judge the GatewayClass status, which
-// the harness writes as the host program's controller would, so they check
-// the harness's half of the implementation.
+// HTTPRoute and GRPCRoute tests, the Gateway tests (HTTP listeners, route
+// attachment) and the ListenerSet tests. GatewayClass tests run too: they
+// judge the GatewayClass status, which the harness writes as the host
+// program's controller would, so they check the harness's half of the
+// implementation.
 func inScope(t suite.ConformanceTest) bool {
-	return strings.HasPrefix(t.ShortName, "HTTPRoute") || strings.HasPrefix(t.ShortName, "Gateway")
+	return strings.HasPrefix(t.ShortName, "HTTPRoute") || strings.HasPrefix(t.ShortName, "GRPC") ||
+		strings.HasPrefix(t.ShortName, "Gateway") || strings.HasPrefix(t.ShortName, "ListenerSet")
 }
 
 // plan splits the suite's tests of the profile whose features are all
@@ -79,7 +113,7 @@ func inScope(t suite.ConformanceTest) bool {
 func plan(all []suite.ConformanceTest, supported sets.Set[features.FeatureName]) (run []suite.ConformanceTest, skip []result) {
 	blocked := notRunnable()
 	for _, t := range all {
-		if !inProfile(t) || !supported.HasAll(t.Features...) {
+		if !inAnyProfile(t) || !supported.HasAll(t.Features...) {
 			continue
 		}
 		switch reason, ok := blocked[t.ShortName]; {
@@ -95,8 +129,7 @@ func plan(all []suite.ConformanceTest, supported sets.Set[features.FeatureName])
 }
 
 // isExtended reports whether t needs a feature beyond the profile's core.
-func isExtended(t suite.ConformanceTest) bool {
-	profile := gatewayHTTP()
+func isExtended(profile suite.ConformanceProfile, t suite.ConformanceTest) bool {
 	for _, f := range t.Features {
 		if !profile.CoreFeatures.Has(f) {
 			return true
@@ -106,46 +139,57 @@ func isExtended(t suite.ConformanceTest) bool {
 }
 
 // buildReport returns the ConformanceReport of a run, in the upstream
-// format: one GATEWAY-HTTP profile report with core and extended counts.
+// format: one report per profile with core and extended counts, each
+// counting the tests whose features all belong to the profile (a Gateway
+// test counts in both).
 func buildReport(results []result, supported sets.Set[features.FeatureName], impl confv1.Implementation, date time.Time) *confv1.ConformanceReport {
-	profile := gatewayHTTP()
 	slices.SortFunc(results, func(a, b result) int { return strings.Compare(a.test.ShortName, b.test.ShortName) })
-	var core confv1.Status
-	ext := &confv1.ExtendedStatus{}
-	var provisional []string
-	for _, r := range results {
-		st := &core
-		if isExtended(r.test) {
-			st = &ext.Status
-		}
-		switch r.outcome {
-		case passed:
-			st.Passed++
-			if r.test.Provisional {
-				provisional = append(provisional, r.test.ShortName)
+	provisional := sets.New[string]()
+	var reports []confv1.ProfileReport
+	for _, profile := range profiles() {
+		var core confv1.Status
+		ext := &confv1.ExtendedStatus{}
+		for _, r := range results {
+			if !inProfile(profile, r.test) {
+				continue
 			}
-		case failed:
-			st.Failed++
-			st.FailedTests = append(st.FailedTests, r.test.ShortName)
-		case skipped:
-			st.Skipped++
-			st.SkippedTests = append(st.SkippedTests, r.test.ShortName)
+			st := &core
+			if isExtended(profile, r.test) {
+				st = &ext.Status
+			}
+			switch r.outcome {
+			case passed:
+				st.Passed++
+				if r.test.Provisional {
+					provisional.Insert(r.test.ShortName)
+				}
+			case failed:
+				st.Failed++
+				st.FailedTests = append(st.FailedTests, r.test.ShortName)
+			case skipped:
+				st.Skipped++
+				st.SkippedTests = append(st.SkippedTests, r.test.ShortName)
+			}
 		}
-	}
-	core.Result = resultOf(core)
-	ext.Result = resultOf(ext.Status)
-	for _, f := range sets.List(profile.ExtendedFeatures) {
-		if supported.Has(f) {
-			ext.SupportedFeatures = append(ext.SupportedFeatures, string(f))
-		} else {
-			ext.UnsupportedFeatures = append(ext.UnsupportedFeatures, string(f))
+		core.Result = resultOf(core)
+		ext.Result = resultOf(ext.Status)
+		for _, f := range sets.List(profile.ExtendedFeatures) {
+			if supported.Has(f) {
+				ext.SupportedFeatures = append(ext.SupportedFeatures, string(f))
+			} else {
+				ext.UnsupportedFeatures = append(ext.UnsupportedFeatures, string(f))
+			}
 		}
+		reports = append(reports, confv1.ProfileReport{
+			Name:     string(profile.Name),
+			Core:     core,
+			Extended: ext,
+			Summary:  fmt.Sprintf("Core tests %s. Extended tests %s.", summary(core), summary(ext.Status)),
+		})
 	}
-	pr := confv1.ProfileReport{
-		Name:     string(profile.Name),
-		Core:     core,
-		Extended: ext,
-		Summary:  fmt.Sprintf("Core tests %s. Extended tests %s.", summary(core), summary(ext.Status)),
+	var succeeded []string
+	if provisional.Len() > 0 {
+		succeeded = sets.List(provisional)
 	}
 	return &confv1.ConformanceReport{
 		TypeMeta:                  metav1.TypeMeta{APIVersion: confv1.GroupVersion.String(), Kind: "ConformanceReport"},
@@ -154,8 +198,8 @@ func buildReport(results []result, supported sets.Set[features.FeatureName], imp
 		GatewayAPIVersion:         consts.BundleVersion,
 		GatewayAPIChannel:         apiChannel,
 		Mode:                      "default",
-		ProfileReports:            []confv1.ProfileReport{pr},
-		SucceededProvisionalTests: provisional,
+		ProfileReports:            reports,
+		SucceededProvisionalTests: succeeded,
 	}
 }
 

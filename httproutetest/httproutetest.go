@@ -1,7 +1,11 @@
 // Package httproutetest helps test filters, extensions and route sets
-// table-driven: it builds a Router from YAML manifests, backs every Service
-// that a backendRef names with an echo backend that records what it
-// received, and sends requests through the Router.
+// table-driven: it builds a Router from YAML manifests, read by the
+// manifest loader as production reads them (strictly, validated by the
+// Gateway API CRDs, so that a manifest a cluster would refuse fails the
+// test), backs every Service that a backendRef names with an echo backend
+// that records what it received, and sends requests through the Router.
+// An extension is registered once, in Options.Extensions, for the loader
+// and the Router.
 //
 //	env := httproutetest.New(t, httproutetest.Options{
 //		Extensions: []httproute.Extension{myfilter.Extension()},
@@ -19,8 +23,6 @@
 package httproutetest
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,13 +36,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	"sigs.k8s.io/yaml"
-
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/manifest"
+	"github.com/httproute/httproute/validation"
 )
 
 // IDHeader is the header with which Env tags each request it sends, so that
@@ -49,9 +50,19 @@ const IDHeader = "Httproutetest-Id"
 
 // Options configure an Env.
 type Options struct {
-	// Extensions are registered with the Router, and their kinds are
-	// decoded from the manifests.
+	// Extensions are registered once, here: the manifest loader decodes
+	// their kinds, and the Router serves them (they are the loaded
+	// Config's Extensions, as manifest.Options.Extensions are).
 	Extensions []httproute.Extension
+	// Channel is the Gateway API release channel whose CRDs validate and
+	// default the manifests, as manifest.Options.Channel: standard by
+	// default, as in production; validation.Experimental for experimental
+	// fields (sessionPersistence, ExternalAuth ...).
+	Channel validation.Channel
+	// NoValidation skips the CRD validation and defaulting, for tests of
+	// what a Router does with objects an API server would refuse. The
+	// manifests are still read strictly: unknown fields fail the test.
+	NoValidation bool
 	// Rand, Logger and Strict are passed to the Router's Config.
 	Rand   rand.Source
 	Logger *slog.Logger
@@ -81,18 +92,17 @@ type Env struct {
 	nextID   atomic.Uint64
 }
 
-// New decodes the manifests (YAML, documents separated by "---") and
-// builds a Router from them. Gateways, HTTPRoutes, ReferenceGrants and
-// objects of the Extensions' kinds are recognized; any other kind fails the
-// test. Every Service a backendRef names resolves to a Backend of the Env.
+// New decodes the manifests (YAML, documents separated by "---") with the
+// manifest loader, as production reads them (see Options.Decode), and
+// builds a Router from them; a problem fails the test. Every Service a
+// backendRef names resolves to a Backend of the Env.
 func New(t testing.TB, opts Options, manifests ...string) *Env {
 	t.Helper()
 	e := &Env{t: t, opts: opts, backends: map[httproute.ServicePort]*Backend{}}
-	cfg, err := Decode(opts.Extensions, manifests...)
+	cfg, err := opts.Decode(manifests...)
 	if err != nil {
 		t.Fatalf("httproutetest: %v", err)
 	}
-	cfg.Extensions = opts.Extensions
 	cfg.Rand, cfg.Logger, cfg.Strict = opts.Rand, opts.Logger, opts.Strict
 	cfg.Services = httproute.ServiceResolverFunc(e.resolve)
 	e.Config = cfg
@@ -111,123 +121,47 @@ func New(t testing.TB, opts Options, manifests ...string) *Env {
 	return e
 }
 
-// Decode decodes manifests into a Config, without Services.
+// Decode decodes manifests with the default Options and the given
+// extensions: see Options.Decode.
 func Decode(exts []httproute.Extension, manifests ...string) (httproute.Config, error) {
-	var cfg httproute.Config
-	for _, m := range manifests {
-		for i, doc := range splitDocuments(m) {
-			js, err := yaml.YAMLToJSON([]byte(doc))
-			if err != nil {
-				return cfg, fmt.Errorf("document %d: %w", i, err)
-			}
-			var tm struct {
-				APIVersion string `json:"apiVersion"`
-				Kind       string `json:"kind"`
-			}
-			if err := json.Unmarshal(js, &tm); err != nil {
-				return cfg, fmt.Errorf("document %d: %w", i, err)
-			}
-			gv, err := schema.ParseGroupVersion(tm.APIVersion)
-			if err != nil {
-				return cfg, fmt.Errorf("document %d: %w", i, err)
-			}
-			if err := decodeObject(&cfg, exts, gv.WithKind(tm.Kind), js); err != nil {
-				return cfg, fmt.Errorf("document %d (%s %s): %w", i, tm.APIVersion, tm.Kind, err)
-			}
-		}
-	}
-	return cfg, nil
+	return Options{Extensions: exts}.Decode(manifests...)
 }
 
-func decodeObject(cfg *httproute.Config, exts []httproute.Extension, gvk schema.GroupVersionKind, js []byte) error {
-	if gvk.Group == gatewayv1.GroupName {
-		var err error
-		switch gvk.Kind {
-		case "HTTPRoute":
-			o := &gatewayv1.HTTPRoute{}
-			err = strictUnmarshal(js, o)
-			defaultNamespace(&o.Namespace)
-			cfg.HTTPRoutes = append(cfg.HTTPRoutes, o)
-		case "Gateway":
-			o := &gatewayv1.Gateway{}
-			err = strictUnmarshal(js, o)
-			defaultNamespace(&o.Namespace)
-			cfg.Gateways = append(cfg.Gateways, o)
-		case "ReferenceGrant":
-			o := &gatewayv1.ReferenceGrant{}
-			err = strictUnmarshal(js, o)
-			defaultNamespace(&o.Namespace)
-			cfg.ReferenceGrants = append(cfg.ReferenceGrants, o)
-		default:
-			return fmt.Errorf("unsupported kind")
-		}
-		return err
+// Decode decodes manifests into a Config, without Services, with the
+// manifest loader: strictly (unknown fields, values of the wrong type and
+// unknown kinds are errors), validated and defaulted by the CRDs of
+// o.Channel unless o.NoValidation, so that a manifest a cluster would
+// refuse fails the test as manifest.Load fails in production. Core
+// Services, Namespaces and Secrets load as the loader loads them. Errors
+// name each manifest "manifests[i]", i its index among the arguments, with
+// the line and column of the problem. The Config's Extensions are
+// o.Extensions.
+func (o Options) Decode(manifests ...string) (httproute.Config, error) {
+	fsys := fstest.MapFS{}
+	names := make([]string, len(manifests))
+	for i, m := range manifests {
+		names[i] = fmt.Sprintf("manifests[%d]", i)
+		fsys[names[i]] = &fstest.MapFile{Data: []byte(m)}
 	}
-	for _, x := range exts {
-		if x.Kind.Group != gvk.Group || x.Kind.Kind != gvk.Kind || x.New == nil {
-			continue
+	opts := manifest.Options{Extensions: o.Extensions, NoValidation: o.NoValidation}
+	if !o.NoValidation {
+		v, ok := validators[o.Channel]
+		if !ok {
+			return httproute.Config{}, fmt.Errorf("httproutetest: unknown channel %s", o.Channel)
 		}
-		o := x.New()
-		if err := strictUnmarshal(js, o); err != nil {
-			return err
-		}
-		if o.GetNamespace() == "" {
-			o.SetNamespace("default")
-		}
-		o.GetObjectKind().SetGroupVersionKind(gvk)
-		cfg.Objects = append(cfg.Objects, o)
-		return nil
+		opts.Validator = v()
 	}
-	return fmt.Errorf("unknown kind: register an Extension for it")
+	m, err := manifest.LoadFS(opts, fsys, names...)
+	return m.Config, err
 }
 
-func defaultNamespace(ns *string) {
-	if *ns == "" {
-		*ns = "default"
-	}
-}
-
-// strictUnmarshal decodes js into o, failing on unknown fields so that a
-// misspelt field in a test manifest fails the test.
-func strictUnmarshal(js []byte, o any) error {
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	return dec.Decode(o)
-}
-
-// splitDocuments splits a YAML stream on "---" lines, dropping empty
-// documents.
-func splitDocuments(s string) []string {
-	var docs []string
-	var cur []string
-	flush := func() {
-		d := strings.Join(cur, "\n")
-		if hasContent(d) {
-			docs = append(docs, d)
-		}
-		cur = cur[:0]
-	}
-	for _, line := range strings.Split(s, "\n") {
-		// A document marker may carry a comment ("--- # second").
-		if m := strings.TrimRight(line, " \t\r"); m == "---" || strings.HasPrefix(m, "--- ") || strings.HasPrefix(m, "---\t") {
-			flush()
-			continue
-		}
-		cur = append(cur, line)
-	}
-	flush()
-	return docs
-}
-
-// hasContent reports whether a YAML document has more than blank lines
-// and comments.
-func hasContent(doc string) bool {
-	for _, line := range strings.Split(doc, "\n") {
-		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
-			return true
-		}
-	}
-	return false
+// validators are the Validators of the channels, shared by every Env of a
+// test binary so that each CRD is compiled once: a Validator holds nothing
+// but compiled schemas and a cache of outcomes, and is safe for concurrent
+// use.
+var validators = map[validation.Channel]func() *validation.Validator{
+	validation.Standard:     sync.OnceValue(func() *validation.Validator { return validation.New(validation.Standard) }),
+	validation.Experimental: sync.OnceValue(func() *validation.Validator { return validation.New(validation.Experimental) }),
 }
 
 func (e *Env) resolve(ref httproute.BackendRef) (httproute.Backend, error) {

@@ -1,14 +1,24 @@
 package manifest_test
 
 import (
+	"context"
+	"embed"
 	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/extension/directresponse"
 	"github.com/httproute/httproute/manifest"
 )
+
+//go:embed testdata/seed
+var seed embed.FS
 
 func ExampleDecode() {
 	const routes = `apiVersion: gateway.networking.k8s.io/v1
@@ -73,4 +83,51 @@ spec:
 	fmt.Println(m.Locate(err))
 	// Output:
 	// route.yaml:8:7: httproute default/web: spec.rules[0].backendRefs[0]: Not found: "web"
+}
+
+// A gateway that serves a directory of manifests and reloads it when it
+// changes. A configuration that does not load, or that a guard refuses,
+// keeps the routing table that serves; the last problem is in Status.
+func ExampleWatcher() {
+	router, err := httproute.New(httproute.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	w, err := manifest.NewWatcher(manifest.WatchConfig{
+		Paths:   []string{"/etc/httproute"},
+		Options: manifest.Options{Extensions: []httproute.Extension{directresponse.Extension()}},
+		Apply: func(m *manifest.Manifests) error {
+			cfg := m.Config // its Extensions are those of the Options
+			cfg.Services = httproute.Services{}
+			return router.Update(cfg)
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := w.Reload(); err != nil {
+		log.Print(err) // serve what there is; Run keeps trying
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	go func() {
+		if err := w.Run(ctx); err != nil {
+			log.Print(err)
+		}
+	}()
+	http.Handle("/", router)
+	http.HandleFunc("/status", func(rw http.ResponseWriter, _ *http.Request) {
+		if err := w.Status().Err; err != nil {
+			fmt.Fprintln(rw, "last reload failed:", err)
+		}
+	})
+	log.Fatal(http.ListenAndServe("127.0.0.1:8080", nil))
+}
+
+// A configuration embedded in the binary.
+func ExampleLoadFS() {
+	m, err := manifest.LoadFS(manifest.Options{}, seed, "testdata/seed/01-httproute-httpbin.yaml")
+	fmt.Println(len(m.Config.HTTPRoutes), err)
+	// Output:
+	// 1 <nil>
 }

@@ -6,9 +6,11 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 
 	"github.com/httproute/httproute"
 )
@@ -49,6 +51,14 @@ func kinds(exts []httproute.Extension) (map[schema.GroupVersionKind]*kind, error
 		func(m *Manifests, o runtime.Object) {
 			m.Config.HTTPRoutes = append(m.Config.HTTPRoutes, o.(*gatewayv1.HTTPRoute))
 		}, "v1", "v1beta1")
+	gw("GRPCRoute", true, func() runtime.Object { return &gatewayv1.GRPCRoute{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.GRPCRoutes = append(m.Config.GRPCRoutes, o.(*gatewayv1.GRPCRoute))
+		}, "v1")
+	gw("ListenerSet", true, func() runtime.Object { return &gatewayv1.ListenerSet{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.ListenerSets = append(m.Config.ListenerSets, o.(*gatewayv1.ListenerSet))
+		}, "v1")
 	gw("ReferenceGrant", true, func() runtime.Object { return &gatewayv1.ReferenceGrant{} },
 		func(m *Manifests, o runtime.Object) {
 			m.Config.ReferenceGrants = append(m.Config.ReferenceGrants, o.(*gatewayv1.ReferenceGrant))
@@ -57,6 +67,20 @@ func kinds(exts []httproute.Extension) (map[schema.GroupVersionKind]*kind, error
 		func(m *Manifests, o runtime.Object) {
 			m.GatewayClasses = append(m.GatewayClasses, o.(*gatewayv1.GatewayClass))
 		}, "v1", "v1beta1")
+	// Gateway API's experimental x-k8s.io kinds, served with the
+	// experimental channel's CRDs.
+	xk8s := func(k string, newObj func() runtime.Object, add func(*Manifests, runtime.Object)) {
+		gvk := xv1alpha1.SchemeGroupVersion.WithKind(k)
+		ks[gvk] = &kind{as: gvk, namespaced: true, crd: true, new: newObj, add: add}
+	}
+	xk8s("XBackend", func() runtime.Object { return &xv1alpha1.XBackend{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.XBackends = append(m.Config.XBackends, o.(*xv1alpha1.XBackend))
+		})
+	xk8s("XTelemetryPolicy", func() runtime.Object { return &xv1alpha1.XTelemetryPolicy{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.XTelemetryPolicies = append(m.Config.XTelemetryPolicies, o.(*xv1alpha1.XTelemetryPolicy))
+		})
 	core := func(k string, namespaced bool, newObj func() runtime.Object, add func(*Manifests, runtime.Object)) {
 		gvk := coreV1.WithKind(k)
 		ks[gvk] = &kind{as: gvk, namespaced: namespaced, new: newObj, add: add}
@@ -69,17 +93,28 @@ func kinds(exts []httproute.Extension) (map[schema.GroupVersionKind]*kind, error
 		func(m *Manifests, o runtime.Object) {
 			m.Config.Secrets = append(m.Config.Secrets, o.(*corev1.Secret))
 		})
+	core("ConfigMap", true, func() runtime.Object { return &corev1.ConfigMap{} },
+		func(m *Manifests, o runtime.Object) {
+			m.Config.ConfigMaps = append(m.Config.ConfigMaps, o.(*corev1.ConfigMap))
+		})
 	core("Service", true, func() runtime.Object { return &corev1.Service{} },
 		func(m *Manifests, o runtime.Object) {
 			m.Services = append(m.Services, o.(*corev1.Service))
 		})
+	// A Service's endpoints, for a ServiceResolver that balances over
+	// them as in a cluster (package endpointslice).
+	slice := discoveryv1.SchemeGroupVersion.WithKind("EndpointSlice")
+	ks[slice] = &kind{as: slice, namespaced: true, new: func() runtime.Object { return &discoveryv1.EndpointSlice{} },
+		add: func(m *Manifests, o runtime.Object) {
+			m.EndpointSlices = append(m.EndpointSlices, o.(*discoveryv1.EndpointSlice))
+		}}
 	for i := range exts {
 		e := &exts[i]
 		if e.Kind.Kind == "" || e.Kind.Version == "" {
 			return nil, fmt.Errorf("manifest: Extensions[%d] has no kind or version (%q)", i, e.Kind.String())
 		}
 		if prev, ok := ks[e.Kind]; ok {
-			if prev.crd || prev.as.Group == "" {
+			if prev.crd || prev.as.Group == "" || prev.as.Group == discoveryv1.GroupName {
 				return nil, fmt.Errorf("manifest: Extensions[%d] redefines the built-in kind %s", i, e.Kind)
 			}
 			return nil, fmt.Errorf("manifest: Extensions[%d] registers %s twice", i, e.Kind)
@@ -127,7 +162,7 @@ func unknownKind(ks map[schema.GroupVersionKind]*kind, exts []httproute.Extensio
 		}
 	}
 	if gvk.Group == gatewayGroup {
-		return fmt.Sprintf("the router does not serve %s objects; it loads Gateway, HTTPRoute, ReferenceGrant and GatewayClass", gvk.Kind)
+		return fmt.Sprintf("the router does not serve %s objects; it loads Gateway, HTTPRoute, GRPCRoute, ListenerSet, ReferenceGrant and GatewayClass", gvk.Kind)
 	}
 	return fmt.Sprintf("no kind %s is registered for apiVersion %q; register it with an httproute.Extension", gvk.Kind, gvk.GroupVersion())
 }

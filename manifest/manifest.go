@@ -3,15 +3,21 @@
 //
 // It reads the kinds a Router is built from: Gateway, HTTPRoute,
 // ReferenceGrant and GatewayClass (gateway.networking.k8s.io v1, and v1beta1
-// read as v1, which has the same shape), the core v1 Namespace, Secret and
-// Service, and every kind an httproute.Extension registers with a New
-// function. Any other apiVersion and kind is an error.
+// read as v1, which has the same shape), GRPCRoute and ListenerSet (v1),
+// the core v1 Namespace, Secret, ConfigMap and Service, the
+// discovery.k8s.io/v1 EndpointSlice, and every kind an httproute.Extension
+// registers with a New function. Any other apiVersion and kind is an error.
 //
 // Documents are read strictly, the way kubectl apply with server-side field
-// validation reads them: unknown fields, values of the wrong type, duplicate
-// keys, a missing apiVersion or kind and two objects with the same kind,
-// namespace and name are errors. Objects without a namespace get
-// "default", as kubectl gives them the namespace of its context.
+// validation reads them: unknown fields, values of the wrong type, a
+// missing apiVersion or kind are errors. Objects without a namespace get
+// "default", as kubectl gives them the namespace of its context; objects of
+// a cluster-scoped kind lose theirs, and an object with a generateName and
+// no name is named as the API server would name it (see
+// validation.GenerateName). Two more things are errors that kubectl lets
+// through: a key written twice in one mapping (kubectl keeps the last) and
+// two objects with the same kind, namespace and name (the last one applied
+// would replace the first).
 //
 // Then, by default, every object is validated and defaulted as the API
 // server would with the Gateway API CRDs of the standard channel installed
@@ -26,28 +32,40 @@
 //	routes.yaml:17:7: document 1: did not find expected '-' indicator
 //	routes.yaml:27:9: httproute default/httpbin: spec.rules[1].matches[0].queryParams[0].value: Invalid value: "integer": spec.rules[1].matches[0].queryParams[0].value in body must be of type string: "integer"
 //
-// YAML is read as YAML 1.2, except that plain scalars YAML 1.1 reads as
-// booleans (yes, no, on, off, y, n and their capitalised forms) are
-// booleans, as kubectl reads them: a header value written on reaches the API
-// server as true, and is rejected there as it is here.
+// Keys and values are read as kubectl reads them (YAML 1.1, through
+// sigs.k8s.io/yaml), so that the objects are those kubectl apply would
+// send: plain yes, no, on, off, y, n and their capitalised forms are
+// booleans (a header value written on reaches the API server as true, and
+// is rejected there as here; a key written on is the key "true"), 0755 is
+// an octal integer, !!binary scalars are decoded, keys that are numbers or
+// booleans become their JSON text, tags on mappings and sequences are
+// ignored, and a merge key ("<<") applies where it stands, what comes
+// after it winning.
+//
+// Options.MaxBytes and Options.MaxDocuments bound what one call reads;
+// empty documents ("---" lines, comments) cost next to nothing.
 package manifest
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -63,9 +81,10 @@ import (
 type Options struct {
 	// Extensions are the kinds beyond the built-in ones that manifests may
 	// contain. Objects of an extension kind are decoded into the value its
-	// New returns and added to Config.Objects with their TypeMeta set.
-	// Extensions are not added to Config.Extensions: the host program
-	// builds its Config with the extensions it serves.
+	// New returns and added to Config.Objects with their TypeMeta set. The
+	// Extensions are also the returned Config's Extensions, so that a
+	// Router built from it serves them: an extension is registered once,
+	// here (httproutetest and Watcher take Options too).
 	Extensions []httproute.Extension
 	// Channel is the Gateway API release channel whose CRDs validate and
 	// default the Gateway API objects: validation.Standard (the zero
@@ -84,11 +103,31 @@ type Options struct {
 	// metadata checks. Documents are still read strictly: unknown fields
 	// and values of the wrong type are errors.
 	NoValidation bool
+	// MaxBytes bounds the bytes one Load, LoadFS or Decode reads, all
+	// files together. Zero means DefaultMaxBytes; a negative value, no
+	// bound. Past it reading stops, with an error that wraps ErrLimit.
+	MaxBytes int64
+	// MaxDocuments bounds the documents with content that one call
+	// reads, all files together (empty documents are not counted). Zero
+	// means DefaultMaxDocuments; a negative value, no bound. Past it
+	// reading stops, with an error that wraps ErrLimit.
+	MaxDocuments int
 }
+
+// Defaults of the limits of Options, generous for real configurations: a
+// few thousand HTTPRoutes take a few megabytes.
+const (
+	DefaultMaxBytes     = 64 << 20
+	DefaultMaxDocuments = 100_000
+)
+
+// ErrLimit is wrapped by the error of a call that stopped reading at
+// Options.MaxBytes or Options.MaxDocuments.
+var ErrLimit = errors.New("manifest: limit reached")
 
 // Manifests are the objects read from a set of manifests.
 type Manifests struct {
-	// Config has the Gateways, HTTPRoutes, ReferenceGrants, Namespaces,
+	// Config has the Gateways, HTTPRoutes, ListenerSets, ReferenceGrants, Namespaces,
 	// Secrets and extension Objects, in the order they were read. The
 	// host program adds its hooks (Services resolver, Extensions, Logger
 	// ...) before building a Router from it.
@@ -96,6 +135,10 @@ type Manifests struct {
 	// Services are the core Services of the manifests, from which a host
 	// program can build its ServiceResolver.
 	Services []*corev1.Service
+	// EndpointSlices are the discovery.k8s.io/v1 EndpointSlices of the
+	// manifests: with Services, what an endpointslice.Resolver turns into
+	// Upstreams, as in a cluster.
+	EndpointSlices []*discoveryv1.EndpointSlice
 	// GatewayClasses are read and checked but not used by the Router,
 	// which serves the Gateways of one class name (Config.GatewayClassName)
 	// or of all.
@@ -103,6 +146,11 @@ type Manifests struct {
 
 	// sources index where each object was read, for Locate.
 	sources map[objectKey][]*source
+	// digest identifies the files read and their content, so that a
+	// Watcher can tell an unchanged configuration; objects counts the
+	// objects read, whatever their kind.
+	digest  [sha256.Size]byte
+	objects int
 }
 
 // objectKey identifies an object as an *httproute.Error names it.
@@ -156,29 +204,51 @@ func (e *DocumentError) Error() string {
 //
 // Load returns what it could read even when it also returns an error: the
 // error joins every problem found (*DocumentError and *httproute.Error
-// values, and file system errors), and the objects of a document with a
-// problem are left out.
+// values, *validation.UnknownFieldError values for unknown fields, and
+// file system errors), and the objects of a document with a problem are
+// left out.
 func Load(opts Options, paths ...string) (*Manifests, error) {
 	l, err := newLoader(opts)
 	if err != nil {
 		return &Manifests{}, err
 	}
 	for _, p := range paths {
-		files, err := manifestFiles(p)
+		info, err := os.Stat(p)
 		if err != nil {
 			l.errs = append(l.errs, err)
 			continue
 		}
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				l.errs = append(l.errs, err)
-				continue
-			}
-			l.file(f, data)
+		if !info.IsDir() {
+			l.open(p, func() (fs.File, error) { return os.Open(p) })
+			continue
 		}
+		l.tree(os.DirFS(p), ".", func(name string) string { return filepath.Join(p, filepath.FromSlash(name)) })
 	}
-	return l.m, errors.Join(l.errs...)
+	return l.finish()
+}
+
+// LoadFS reads the manifests in the given files and directories of fsys
+// (an embed.FS, for one), as Load reads them from the operating system's
+// file system. Paths are slash-separated and unrooted, as fs.ValidPath
+// wants them ("." is the root of fsys); errors name files by these paths.
+func LoadFS(opts Options, fsys fs.FS, paths ...string) (*Manifests, error) {
+	l, err := newLoader(opts)
+	if err != nil {
+		return &Manifests{}, err
+	}
+	for _, p := range paths {
+		info, err := fs.Stat(fsys, p)
+		if err != nil {
+			l.errs = append(l.errs, err)
+			continue
+		}
+		if !info.IsDir() {
+			l.open(p, func() (fs.File, error) { return fsys.Open(p) })
+			continue
+		}
+		l.tree(fsys, p, func(name string) string { return name })
+	}
+	return l.finish()
 }
 
 // Decode reads the manifests of one stream; name is the file name that
@@ -188,41 +258,131 @@ func Decode(opts Options, name string, r io.Reader) (*Manifests, error) {
 	if err != nil {
 		return &Manifests{}, err
 	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return l.m, fmt.Errorf("%s: %w", name, err)
-	}
-	l.file(name, data)
-	return l.m, errors.Join(l.errs...)
+	l.read(name, r)
+	return l.finish()
 }
 
-// manifestFiles lists the manifest files of a path.
-func manifestFiles(p string) ([]string, error) {
-	info, err := os.Stat(p)
-	if err != nil {
-		return nil, err
-	}
-	if !info.IsDir() {
-		return []string{p}, nil
-	}
+// tree reads the manifest files of a directory of fsys, recursively;
+// display gives the name errors use for a path of fsys.
+func (l *loader) tree(fsys fs.FS, root string, display func(string) string) {
 	var files []string
-	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if path != p && strings.HasPrefix(d.Name(), ".") {
+		if p != root && strings.HasPrefix(d.Name(), ".") {
 			if d.IsDir() {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
-		if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
-			files = append(files, path)
+		if !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			files = append(files, p)
 		}
 		return nil
 	})
-	sort.Strings(files)
-	return files, err
+	if err != nil {
+		l.errs = append(l.errs, displayPath(err, display))
+	}
+	// By full name, as a sorted listing shows them.
+	slices.SortFunc(files, func(a, b string) int { return strings.Compare(display(a), display(b)) })
+	for _, f := range files {
+		l.open(display(f), func() (fs.File, error) { return fsys.Open(f) })
+	}
+}
+
+// displayPath names the file of a file system error as errors name it.
+func displayPath(err error, display func(string) string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		pe.Path = display(pe.Path)
+	}
+	return err
+}
+
+// open opens one file and reads it.
+func (l *loader) open(name string, open func() (fs.File, error)) {
+	if l.stopped {
+		return
+	}
+	f, err := open()
+	if err != nil {
+		l.errs = append(l.errs, displayPath(err, func(string) string { return name }))
+		return
+	}
+	defer f.Close()
+	l.read(name, f)
+}
+
+// read reads one file within the limits and loads its documents.
+func (l *loader) read(name string, f io.Reader) {
+	if l.stopped {
+		return
+	}
+	// One byte past the bound tells a stream that passes it; saturated,
+	// for a bound near math.MaxInt64.
+	limit := int64(math.MaxInt64)
+	if rest := l.maxBytes - l.bytes; l.maxBytes >= 0 && rest < math.MaxInt64 {
+		limit = rest + 1
+	}
+	data, err := readAll(f, limit)
+	if err != nil {
+		l.errs = append(l.errs, fmt.Errorf("%s: %w", name, err))
+		return
+	}
+	l.bytes += int64(len(data))
+	if l.maxBytes >= 0 && l.bytes > l.maxBytes {
+		l.stop(fmt.Errorf("%w: %s: the manifests are larger than Options.MaxBytes (%d bytes); raise it to load them", ErrLimit, name, l.maxBytes))
+		return
+	}
+	fmt.Fprintf(l.digest, "%d:%s%d:", len(name), name, len(data))
+	l.digest.Write(data)
+	l.file(name, data)
+}
+
+// readAll reads r to its end or to limit bytes, in one buffer of the size
+// r tells (a file's size, a bytes.Reader's length) when it tells one.
+func readAll(r io.Reader, limit int64) ([]byte, error) {
+	size := int64(-1)
+	switch x := r.(type) {
+	case interface{ Len() int }:
+		size = int64(x.Len())
+	case fs.File:
+		if info, err := x.Stat(); err == nil && info.Mode().IsRegular() {
+			size = info.Size()
+		}
+	}
+	if size < 0 || size >= limit {
+		return io.ReadAll(io.LimitReader(r, limit))
+	}
+	// One byte more than the size, to see the end without growing.
+	buf := make([]byte, 0, size+1)
+	lr := io.LimitReader(r, limit)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// stop records that a limit was reached and stops reading.
+func (l *loader) stop(err error) {
+	l.errs = append(l.errs, err)
+	l.stopped = true
+}
+
+// finish returns what the loader read and its problems.
+func (l *loader) finish() (*Manifests, error) {
+	l.digest.Sum(l.m.digest[:0])
+	return l.m, errors.Join(l.errs...)
 }
 
 // Locate fills in the File, Line and Column of every *httproute.Error in
@@ -288,6 +448,15 @@ type loader struct {
 	// namespace and name.
 	seen map[seenKey]position
 	errs []error
+
+	// The limits (negative: none), what was read against them, and
+	// whether one was reached.
+	maxBytes     int64
+	maxDocuments int
+	bytes        int64
+	documents    int
+	stopped      bool
+	digest       hash.Hash
 }
 
 type seenKey struct {
@@ -311,38 +480,68 @@ func newLoader(opts Options) (*loader, error) {
 	if opts.NoValidation {
 		v = nil
 	}
-	return &loader{
-		opts:      opts,
-		kinds:     ks,
-		validator: v,
-		structure: newStructure(true),
-		m:         &Manifests{sources: map[objectKey][]*source{}},
-		seen:      map[seenKey]position{},
-	}, nil
+	l := &loader{
+		opts:         opts,
+		kinds:        ks,
+		validator:    v,
+		structure:    newStructure(true),
+		m:            &Manifests{sources: map[objectKey][]*source{}},
+		seen:         map[seenKey]position{},
+		maxBytes:     opts.MaxBytes,
+		maxDocuments: opts.MaxDocuments,
+		digest:       sha256.New(),
+	}
+	l.m.Config.Extensions = slices.Clone(opts.Extensions)
+	if l.maxBytes == 0 {
+		l.maxBytes = DefaultMaxBytes
+	}
+	if l.maxDocuments == 0 {
+		l.maxDocuments = DefaultMaxDocuments
+	}
+	return l, nil
 }
 
-// file reads the documents of one file.
+// file reads the documents of one file. An empty document is skipped
+// before it is parsed.
 func (l *loader) file(name string, data []byte) {
-	texts, starts := splitDocuments(data)
 	index := 0
-	for i, text := range texts {
-		root, err := parseDocument(text)
+	for c := range splitDocuments(data) {
+		if c.blank {
+			continue
+		}
+		if l.maxDocuments >= 0 && l.documents >= l.maxDocuments {
+			l.stop(fmt.Errorf("%w: %s:%d: more documents than Options.MaxDocuments (%d); raise it to load them", ErrLimit, name, c.line, l.maxDocuments))
+			return
+		}
+		root, err := parseDocument(c.text)
 		if err != nil {
 			index++
-			line, col, msg := syntaxError(text, err)
+			l.documents++
+			line, col, msg := syntaxError(c.text, err)
 			if line > 0 {
-				line += starts[i] - 1
+				line += c.line - 1
 			}
 			l.errs = append(l.errs, &DocumentError{File: name, Document: index, Line: line, Column: col, Message: msg})
 			continue
 		}
-		if root == nil {
+		if root == nil || isNull(root) {
+			// Comments, or an explicit null, which kubectl skips.
 			continue
 		}
 		index++
-		shiftLines(root, starts[i]-1, map[*yaml.Node]bool{})
+		l.documents++
+		shiftLines(root, c.line-1, map[*yaml.Node]bool{})
 		l.document(&document{file: name, index: index, root: root})
 	}
+}
+
+// isNull reports whether a document's top-level node is a null scalar.
+func isNull(root *yaml.Node) bool {
+	if root.Kind != yaml.ScalarNode {
+		return false
+	}
+	v, err := readScalar(root)
+	return err == nil && v == nil
 }
 
 // docError records a problem with a whole document at a node.
@@ -350,14 +549,20 @@ func (l *loader) docError(d *document, n *yaml.Node, msg string) {
 	l.errs = append(l.errs, &DocumentError{File: d.file, Document: d.index, Line: n.Line, Column: n.Column, Message: msg})
 }
 
-// objError records problems with the fields of an object, each at the
-// line of its field.
+// objError records a problem with a field of an object, at the line of
+// its field.
 func (l *loader) objError(d *document, k, ns, name, reason string, fe *field.Error) {
+	l.errs = append(l.errs, l.objectError(d, k, ns, name, reason, fe))
+}
+
+// objectError returns a problem with a field of an object, at the line of
+// its field.
+func (l *loader) objectError(d *document, k, ns, name, reason string, fe *field.Error) *httproute.Error {
 	n, _ := lookup(d.root, fe.Field)
-	l.errs = append(l.errs, &httproute.Error{
+	return &httproute.Error{
 		Kind: k, Namespace: ns, Name: name, Reason: reason, Field: fe,
 		File: d.file, Line: n.Line, Column: n.Column,
-	})
+	}
 }
 
 // reasonUnsupportedValue is the condition reason of problems with a
@@ -385,6 +590,9 @@ func (l *loader) document(d *document) {
 	if !ok {
 		return
 	}
+	// Named first, as the API server names an object on create; the seed
+	// keeps the name from one load to the next.
+	validation.NameGenerated(obj, []byte(d.file+"\x00"+strconv.Itoa(d.index)))
 	ns, name := identity(obj)
 	k, ok := l.kinds[gvk]
 	if !ok {
@@ -408,17 +616,26 @@ func (l *loader) document(d *document) {
 	schemaChecked := false
 	if l.validator != nil && k.crd {
 		_, schemaChecked = l.validator.Scope(gvk)
+		if !schemaChecked {
+			// What the API server answers when the channel installed has
+			// no CRD for the kind (XBackend is experimental-only).
+			l.docError(d, d.root, fmt.Sprintf("no matches for kind %q in version %q: the %s channel has no CRD for it; use the experimental channel",
+				gvk.Kind, gvk.GroupVersion(), l.validator.Channel()))
+			return
+		}
 	}
 	var errs field.ErrorList
 	if name == "" && l.validator == nil {
-		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "name is required"))
+		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "name or generateName is required"))
 	}
-	l.structure.errs = nil
-	l.structure.types = !schemaChecked
+	l.structure.reset(!schemaChecked)
 	l.structure.check(reflect.TypeOf(k.new()).Elem(), obj, nil, 0)
 	errs = append(errs, l.structure.errs...)
 	if l.validator != nil && !metadataErrors(errs) {
-		errs = append(errs, l.validate(obj, errs)...)
+		errs = append(errs, l.validate(obj)...)
+	}
+	if l.unknownFields(d, k.as.Kind, ns, name, errs) {
+		return
 	}
 	for _, fe := range errs {
 		l.objError(d, k.as.Kind, ns, name, reasonUnsupportedValue, fe)
@@ -436,6 +653,30 @@ func (l *loader) document(d *document) {
 		return
 	}
 	k.add(l.m, typed)
+	l.m.objects++
+}
+
+// unknownFields reports the fields of a document that its kind does not
+// have, each once, and reports whether there were any. The API server
+// refuses such a document while decoding it, with a strict decoding error
+// naming those fields and nothing else: the other problems are not
+// reported either. The structure check, which knows the Go type, hints at
+// the closest field name; a field it did not flag is one the Go type has
+// and the channel's CRD does not.
+func (l *loader) unknownFields(d *document, k, ns, name string, errs field.ErrorList) bool {
+	seen := map[string]bool{}
+	for _, fe := range errs {
+		if !validation.IsUnknownField(fe) || seen[fe.Field] {
+			continue
+		}
+		seen[fe.Field] = true
+		hint, flagged := l.structure.hints[fe.Field]
+		if !flagged && l.validator != nil {
+			hint = l.validator.UnknownFieldHint()
+		}
+		l.errs = append(l.errs, &validation.UnknownFieldError{Err: l.objectError(d, k, ns, name, reasonUnsupportedValue, fe), Hint: hint})
+	}
+	return len(seen) > 0
 }
 
 // metadataErrors reports whether the structure check found a value of the
@@ -449,30 +690,10 @@ func metadataErrors(errs field.ErrorList) bool {
 	return false
 }
 
-// validate validates and defaults a document in place. Unknown fields the
-// structure check has already reported are not reported twice; those it
-// has not are fields of the Go type that the channel's CRD does not have:
-// experimental fields checked against the standard channel.
-func (l *loader) validate(obj map[string]any, reported field.ErrorList) field.ErrorList {
-	seen := map[string]bool{}
-	for _, fe := range reported {
-		if fe.Type == field.ErrorTypeForbidden {
-			seen[fe.Field] = true
-		}
-	}
+// validate validates and defaults a document in place.
+func (l *loader) validate(obj map[string]any) field.ErrorList {
 	u := &unstructured.Unstructured{Object: obj}
-	var errs field.ErrorList
-	for _, fe := range l.validator.Validate(u) {
-		if fe.Type == field.ErrorTypeForbidden && fe.Detail == "unknown field" {
-			if seen[fe.Field] {
-				continue
-			}
-			if l.validator.Channel() == validation.Standard {
-				fe.Detail = "unknown field in the standard channel; experimental fields need the experimental channel"
-			}
-		}
-		errs = append(errs, fe)
-	}
+	errs := l.validator.Validate(u)
 	// Validate replaced the content with the defaulted one.
 	clear(obj)
 	maps.Copy(obj, u.Object)

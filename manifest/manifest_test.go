@@ -148,19 +148,19 @@ func TestDecodeErrors(t *testing.T) {
   - matchs:
     - path: {value: /}
 `,
-		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].matchs: Forbidden: unknown field; did you mean "matches"?`},
+		want: []string{`in.yaml:7:5: httproute default/web: strict decoding error: unknown field "spec.rules[0].matchs"; did you mean "matches"?`},
 	}, {
 		name: "unknown top-level field",
 		in:   route + "sepc: {}\n",
-		want: []string{`in.yaml:5:1: httproute default/web: sepc: Forbidden: unknown field; did you mean "spec"?`},
+		want: []string{`in.yaml:5:1: httproute default/web: strict decoding error: unknown field "sepc"; did you mean "spec"?`},
 	}, {
 		name: "field names are case-sensitive",
 		in:   route + "spec:\n  Hostnames: [a.example]\n",
-		want: []string{`in.yaml:6:3: httproute default/web: spec.Hostnames: Forbidden: unknown field; did you mean "hostnames"?`},
+		want: []string{`in.yaml:6:3: httproute default/web: strict decoding error: unknown field "spec.Hostnames"; did you mean "hostnames"?`},
 	}, {
 		name: "unknown field far from any name",
 		in:   route + "spec:\n  zzzzzzzzzzzz: 1\n",
-		want: []string{`in.yaml:6:3: httproute default/web: spec.zzzzzzzzzzzz: Forbidden: unknown field`},
+		want: []string{`in.yaml:6:3: httproute default/web: strict decoding error: unknown field "spec.zzzzzzzzzzzz"`},
 	}, {
 		name: "all problems of a document",
 		in: route + `spec:
@@ -197,7 +197,7 @@ func TestDecodeErrors(t *testing.T) {
 	}, {
 		name: "missing name",
 		in:   "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  labels: {a: b}\n",
-		want: []string{`in.yaml:3:1: httproute in namespace default: metadata.name: Required value: name is required`},
+		want: []string{`in.yaml:3:1: httproute in namespace default: metadata.name: Required value: name or generateName is required`},
 	}, {
 		name: "missing apiVersion and kind",
 		in:   "metadata:\n  name: web\n",
@@ -224,8 +224,8 @@ func TestDecodeErrors(t *testing.T) {
 		want: []string{`in.yaml:1:1: httproute w: apiVersion: Invalid value: "gateway.networking.k8s.io/v1alpha2": apiVersion "gateway.networking.k8s.io/v1alpha2" is not served for kind HTTPRoute; use gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1`},
 	}, {
 		name: "Gateway API kind the router does not serve",
-		in:   "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata:\n  name: g\n",
-		want: []string{`in.yaml:2:1: grpcroute g: kind: Invalid value: "GRPCRoute": the router does not serve GRPCRoute objects; it loads Gateway, HTTPRoute, ReferenceGrant and GatewayClass`},
+		in:   "apiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\nmetadata:\n  name: g\n",
+		want: []string{`in.yaml:2:1: tlsroute g: kind: Invalid value: "TLSRoute": the router does not serve TLSRoute objects; it loads Gateway, HTTPRoute, GRPCRoute, ListenerSet, ReferenceGrant and GatewayClass`},
 	}, {
 		name: "extension kind without objects",
 		in:   "apiVersion: gateway.kgateway.dev/v1alpha1\nkind: Parameter\nmetadata:\n  name: p\n",
@@ -234,6 +234,14 @@ func TestDecodeErrors(t *testing.T) {
 		name: "duplicate key",
 		in:   route + "  name: other\n",
 		want: []string{`in.yaml:5:3: document 1: mapping key "name" already defined at line 4`},
+	}, {
+		name: "key written twice around a merge",
+		in:   route + "  labels: {a: x, <<: {a: y}, a: z}\n",
+		want: []string{`in.yaml:5:30: document 1: mapping key "a" already defined at line 5`},
+	}, {
+		name: "key written twice in a large mapping",
+		in:   route + "  labels: {k0: x, k1: x, k2: x, k3: x, k4: x, k5: x, k6: x, k7: x, k8: x, k9: x, k10: x, k11: x, k12: x, k13: x, k14: x, k15: x, k16: x, k3: y}\n",
+		want: []string{`in.yaml:5:138: document 1: mapping key "k3" already defined at line 5`},
 	}, {
 		name: "duplicate objects",
 		in:   route + "---\n" + route,
@@ -250,9 +258,17 @@ func TestDecodeErrors(t *testing.T) {
 		in:   route + "spec:\n\thostnames: []\n",
 		want: []string{`in.yaml:6:1: document 1: found character that cannot start any token`},
 	}, {
-		name: "unsupported tag",
-		in:   route + "spec:\n  hostnames: !shell [a]\n",
-		want: []string{`in.yaml:6:14: document 1: unsupported YAML tag !shell`},
+		name: "a scalar's tag that does not fit its text",
+		in:   route + "spec:\n  hostnames: [!!int a]\n",
+		want: []string{"in.yaml:6:15: document 1: cannot decode !!str `a` as a !!int"},
+	}, {
+		name: "invalid !!binary",
+		in:   route + "spec:\n  hostnames: [!!binary a_b]\n",
+		want: []string{"in.yaml:6:15: document 1: !!binary value contains invalid base64 data"},
+	}, {
+		name: "null key",
+		in:   route + "spec:\n  ~: 1\n",
+		want: []string{"in.yaml:6:3: document 1: a mapping key cannot be null"},
 	}, {
 		name: "infinity",
 		in:   route + "spec:\n  rules:\n  - backendRefs:\n    - {name: a, weight: .inf}\n",
@@ -339,6 +355,16 @@ metadata: {name: web, namespace: apps}
 spec:
   ports: [{port: 80, targetPort: http}]
 ---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  namespace: apps
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+ports: [{name: http, port: 8080}]
+---
 apiVersion: gateway.networking.k8s.io/v1beta1
 kind: ReferenceGrant
 metadata: {name: grant, namespace: apps}
@@ -356,10 +382,10 @@ spec: {status: 404, body: "gone\n"}
 		t.Fatalf("want the YAML 1.1 boolean label reported, got %v", err)
 	}
 	type got struct {
-		Routes, Gateways, Grants, Classes, Namespaces, Secrets, Services, Objects []string
-		Listeners                                                                 []string
-		SecretData                                                                map[string]string
-		Spec                                                                      map[string]any
+		Routes, Gateways, Grants, Classes, Namespaces, Secrets, Services, Slices, Objects []string
+		Listeners                                                                         []string
+		SecretData                                                                        map[string]string
+		Spec                                                                              map[string]any
 	}
 	id := func(o interface {
 		GetObjectKind() schema.ObjectKind
@@ -397,6 +423,9 @@ spec: {status: 404, body: "gone\n"}
 	for _, o := range m.Services {
 		g.Services = append(g.Services, id(o))
 	}
+	for _, o := range m.EndpointSlices {
+		g.Slices = append(g.Slices, fmt.Sprintf("%s %s %s:%d", id(o), o.Labels["kubernetes.io/service-name"], o.Endpoints[0].Addresses[0], *o.Ports[0].Port))
+	}
 	for _, o := range m.Config.Objects {
 		g.Objects = append(g.Objects, id(o))
 		g.Spec = o.(*kgatewayObject).Spec
@@ -410,6 +439,7 @@ spec: {status: 404, body: "gone\n"}
 		Secrets:    []string{"/v1, Kind=Secret default/cert"},
 		SecretData: map[string]string{"tls.crt": "cert", "tls.key": "key"},
 		Services:   []string{"/v1, Kind=Service apps/web"},
+		Slices:     []string{"discovery.k8s.io/v1, Kind=EndpointSlice apps/web-1 web 127.0.0.1:8080"},
 		Objects:    []string{"gateway.kgateway.dev/v1alpha1, Kind=DirectResponse default/dr"},
 		Spec:       map[string]any{"status": int64(404), "body": "gone\n"},
 	}
@@ -542,11 +572,11 @@ func TestDecodeValidated(t *testing.T) {
 	}, {
 		name: "unknown field reported once, with a suggestion",
 		in:   route + "spec:\n  rules:\n  - backendRef: [{name: web, port: 80}]\n",
-		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].backendRef: Forbidden: unknown field; did you mean "backendRefs"?`},
+		want: []string{`in.yaml:7:5: httproute default/web: strict decoding error: unknown field "spec.rules[0].backendRef"; did you mean "backendRefs"?`},
 	}, {
 		name: "experimental field in the standard channel",
 		in:   route + "spec:\n  rules:\n  - sessionPersistence: {cookie: {name: s}}\n",
-		want: []string{`in.yaml:7:5: httproute default/web: spec.rules[0].sessionPersistence: Forbidden: unknown field in the standard channel; experimental fields need the experimental channel`},
+		want: []string{`in.yaml:7:5: httproute default/web: strict decoding error: unknown field "spec.rules[0].sessionPersistence"; it is not in the standard channel: experimental fields need the experimental channel`},
 	}, {
 		name: "experimental field in the experimental channel",
 		opts: Options{Validator: experimental},
@@ -563,6 +593,17 @@ func TestDecodeValidated(t *testing.T) {
 		name: "metadata of the wrong type, before validation",
 		in:   route + "  labels: [a]\nspec: {}\n",
 		want: []string{`in.yaml:5:3: httproute default/web: metadata.labels: Invalid value: "array": must be of type object`},
+	}, {
+		name: "ListenerSet checked by its CRD",
+		in: `apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: ls}
+spec:
+  parentRef: {name: gw}
+  listeners:
+  - {name: web, port: 80, protocol: HTTP, tls: {certificateRefs: [{name: cert}]}}
+`,
+		want: []string{`in.yaml:6:3: listenerset default/ls: spec.listeners: Invalid value: tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']`},
 	}, {
 		name: "library check",
 		in:   route + "spec:\n  hostnames: [\"10.0.0.1\"]\n",

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/httproute/httproute/validation"
 )
 
 // structure checks a decoded document against the Go type it will be
@@ -26,6 +28,9 @@ type structure struct {
 	types  bool
 	fields map[reflect.Type]map[string]fieldInfo
 	errs   field.ErrorList
+	// hints are the suggestions for the unknown fields of errs, by path
+	// ("" when there is none).
+	hints map[string]string
 }
 
 type fieldInfo struct {
@@ -39,7 +44,14 @@ var (
 )
 
 func newStructure(types bool) *structure {
-	return &structure{types: types, fields: map[reflect.Type]map[string]fieldInfo{}}
+	return &structure{types: types, fields: map[reflect.Type]map[string]fieldInfo{}, hints: map[string]string{}}
+}
+
+// reset readies the check for another document.
+func (s *structure) reset(types bool) {
+	s.types = types
+	s.errs = nil
+	clear(s.hints)
 }
 
 // check walks v (a value from the YAML converter) alongside t.
@@ -69,7 +81,7 @@ func (s *structure) check(t reflect.Type, v any, p *field.Path, depth int) {
 		for _, k := range slices.Sorted(maps.Keys(m)) {
 			f, ok := fields[k]
 			if !ok {
-				s.errs = append(s.errs, unknownField(p.Child(k), k, fields))
+				s.unknownField(p.Child(k), k, fields)
 				continue
 			}
 			if depth == 0 && k == "metadata" && !s.types {
@@ -202,14 +214,16 @@ func (s *structure) typeError(p *field.Path, v any, want string) {
 	s.errs = append(s.errs, field.TypeInvalid(p, jsonType(v), "must be of type "+want))
 }
 
-// unknownField reports a field the type does not have, suggesting the
-// closest field name.
-func unknownField(p *field.Path, k string, fields map[string]fieldInfo) *field.Error {
-	msg := "unknown field"
+// unknownField reports a field the type does not have, as the validation
+// package reports them, with the closest field name as its hint.
+func (s *structure) unknownField(p *field.Path, k string, fields map[string]fieldInfo) {
+	fe := validation.UnknownField(p)
+	hint := ""
 	if best := closest(k, fields); best != "" {
-		msg += fmt.Sprintf("; did you mean %q?", best)
+		hint = fmt.Sprintf("did you mean %q?", best)
 	}
-	return field.Forbidden(p, msg)
+	s.errs = append(s.errs, fe)
+	s.hints[fe.Field] = hint
 }
 
 // closest returns the field name nearest to k by edit distance, when it is

@@ -3,7 +3,7 @@ package manifest
 import (
 	"bytes"
 	"fmt"
-	"math"
+	"iter"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,34 +33,47 @@ type document struct {
 	root  *yaml.Node // the top-level node, its lines those of the file
 }
 
+// A chunk is the text of one document of a stream.
+type chunk struct {
+	text []byte
+	// line is the line of the file the text starts on.
+	line int
+	// blank is set when the text has nothing but separators, document
+	// end markers, comments and white space: an empty document, which
+	// kubectl skips and the loader does not parse.
+	blank bool
+}
+
 // splitDocuments cuts a YAML stream into documents at lines that start
 // with "---", as kubectl does, so that a syntax error in one document does
-// not hide the others. Every document keeps its position in the file.
-func splitDocuments(data []byte) (docs [][]byte, starts []int) {
-	line, start, startLine := 1, 0, 1
-	for i := 0; i <= len(data); {
-		end := bytes.IndexByte(data[i:], '\n')
-		next := len(data) + 1
-		if end >= 0 {
-			end += i
-			next = end + 1
-		} else {
-			end = len(data)
+// not hide the others. Every document keeps its position in the file. It
+// scans each byte once.
+func splitDocuments(data []byte) iter.Seq[chunk] {
+	return func(yield func(chunk) bool) {
+		line, start, startLine, blank := 1, 0, 1, true
+		for i := 0; i < len(data); line++ {
+			end := bytes.IndexByte(data[i:], '\n')
+			next := len(data)
+			if end >= 0 {
+				end += i
+				next = end + 1
+			} else {
+				end = len(data)
+			}
+			l := data[i:end]
+			if len(l) >= 3 && l[0] == '-' && isSeparator(l) && i > start {
+				if !yield(chunk{data[start:i], startLine, blank}) {
+					return
+				}
+				start, startLine, blank = i, line, true
+			}
+			blank = blank && blankLine(l)
+			i = next
 		}
-		l := data[i:end]
-		if isSeparator(l) && i > start {
-			docs = append(docs, data[start:i])
-			starts = append(starts, startLine)
-			start, startLine = i, line
+		if start < len(data) {
+			yield(chunk{data[start:], startLine, blank})
 		}
-		i = next
-		line++
 	}
-	if start < len(data) {
-		docs = append(docs, data[start:])
-		starts = append(starts, startLine)
-	}
-	return docs, starts
 }
 
 // isSeparator reports whether a line is a document separator: "---" alone
@@ -70,6 +83,29 @@ func isSeparator(l []byte) bool {
 		return false
 	}
 	return len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r'
+}
+
+// blankLine reports whether a line holds no content: white space, a
+// comment, or a separator or document end marker with nothing but those
+// after it.
+func blankLine(l []byte) bool {
+	if bytes.HasPrefix(l, []byte("---")) || bytes.HasPrefix(l, []byte("...")) {
+		if len(l) > 3 && l[3] != ' ' && l[3] != '\t' && l[3] != '\r' {
+			return false
+		}
+		l = l[3:]
+	}
+	for _, c := range l {
+		switch c {
+		case ' ', '\t', '\r':
+		case '#':
+			// A comment starts at the line's start or after white space.
+			return true
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // parseDocument parses the text of one document. It returns a nil root for
@@ -219,17 +255,6 @@ func countNodes(n *yaml.Node, depth int) int {
 	return c
 }
 
-// yaml11Bools are the plain scalars that YAML 1.1 reads as booleans and
-// YAML 1.2 as strings. kubectl reads manifests as YAML 1.1, so a header
-// value written "on" reaches the API server as true: the loader does the
-// same, so that it reports what kubectl apply would.
-var yaml11Bools = map[string]bool{
-	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true,
-	"on": true, "On": true, "ON": true,
-	"n": false, "N": false, "no": false, "No": false, "NO": false,
-	"off": false, "Off": false, "OFF": false,
-}
-
 func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, &yamlError{n, fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
@@ -238,6 +263,7 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 	if c.budget < 0 {
 		return nil, &yamlError{n, "aliases expand to too many nodes"}
 	}
+	// Tags on sequences and mappings are ignored, as kubectl ignores them.
 	switch n.Kind {
 	case yaml.AliasNode:
 		if n.Alias == nil {
@@ -250,11 +276,12 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 		}
 		return v, err
 	case yaml.ScalarNode:
-		return c.scalar(n)
-	case yaml.SequenceNode:
-		if n.Tag != "!!seq" {
-			return nil, &yamlError{n, fmt.Sprintf("unsupported YAML tag %s", n.Tag)}
+		v, err := readScalar(n)
+		if err != nil {
+			return nil, err
 		}
+		return jsonValue(n, v)
+	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for _, item := range n.Content {
 			v, err := c.value(item, depth+1)
@@ -265,13 +292,17 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 		}
 		return out, nil
 	case yaml.MappingNode:
-		if n.Tag != "!!map" {
-			return nil, &yamlError{n, fmt.Sprintf("unsupported YAML tag %s", n.Tag)}
-		}
-		out := map[string]any{}
-		keys := map[string]*yaml.Node{}
-		if err := c.mapping(n, out, keys, depth, false); err != nil {
+		ps, err := c.pairs(n, depth)
+		if err != nil {
 			return nil, err
+		}
+		out := make(map[string]any, len(ps.list))
+		for _, p := range ps.list {
+			v, err := c.value(p.v, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[p.key] = v
 		}
 		return out, nil
 	case yaml.DocumentNode:
@@ -284,145 +315,163 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 	}
 }
 
-// mapping adds the pairs of a mapping node to out. Keys written in the
-// mapping itself must be unique; keys merged in with "<<" only fill in
-// what the mapping does not set, as YAML merge keys do.
-func (c *converter) mapping(n *yaml.Node, out map[string]any, keys map[string]*yaml.Node, depth int, merged bool) error {
-	var merges []*yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
-			merges = append(merges, v)
+// pair is one entry of a mapping as kubectl reads it: the key as a JSON
+// key, and the nodes of the key and value that stand for it.
+type pair struct {
+	key  string
+	k, v *yaml.Node
+	// written is the key's node when the mapping itself writes the key
+	// (rather than merging it in), to tell a key written twice.
+	written *yaml.Node
+}
+
+// pairList is the entries of a mapping in order, a later entry with the
+// same key replacing an earlier one in place. Small mappings, most of
+// them, are searched; large ones indexed.
+type pairList struct {
+	list  []pair
+	index map[string]int
+}
+
+// indexFrom is the size from which a pairList indexes its keys.
+const indexFrom = 16
+
+// find returns the index of key, -1 when absent.
+func (l *pairList) find(key string) int {
+	if l.index != nil {
+		if i, ok := l.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range l.list {
+		if l.list[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// set adds p, or replaces the entry of its key, keeping whether the
+// mapping writes the key.
+func (l *pairList) set(p pair) {
+	if i := l.find(p.key); i >= 0 {
+		if p.written == nil {
+			p.written = l.list[i].written
+		}
+		l.list[i] = p
+		return
+	}
+	l.list = append(l.list, p)
+	switch {
+	case l.index != nil:
+		l.index[p.key] = len(l.list) - 1
+	case len(l.list) >= indexFrom:
+		l.index = make(map[string]int, 2*len(l.list))
+		for i := range l.list {
+			l.index[l.list[i].key] = i
+		}
+	}
+}
+
+// pairs returns the entries of a mapping as kubectl reads them: entries
+// are applied in the order written, a merge key ("<<") applying the
+// entries of its mapping (or of its list of mappings, the first one
+// winning) where it stands, so that what comes later wins, as go-yaml v2
+// merges. A key written twice in the mapping itself is an error (kubectl
+// silently keeps the last one).
+func (c *converter) pairs(m *yaml.Node, depth int) (pairList, error) {
+	if depth > maxDepth {
+		return pairList{}, &yamlError{m, fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
+	}
+	ps := pairList{list: make([]pair, 0, len(m.Content)/2)}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		c.budget--
+		if c.budget < 0 {
+			return pairList{}, &yamlError{m, "aliases expand to too many nodes"}
+		}
+		k, v := m.Content[i], m.Content[i+1]
+		if isMerge(k) {
+			if err := c.merge(&ps, v, depth+1); err != nil {
+				return pairList{}, err
+			}
 			continue
 		}
-		key, err := keyString(k)
+		key, err := c.key(k)
 		if err != nil {
-			return err
+			return pairList{}, err
 		}
-		if prev, ok := keys[key]; ok {
-			if merged {
-				continue
-			}
-			return &yamlError{k, fmt.Sprintf("mapping key %q already defined at line %d", key, prev.Line)}
+		if j := ps.find(key); j >= 0 && ps.list[j].written != nil {
+			return pairList{}, &yamlError{k, fmt.Sprintf("mapping key %s already defined at line %d", describeKey(key, k), ps.list[j].written.Line)}
 		}
-		keys[key] = k
-		val, err := c.value(v, depth+1)
-		if err != nil {
-			return err
-		}
-		out[key] = val
+		ps.set(pair{key: key, k: k, v: v, written: k})
 	}
-	for _, m := range merges {
-		if err := c.merge(m, out, keys, depth); err != nil {
+	return ps, nil
+}
+
+// merge applies the value of a merge key to ps.
+func (c *converter) merge(ps *pairList, v *yaml.Node, depth int) error {
+	if depth > maxDepth {
+		return &yamlError{v, fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
+	}
+	apply := func(n *yaml.Node) error {
+		target := n
+		if n.Kind == yaml.AliasNode {
+			target = n.Alias
+		}
+		if target == nil || target.Kind != yaml.MappingNode {
+			return &yamlError{n, "a merge key takes a mapping or a list of mappings"}
+		}
+		merged, err := c.pairs(target, depth+1)
+		if err != nil {
+			return err
+		}
+		for _, p := range merged.list {
+			p.written = nil
+			ps.set(p)
+		}
+		return nil
+	}
+	if v.Kind != yaml.SequenceNode {
+		return apply(v)
+	}
+	// Backwards, so that the first mapping of the list wins.
+	for i := len(v.Content) - 1; i >= 0; i-- {
+		if err := apply(v.Content[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *converter) merge(m *yaml.Node, out map[string]any, keys map[string]*yaml.Node, depth int) error {
-	if depth > maxDepth {
-		return &yamlError{m, fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
-	}
-	c.budget--
-	if c.budget < 0 {
-		return &yamlError{m, "aliases expand to too many nodes"}
-	}
-	switch m.Kind {
-	case yaml.AliasNode:
-		if m.Alias == nil {
-			return &yamlError{m, "unknown alias"}
-		}
-		return c.merge(m.Alias, out, keys, depth+1)
-	case yaml.MappingNode:
-		return c.mapping(m, out, keys, depth+1, true)
-	case yaml.SequenceNode:
-		for _, item := range m.Content {
-			if item.Kind == yaml.SequenceNode {
-				return &yamlError{item, "a merge key takes a mapping or a list of mappings"}
-			}
-			if err := c.merge(item, out, keys, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	default:
-		return &yamlError{m, "a merge key takes a mapping or a list of mappings"}
-	}
+// isMerge reports whether a mapping key is the merge key "<<".
+func isMerge(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Tag == tagMerge && k.Value == "<<"
 }
 
-// keyString returns the text of a mapping key. JSON keys are strings, so a
-// key written as a number or boolean is taken as written.
-func keyString(k *yaml.Node) (string, error) {
-	for k.Kind == yaml.AliasNode && k.Alias != nil {
-		k = k.Alias
+// key returns the JSON key kubectl makes of a mapping key.
+func (c *converter) key(written *yaml.Node) (string, error) {
+	k := unalias(written)
+	if k == nil {
+		return "", &yamlError{written, "unknown alias"}
 	}
 	if k.Kind != yaml.ScalarNode {
 		return "", &yamlError{k, "mapping keys must be scalars"}
 	}
-	if k.Tag == "!!null" {
-		return "null", nil
+	v, err := readScalar(k)
+	if err != nil {
+		return "", err
 	}
-	return k.Value, nil
+	return jsonKey(k, v)
 }
 
-func (c *converter) scalar(n *yaml.Node) (any, error) {
-	switch n.Tag {
-	case "!!str", "!!timestamp":
-		if n.Style == 0 && n.Tag == "!!str" {
-			if b, ok := yaml11Bools[n.Value]; ok {
-				return b, nil
-			}
-		}
-		return n.Value, nil
-	case "!!binary":
-		// Base64 text, which is how JSON carries []byte.
-		return strings.Join(strings.Fields(n.Value), ""), nil
-	case "!!null":
-		return nil, nil
-	case "!!bool":
-		var b bool
-		if err := n.Decode(&b); err != nil {
-			return nil, &yamlError{n, fmt.Sprintf("invalid boolean %q", n.Value)}
-		}
-		return b, nil
-	case "!!int":
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return nil, &yamlError{n, fmt.Sprintf("invalid integer %q", n.Value)}
-		}
-		switch x := v.(type) {
-		case int:
-			return int64(x), nil
-		case int64:
-			return x, nil
-		case uint64:
-			if x <= math.MaxInt64 {
-				return int64(x), nil
-			}
-			return float64(x), nil
-		case float64:
-			return x, nil
-		default:
-			return nil, &yamlError{n, fmt.Sprintf("invalid integer %q", n.Value)}
-		}
-	case "!!float":
-		var f float64
-		if err := n.Decode(&f); err != nil {
-			return nil, &yamlError{n, fmt.Sprintf("invalid number %q", n.Value)}
-		}
-		if math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, &yamlError{n, fmt.Sprintf("%s cannot be represented in JSON", n.Value)}
-		}
-		// Whole numbers written as floats ("8000.0") are integers in
-		// JSON terms, as the API server's decoder reads them.
-		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-			return int64(f), nil
-		}
-		return f, nil
-	default:
-		return nil, &yamlError{n, fmt.Sprintf("unsupported YAML tag %s", n.Tag)}
+// describeKey names a key in a message, with its text when kubectl reads
+// it as something else ("on" is the key "true").
+func describeKey(key string, k *yaml.Node) string {
+	if k.Value != key {
+		return fmt.Sprintf("%q (%s)", key, k.Value)
 	}
+	return fmt.Sprintf("%q", key)
 }
 
 // lookup finds the node at a field path ("spec.rules[2].matches[0]",
@@ -465,7 +514,7 @@ func lookup(root *yaml.Node, path string) (*yaml.Node, bool) {
 			}
 			pos, cur = cur.Content[i], cur.Content[i]
 		case yaml.MappingNode:
-			k, v := mappingPair(cur, seg, 0)
+			k, v := mappingPair(cur, seg)
 			if k == nil {
 				return pos, false
 			}
@@ -488,41 +537,16 @@ func unalias(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// mappingPair returns the key and value nodes of key in a mapping,
-// looking into merged mappings ("<<") when the mapping does not set it.
-func mappingPair(m *yaml.Node, key string, depth int) (k, v *yaml.Node) {
-	if depth > maxDepth {
+// mappingPair returns the nodes of the entry of a mapping that kubectl
+// reads as key, nil when there is none.
+func mappingPair(m *yaml.Node, key string) (k, v *yaml.Node) {
+	c := newConverter(m)
+	ps, err := c.pairs(m, 0)
+	if err != nil {
 		return nil, nil
 	}
-	var merges []*yaml.Node
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		kn := m.Content[i]
-		if kn.Kind == yaml.ScalarNode && kn.Tag == "!!merge" {
-			merges = append(merges, m.Content[i+1])
-			continue
-		}
-		if s, err := keyString(kn); err == nil && s == key {
-			return kn, m.Content[i+1]
-		}
-	}
-	for _, mg := range merges {
-		mg = unalias(mg)
-		if mg == nil {
-			continue
-		}
-		candidates := []*yaml.Node{mg}
-		if mg.Kind == yaml.SequenceNode {
-			candidates = mg.Content
-		}
-		for _, c := range candidates {
-			c = unalias(c)
-			if c == nil || c.Kind != yaml.MappingNode {
-				continue
-			}
-			if k, v := mappingPair(c, key, depth+1); k != nil {
-				return k, v
-			}
-		}
+	if i := ps.find(key); i >= 0 {
+		return ps.list[i].k, ps.list[i].v
 	}
 	return nil, nil
 }

@@ -19,7 +19,7 @@ func libraryChecks(gvk schema.GroupVersionKind, obj map[string]any) field.ErrorL
 	}
 	spec, _ := obj["spec"].(map[string]any)
 	switch gvk.Kind {
-	case "HTTPRoute":
+	case "HTTPRoute", "GRPCRoute":
 		var errs field.ErrorList
 		hostnames, _ := spec["hostnames"].([]any)
 		for i, h := range hostnames {
@@ -70,6 +70,14 @@ func regexChecks(spec map[string]any) field.ErrorList {
 			mp := field.NewPath("spec", "rules").Index(i).Child("matches").Index(j)
 			if p, ok := match["path"].(map[string]any); ok {
 				errs = append(errs, checkRegex(p, string(gatewayv1.PathMatchRegularExpression), mp.Child("path", "value"))...)
+			}
+			// A GRPCRoute's method match: service and method patterns.
+			if mm, ok := match["method"].(map[string]any); ok && mm["type"] == string(gatewayv1.GRPCMethodMatchRegularExpression) {
+				for _, k := range []string{"service", "method"} {
+					if v, ok := mm[k].(string); ok {
+						errs = append(errs, checkRegex(map[string]any{"type": mm["type"], "value": v}, string(gatewayv1.GRPCMethodMatchRegularExpression), mp.Child("method", k))...)
+					}
+				}
 			}
 			for _, list := range []string{"headers", "queryParams"} {
 				items, _ := match[list].([]any)

@@ -8,10 +8,11 @@
 // the structural OpenAPI schema (types, enums, patterns, lengths, item
 // limits, required fields), list-type uniqueness (x-kubernetes-list-type
 // set and map), the CEL rules of x-kubernetes-validations, CRD defaulting,
-// pruning of unknown fields (reported as errors, as kubectl's strict field
-// validation does) and the generic metadata checks (the name is a DNS
-// subdomain, the namespace a DNS label, labels and annotations are well
-// formed). The CRDs are those of the sigs.k8s.io/gateway-api version in
+// pruning of unknown fields (reported alone, as the strict decoding error
+// with which the API server refuses such an object before validating it)
+// and the generic metadata checks (the name, generated from generateName
+// when there is none, is a DNS subdomain, the namespace a DNS label,
+// labels and annotations are well formed). The CRDs are those of the sigs.k8s.io/gateway-api version in
 // go.mod, copied into this package by hack/update-crds.sh.
 //
 // # Channels
@@ -22,13 +23,16 @@
 // or sessionPersistence as unknown fields. Experimental knows both. Pick
 // the channel your cluster would have installed: validation.New(Standard)
 // or validation.New(Experimental); the manifest loader takes it as
-// manifest.Options.Channel, and examples/check as its -experimental flag.
+// manifest.Options.Channel, and the httproute binary (cmd/httproute) as
+// its -experimental flag.
 //
 // # Beyond the API server
 //
 // On top of the CRD rules, Validate reports what the API server cannot
 // know but the Router needs: regular expressions (path, header and query
-// parameter RegularExpression matches) that Go's RE2 engine cannot compile.
+// parameter RegularExpression matches) that Go's RE2 engine cannot
+// compile, and hostnames (of routes and listeners) that are IP addresses,
+// which the spec excludes and the CRD patterns let through.
 // References between objects (parentRefs, backendRefs, ExtensionRefs,
 // ReferenceGrants, certificate Secrets) are not checked here object by
 // object: References reports them for a whole Config, as the Router
@@ -77,6 +81,7 @@ import (
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 	kjson "sigs.k8s.io/json"
 
 	"github.com/httproute/httproute"
@@ -156,10 +161,17 @@ func (v *Validator) Scope(gvk schema.GroupVersionKind) (namespaced, ok bool) {
 // *unstructured.Unstructured with apiVersion and kind set and numbers
 // decoded as int64 (as the manifest loader and the API server's decoder
 // produce them). An object of a namespaced kind without a namespace is put
-// in "default", as kubectl does. The status of obj is neither validated
-// nor changed (the API server ignores it on create). Fields the schema
-// does not know are reported (as kubectl's strict field validation does)
-// and removed.
+// in "default", as kubectl does; an object of a cluster-scoped kind loses
+// its namespace, as the API server clears it. An object with a
+// generateName and no name is named as the API server names it (see
+// GenerateName) before it is validated, so that a generateName it cannot
+// use is reported on metadata.generateName and on the generated
+// metadata.name, in the server's words. The status of obj is neither
+// validated nor changed (the API server ignores it on create).
+//
+// Fields the schema does not know are reported alone (IsUnknownField
+// tells them): the API server refuses such an object while decoding it,
+// with a strict decoding error, and checks nothing else.
 func (v *Validator) Validate(obj runtime.Object) field.ErrorList {
 	errs, err := v.validate(obj)
 	if err != nil {
@@ -205,15 +217,19 @@ func (v *Validator) validate(obj runtime.Object) (field.ErrorList, error) {
 	}
 
 	crd := idx[gvk]
+	if crd == nil && (gvk.Group == gatewayv1.GroupName || gvk.Group == httproute.XBackendGroup) {
+		// What the API server answers for a Gateway API kind the channel
+		// installed has no CRD for (XBackend is experimental-only).
+		return field.ErrorList{field.Invalid(field.NewPath("kind"), gvk.Kind, fmt.Sprintf(
+			"no matches for kind %q in version %q: the %s channel has no CRD for it; use the experimental channel", gvk.Kind, gvk.GroupVersion(), v.channel))}, nil
+	}
 	namespaced := true
 	if crd != nil {
 		namespaced = crd.namespaced
 	} else if gvk.Group == "" && gvk.Kind == "Namespace" {
 		namespaced = false
 	}
-	if namespaced {
-		fillNamespace(content)
-	}
+	setNamespace(content, namespaced)
 
 	// The API server drops the status of a new object; so does the
 	// validation, and it is put back afterwards.
@@ -225,6 +241,7 @@ func (v *Validator) validate(obj runtime.Object) (field.ErrorList, error) {
 	if out == nil {
 		out = &outcome{}
 		work := runtime.DeepCopyJSON(content)
+		NameGenerated(work, key[:])
 		if crd != nil {
 			if err := crd.compile(); err != nil {
 				return nil, err
@@ -233,7 +250,10 @@ func (v *Validator) validate(obj runtime.Object) (field.ErrorList, error) {
 		} else {
 			out.errs = metadataOnly(work, gvk, namespaced)
 		}
-		out.errs = sortErrors(append(out.errs, libraryChecks(gvk, work)...))
+		if !slices.ContainsFunc(out.errs, IsUnknownField) {
+			out.errs = append(out.errs, libraryChecks(gvk, work)...)
+		}
+		out.errs = sortErrors(out.errs)
 		out.defaulted = work
 		v.store(key, out)
 	}
@@ -376,10 +396,11 @@ func normalizeJSON(v any, path []string) (any, error) {
 
 // validate defaults and validates an object's content, the steps of the
 // API server's create path for custom resources in order: decoding with
-// unknown-field tracking and pruning, defaulting, metadata coercion, then
-// the strategy's validation (type and object metadata, OpenAPI schema,
-// embedded metadata, list types, CEL rules unless a blocking error makes
-// them moot).
+// unknown-field tracking and pruning (unknown fields end it there, as a
+// strict decoding error ends the request), defaulting, metadata coercion,
+// then the strategy's validation (type and object metadata, OpenAPI
+// schema, embedded metadata, list types, CEL rules unless a blocking error
+// makes them moot).
 func (c *crdVersion) validate(obj map[string]any) field.ErrorList {
 	var errs field.ErrorList
 	_, _, unknownMeta, err := schemaobjectmeta.GetObjectMetaWithOptions(obj, schemaobjectmeta.ObjectMetaOptions{ReturnUnknownFieldPaths: true})
@@ -387,14 +408,13 @@ func (c *crdVersion) validate(obj map[string]any) field.ErrorList {
 		return field.ErrorList{field.Invalid(field.NewPath("metadata"), "", err.Error())}
 	}
 	unknown := structuralpruning.PruneWithOptions(obj, c.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
-	for _, p := range append(unknownMeta, unknown...) {
-		errs = append(errs, field.Forbidden(field.NewPath(p), "unknown field"))
-	}
-	if len(unknownMeta) > 0 {
-		// Drop them the way the API server's decoder does.
-		if om, _, _, err := schemaobjectmeta.GetObjectMetaWithOptions(obj, schemaobjectmeta.ObjectMetaOptions{}); err == nil {
-			_ = schemaobjectmeta.SetObjectMeta(obj, om)
+	if len(unknownMeta)+len(unknown) > 0 {
+		// The API server's decoder refuses the object with a strict
+		// decoding error: nothing is validated.
+		for _, p := range append(unknownMeta, unknown...) {
+			errs = append(errs, UnknownField(field.NewPath(p)))
 		}
+		return errs
 	}
 	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, c.structural)
 	structuraldefaulting.Default(obj, c.structural)
@@ -474,15 +494,21 @@ func metadataOnly(obj map[string]any, gvk schema.GroupVersionKind, namespaced bo
 	return metavalidation.ValidateObjectMetaAccessor(u, namespaced, name, field.NewPath("metadata"))
 }
 
-// fillNamespace puts an object without a namespace in "default".
-func fillNamespace(obj map[string]any) {
+// setNamespace puts an object of a namespaced kind without a namespace in
+// "default", as kubectl does, and clears the namespace of an object of a
+// cluster-scoped kind, as the API server does.
+func setNamespace(obj map[string]any, namespaced bool) {
 	md, ok := obj["metadata"].(map[string]any)
 	if !ok {
-		if _, set := obj["metadata"]; set {
+		if _, set := obj["metadata"]; set || !namespaced {
 			return
 		}
 		md = map[string]any{}
 		obj["metadata"] = md
+	}
+	if !namespaced {
+		delete(md, "namespace")
+		return
 	}
 	if ns, _ := md["namespace"].(string); ns == "" {
 		if v, set := md["namespace"]; !set || v == nil || v == "" {
@@ -504,6 +530,8 @@ var goKinds = map[reflect.Type]schema.GroupVersionKind{
 	reflect.TypeFor[gatewayv1.TLSRoute]():            gatewayv1.SchemeGroupVersion.WithKind("TLSRoute"),
 	reflect.TypeFor[gatewayv1.TCPRoute]():            gatewayv1.SchemeGroupVersion.WithKind("TCPRoute"),
 	reflect.TypeFor[gatewayv1.UDPRoute]():            gatewayv1.SchemeGroupVersion.WithKind("UDPRoute"),
+	reflect.TypeFor[xv1alpha1.XBackend]():            xv1alpha1.SchemeGroupVersion.WithKind("XBackend"),
+	reflect.TypeFor[xv1alpha1.XTelemetryPolicy]():    xv1alpha1.SchemeGroupVersion.WithKind("XTelemetryPolicy"),
 	reflect.TypeFor[gatewayv1beta1.Gateway]():        gatewayv1beta1.SchemeGroupVersion.WithKind("Gateway"),
 	reflect.TypeFor[gatewayv1beta1.HTTPRoute]():      gatewayv1beta1.SchemeGroupVersion.WithKind("HTTPRoute"),
 	reflect.TypeFor[gatewayv1beta1.GatewayClass]():   gatewayv1beta1.SchemeGroupVersion.WithKind("GatewayClass"),
@@ -511,6 +539,7 @@ var goKinds = map[reflect.Type]schema.GroupVersionKind{
 	reflect.TypeFor[corev1.Namespace]():              corev1.SchemeGroupVersion.WithKind("Namespace"),
 	reflect.TypeFor[corev1.Secret]():                 corev1.SchemeGroupVersion.WithKind("Secret"),
 	reflect.TypeFor[corev1.Service]():                corev1.SchemeGroupVersion.WithKind("Service"),
+	reflect.TypeFor[corev1.ConfigMap]():              corev1.SchemeGroupVersion.WithKind("ConfigMap"),
 }
 
 func goKind(obj runtime.Object) schema.GroupVersionKind {
@@ -550,7 +579,8 @@ func fromContent(content map[string]any, obj runtime.Object) error {
 }
 
 // Config defaults and validates every object of cfg in place (Gateways,
-// HTTPRoutes, ReferenceGrants, Namespaces, Secrets and Objects) and
+// HTTPRoutes, GRPCRoutes, ListenerSets, ReferenceGrants, Namespaces, Secrets
+// and Objects) and
 // returns the problems as *httproute.Error values joined with errors.Join,
 // nil when there are none. Since it changes the objects, call it before
 // handing them to a Router, not on objects a Router is serving. A Router built from Go structs opts into the
@@ -568,10 +598,15 @@ func (v *Validator) Config(cfg *httproute.Config) error {
 			return
 		}
 		for _, fe := range v.Validate(obj) {
-			errs = append(errs, &httproute.Error{
+			e := &httproute.Error{
 				Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName(),
 				Reason: reasonFor(fe), Field: fe,
-			})
+			}
+			if IsUnknownField(fe) {
+				errs = append(errs, &UnknownFieldError{Err: e, Hint: v.UnknownFieldHint()})
+				continue
+			}
+			errs = append(errs, e)
 		}
 	}
 	for _, o := range cfg.Gateways {
@@ -579,6 +614,12 @@ func (v *Validator) Config(cfg *httproute.Config) error {
 	}
 	for _, o := range cfg.HTTPRoutes {
 		check("HTTPRoute", o)
+	}
+	for _, o := range cfg.GRPCRoutes {
+		check("GRPCRoute", o)
+	}
+	for _, o := range cfg.ListenerSets {
+		check("ListenerSet", o)
 	}
 	for _, o := range cfg.ReferenceGrants {
 		check("ReferenceGrant", o)
@@ -588,6 +629,15 @@ func (v *Validator) Config(cfg *httproute.Config) error {
 	}
 	for _, o := range cfg.Secrets {
 		check("Secret", o)
+	}
+	for _, o := range cfg.ConfigMaps {
+		check("ConfigMap", o)
+	}
+	for _, o := range cfg.XBackends {
+		check("XBackend", o)
+	}
+	for _, o := range cfg.XTelemetryPolicies {
+		check("XTelemetryPolicy", o)
 	}
 	for _, o := range cfg.Objects {
 		if o == nil || reflect.ValueOf(o).IsNil() {

@@ -153,6 +153,13 @@ func TestConfig(t *testing.T) {
 		}},
 		Namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "Apps"}}},
 		Secrets:    []*corev1.Secret{{ObjectMeta: metav1.ObjectMeta{Name: "cert"}}},
+		ListenerSets: []*gatewayv1.ListenerSet{{
+			ObjectMeta: metav1.ObjectMeta{Name: "ls", Namespace: "apps"},
+			Spec: gatewayv1.ListenerSetSpec{ParentRef: gatewayv1.ParentGatewayReference{Name: "gw"}, Listeners: []gatewayv1.ListenerEntry{
+				{Name: "web", Protocol: gatewayv1.HTTPProtocolType, Port: 80, Hostname: ptr(gatewayv1.Hostname("a.example.com"))},
+				{Name: "web", Protocol: gatewayv1.HTTPProtocolType, Port: 8080},
+			}},
+		}},
 	}
 	err := validators[validation.Standard].Config(&cfg)
 	var got []string
@@ -165,6 +172,8 @@ func TestConfig(t *testing.T) {
 	}
 	want := []string{
 		`httproute apps/bad: spec.rules[0].matches[0].path: Invalid value: value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']`,
+		`listenerset apps/ls: spec.listeners: Invalid value: Listener name must be unique within the Gateway`,
+		`listenerset apps/ls: spec.listeners[1]: Duplicate value: {"name":"web"}`,
 		`namespace Apps: metadata.name: Invalid value: "Apps": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -175,6 +184,9 @@ func TestConfig(t *testing.T) {
 	}
 	if from := *cfg.Gateways[0].Spec.Listeners[0].AllowedRoutes.Namespaces.From; from != gatewayv1.NamespacesFromSame {
 		t.Errorf("allowedRoutes after defaulting = %s, want Same", from)
+	}
+	if pr := cfg.ListenerSets[0].Spec.ParentRef; *pr.Group != gatewayv1.GroupName || *pr.Kind != "Gateway" {
+		t.Errorf("ListenerSet parentRef after defaulting = %s/%s, want %s/Gateway", *pr.Group, *pr.Kind, gatewayv1.GroupName)
 	}
 	if ns := cfg.Secrets[0].Namespace; ns != "default" {
 		t.Errorf("secret namespace = %q, want default", ns)

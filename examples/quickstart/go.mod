@@ -3,6 +3,7 @@ module github.com/httproute/httproute/examples/quickstart
 go 1.27.0
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/httproute/httproute v0.0.0
 	github.com/httproute/httproute/extension/lambda v0.0.0
 	k8s.io/apimachinery v0.37.2
@@ -31,6 +32,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/blang/semver/v4 v4.0.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/fsnotify/fsnotify v1.10.1 // indirect
 	github.com/fxamacker/cbor/v2 v2.9.1 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect
 	github.com/go-openapi/jsonpointer v1.0.0 // indirect

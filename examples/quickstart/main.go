@@ -1,39 +1,39 @@
-// Command quickstart serves every route of the seed document "Exploring the
-// Gateway API's HTTPRoute" from one in-process httproute.Router, against
-// in-process demo backends that answer with a JSON echo of the request and
-// their own name.
+// Command quickstart serves every example of the post "Exploring the
+// Gateway API's HTTPRoute" (the seed, in manifests/seed, verbatim) and the
+// examples the post describes without YAML (manifests/tour) from
+// in-process httproute.Routers, against demo backends that say who
+// answered, and prints a tour: for each section of the post, curl commands
+// and the answer each should give.
 //
-//	go run -C examples/quickstart .                 # serve on 127.0.0.1:8080
-//	go run -C examples/quickstart . -only 05        # one seed example alone
+//	go run -C examples/quickstart .                  # serve on 127.0.0.1:8080 (and :8081)
+//	go run -C examples/quickstart . -only 03,retry   # some examples alone
 //	go run -C examples/quickstart . -lambda http://127.0.0.1:9001
 //
-// The seed's YAML is embedded verbatim (manifests/seed), one file per
-// example, with the Gateways it names (manifests/gateways.yaml). Each file
-// is loaded and validated on its own, as kubectl apply -f would: the seed's
-// malformed A/B route is reported with its file and line and left out. The
-// seed reuses the name httpbin/httpbin for three different routes; a
-// cluster would keep only the last one applied, so the quick start serves
-// the later ones under a suffixed name and says so. Objects are given
-// creation times in file order, as if applied in that order, which is what
-// decides precedence between otherwise equal routes.
+// Each file is loaded and validated on its own, as kubectl apply -f would:
+// the post's A/B route is reported with its YAML error, then with what an
+// API server says once its indentation is fixed, and a corrected copy is
+// served (manifests/ab). The post reuses the name httpbin/httpbin for three
+// routes; a cluster would keep only the last one applied, so the quick
+// start serves the later ones under a suffixed name and says so. Objects
+// are given creation times in file order, as if applied in that order,
+// which decides precedence between otherwise equal routes. The seed's
+// HTTPS redirect (05) redirects a host that route 01 already serves: it
+// gets a Router of its own on the second address, -redirect-addr.
 package main
 
 import (
-	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/signal"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -45,19 +45,10 @@ import (
 	"github.com/httproute/httproute"
 	"github.com/httproute/httproute/extension/directresponse"
 	"github.com/httproute/httproute/extension/lambda"
-	"github.com/httproute/httproute/internal/echo"
-	"github.com/httproute/httproute/manifest"
 )
 
 //go:embed manifests
 var manifests embed.FS
-
-// demoServices are the Services the seed's routes send traffic to; each
-// resolves, in any namespace, to an in-process echo backend.
-var demoServices = []string{
-	"httpbin", "httpbin-v1", "httpbin-v2", "httpbin-v3", "productpage",
-	"helloworld-v1", "helloworld-v2", "helloworld-v3",
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -65,17 +56,32 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil))
 }
 
-// run is the program; ready, when not nil, receives the listening address
-// once the server is up (for tests).
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready chan<- string) int {
+// run is the program; ready, when not nil, receives the tour it printed,
+// with the addresses it serves, once the servers are up (for tests).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready chan<- []stop) int {
 	fl := flag.NewFlagSet("quickstart", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	addr := fl.String("addr", "127.0.0.1:8080", "address to serve on")
-	only := fl.String("only", "", "comma-separated seed example numbers to serve alone (e.g. 05 or 06,07)")
+	redirectAddr := fl.String("redirect-addr", "127.0.0.1:8081",
+		"second address, for the examples another one shadows on -addr (the HTTPS redirect, 05)")
+	only := fl.String("only", "", "comma-separated examples to serve alone (seed numbers such as 05, tour names such as retry)")
 	lambdaEndpoint := fl.String("lambda", os.Getenv("HTTPROUTE_LAMBDA_ENDPOINT"),
 		"base URL of a local AWS Lambda emulator for the seed's lambda route (or $HTTPROUTE_LAMBDA_ENDPOINT)")
 	verbose := fl.Bool("v", false, "log configuration problems and backend errors")
 	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "quickstart:", err)
+		return 1
+	}
+	all, err := catalog()
+	if err != nil {
+		return fail(err)
+	}
+	selected, err := selectExamples(all, *only)
+	if err != nil {
+		fmt.Fprintln(stderr, "quickstart:", err)
 		return 2
 	}
 	logLevel := slog.LevelError
@@ -86,149 +92,95 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 
 	lambdaOpts := lambda.Options{Local: true, Endpoint: *lambdaEndpoint, FunctionName: "function", Logger: logger}
 	exts := append([]httproute.Extension{directresponse.Extension()}, lambda.Extensions(lambdaOpts)...)
+	cfgs, notes, err := newLoader(exts).load(all, selected)
+	if err != nil {
+		return fail(err)
+	}
+	d, err := startDemo()
+	if err != nil {
+		return fail(err)
+	}
+	defer d.close()
 
-	cfg, notes, err := loadSeed(exts, *only)
-	if err != nil {
-		fmt.Fprintln(stderr, "quickstart:", err)
-		return 1
+	// One Router per address: "main" serves the examples, "alone" those
+	// that an example on main shadows.
+	routers := map[string]*httproute.Router{}
+	for name, cfg := range map[string]httproute.Config{"main": cfgs.main, "alone": cfgs.alone} {
+		if name == "alone" && len(cfg.HTTPRoutes) == 0 {
+			continue
+		}
+		cfg.Extensions = exts
+		cfg.Services = d
+		cfg.Logger = logger
+		rt, err := httproute.New(cfg)
+		if err != nil {
+			return fail(err)
+		}
+		routers[name] = rt
 	}
-	cfg.Extensions = exts
-	cfg.Services = demoResolver()
-	cfg.Logger = logger
-	rt, err := httproute.New(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "quickstart:", err)
-		return 1
+	listenAddrs := map[string]string{"main": *addr, "alone": *redirectAddr}
+	bases := map[string]string{}
+	var servers []*http.Server
+	errc := make(chan error, len(routers))
+	for _, name := range slices.Sorted(maps.Keys(routers)) {
+		ln, err := net.Listen("tcp", listenAddrs[name])
+		if err != nil {
+			for _, s := range servers {
+				_ = s.Close()
+			}
+			return fail(err)
+		}
+		// Every Gateway of the quick start listens on port 80: serve that
+		// listener port.
+		srv := &http.Server{Handler: routers[name].Port(80), ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
+		bases[name] = "http://" + ln.Addr().String()
+		go func() { errc <- srv.Serve(ln) }()
 	}
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fmt.Fprintln(stderr, "quickstart:", err)
-		return 1
-	}
-	// Every seed Gateway listens on port 80; serve that listener port here.
-	srv := &http.Server{Handler: rt.Port(80), ReadHeaderTimeout: 10 * time.Second}
-	base := "http://" + ln.Addr().String()
 
 	for _, n := range notes {
 		fmt.Fprintln(stdout, n)
 	}
-	printStatus(stdout, rt.Status())
-	printTour(stdout, rt, base, *lambdaEndpoint)
-	fmt.Fprintf(stdout, "\nServing the seed's routes on %s (Ctrl-C to stop).\n", base)
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	if ready != nil {
-		ready <- ln.Addr().String()
+	for _, name := range []string{"main", "alone"} {
+		if rt := routers[name]; rt != nil {
+			printStatus(stdout, name, bases[name], rt.Status())
+		}
 	}
+	stops := plan(tourStops(), cfgs.where, bases, *lambdaEndpoint != "")
+	printTour(stdout, stops)
+	fmt.Fprintf(stdout, "\nServing on %s (Ctrl-C to stop).\n", strings.Join(slices.Sorted(maps.Values(bases)), " and "))
+	if ready != nil {
+		ready <- stops
+	}
+
 	select {
 	case <-ctx.Done():
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(shutdown)
+		for _, s := range servers {
+			_ = s.Shutdown(shutdown)
+		}
 		return 0
 	case err := <-errc:
-		fmt.Fprintln(stderr, "quickstart:", err)
-		return 1
+		if errors.Is(err, http.ErrServerClosed) {
+			return 0
+		}
+		return fail(err)
 	}
 }
 
-// loadSeed reads the embedded manifests, each seed file on its own, and
-// merges them into one Config. It returns notes for the person running the
-// quick start: files rejected (with their positions) and objects renamed.
-func loadSeed(exts []httproute.Extension, only string) (httproute.Config, []string, error) {
-	var cfg httproute.Config
-	var notes []string
-	gw, err := decodeFile(exts, "manifests/gateways.yaml")
-	if err != nil {
-		return cfg, nil, err
-	}
-	cfg.Gateways = gw.Config.Gateways
-
-	files, err := fs.Glob(manifests, "manifests/seed/*.yaml")
-	if err != nil {
-		return cfg, nil, err
-	}
-	var selected []string
-	if only != "" {
-		selected = strings.Split(only, ",")
-	}
-	seen := map[string]string{} // kind/ns/name -> file
-	created := time.Date(2025, 3, 28, 0, 0, 0, 0, time.UTC)
-	for _, f := range files {
-		base := path.Base(f)
-		if selected != nil && !slices.ContainsFunc(selected, func(s string) bool { return strings.HasPrefix(base, strings.TrimSpace(s)+"-") }) {
-			continue
-		}
-		m, err := decodeFile(exts, f)
-		if err != nil {
-			notes = append(notes, fmt.Sprintf("rejected %s (left out, as an API server would refuse it):\n  %s",
-				base, strings.ReplaceAll(err.Error(), "\n", "\n  ")))
-			continue
-		}
-		number := strings.SplitN(base, "-", 2)[0]
-		for _, hr := range m.Config.HTTPRoutes {
-			created = created.Add(time.Second)
-			hr.CreationTimestamp = metav1.NewTime(created)
-			key := "HTTPRoute/" + hr.Namespace + "/" + hr.Name
-			if first, dup := seen[key]; dup {
-				renamed := hr.Name + "-" + number
-				notes = append(notes, fmt.Sprintf("renamed HTTPRoute %s/%s of %s to %s: %s already uses the name (a cluster would keep only the last one applied)",
-					hr.Namespace, hr.Name, base, renamed, first))
-				hr.Name = renamed
-				key = "HTTPRoute/" + hr.Namespace + "/" + hr.Name
-			}
-			seen[key] = base
-			cfg.HTTPRoutes = append(cfg.HTTPRoutes, hr)
-		}
-		cfg.ReferenceGrants = append(cfg.ReferenceGrants, m.Config.ReferenceGrants...)
-		cfg.Objects = append(cfg.Objects, m.Config.Objects...)
-		cfg.Gateways = append(cfg.Gateways, m.Config.Gateways...)
-	}
-	return cfg, notes, nil
-}
-
-func decodeFile(exts []httproute.Extension, name string) (*manifest.Manifests, error) {
-	data, err := manifests.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	return manifest.Decode(manifest.Options{Extensions: exts}, strings.TrimPrefix(name, "manifests/"), bytes.NewReader(data))
-}
-
-// demoResolver resolves the demo Services in every namespace to echo
-// backends that report the namespace and Service they stand for, in the
-// JSON echo and in an X-Demo-Backend response header.
-func demoResolver() httproute.ServiceResolver {
-	return httproute.ServiceResolverFunc(func(ref httproute.BackendRef) (httproute.Backend, error) {
-		if !slices.Contains(demoServices, ref.Name) {
-			return nil, fmt.Errorf("no demo backend named %q: %w", ref.Name, httproute.ErrNotFound)
-		}
-		e := echo.New(echo.Info{
-			Namespace: ref.Namespace,
-			Service:   ref.Name,
-			Pod:       ref.Name + "-demo",
-			HTTPPort:  fmt.Sprint(ref.Port),
-		})
-		name := ref.Namespace + "/" + ref.Name
-		return httproute.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// Say who answered even where the echo has no body (/status/NNN).
-			w.Header().Set("X-Demo-Backend", name)
-			e.ServeHTTP(w, r)
-		})), nil
-	})
-}
-
-// printStatus lists the routes and whether each is accepted, as kubectl
-// get httproutes would show a controller's status.
-func printStatus(w io.Writer, st httproute.Status) {
+// printStatus lists the routes a Router serves and whether each is
+// accepted, as kubectl get httproutes would show a controller's status.
+func printStatus(w io.Writer, name, base string, st httproute.Status) {
 	names := slices.SortedFunc(maps.Keys(st.HTTPRoutes), func(a, b types.NamespacedName) int {
 		return strings.Compare(a.String(), b.String())
 	})
-	fmt.Fprintln(w, "\nRoutes:")
+	if name == "main" {
+		fmt.Fprintf(w, "\nRoutes on %s:\n", base)
+	} else {
+		fmt.Fprintf(w, "\nRoutes on %s (shadowed on the first address by an older route):\n", base)
+	}
 	for _, nn := range names {
-		n := nn.String()
 		for _, p := range st.HTTPRoutes[nn].Parents {
 			var conds []string
 			for _, c := range p.Conditions {
@@ -241,66 +193,7 @@ func printStatus(w io.Writer, st httproute.Status) {
 			if p.ParentRef.Namespace != nil {
 				parent = string(*p.ParentRef.Namespace) + "/" + parent
 			}
-			fmt.Fprintf(w, "  %-40s on %-28s %s\n", n, parent, strings.Join(conds, " "))
+			fmt.Fprintf(w, "  %-40s on %-28s %s\n", nn.String(), parent, strings.Join(conds, " "))
 		}
 	}
-}
-
-// tourStop is one curl command of the tour and what it shows.
-type tourStop struct {
-	what   string
-	method string
-	host   string
-	path   string
-	header map[string]string
-	repeat int
-}
-
-var tour = []tourStop{
-	{what: "hostname match (seed: httpbin route)", host: "httpbin.example.com", path: "/headers"},
-	{what: "PathPrefix /status/200 bound to listener http", path: "/status/200"},
-	{what: "Exact /productpage (bookinfo)", path: "/productpage"},
-	{what: "PathPrefix /static matches whole segments: /static/app.css", path: "/static/app.css"},
-	{what: "Exact beats PathPrefix: DirectResponse on /direct-response", path: "/direct-response"},
-	{what: "longest prefix wins: /echo goes to the Lambda backend", path: "/echo"},
-	{what: "weighted split 10/10/80 (run it a few times)", host: "traffic.split.example", path: "/", repeat: 10},
-}
-
-// printTour prints curl commands and, for each, what the Router will do
-// (from Lookup, so the tour cannot drift from the configuration).
-func printTour(w io.Writer, rt *httproute.Router, base, lambdaEndpoint string) {
-	fmt.Fprintln(w, "\nTry:")
-	for _, s := range tour {
-		host := s.host
-		if host == "" {
-			host = "example.com"
-		}
-		req := httptest.NewRequest("GET", "http://"+host+s.path, nil)
-		m, ok := rt.Lookup(req)
-		outcome := "no route: 404"
-		if ok {
-			var backends []string
-			for _, b := range m.Backends {
-				backends = append(backends, fmt.Sprintf("%s (weight %d)", b.Ref.Name, b.Weight))
-			}
-			outcome = fmt.Sprintf("%s rule %d -> %s", m.Route, m.Rule, strings.Join(backends, ", "))
-			if len(m.Backends) == 0 {
-				outcome = fmt.Sprintf("%s rule %d (answered by its filter)", m.Route, m.Rule)
-			}
-		}
-		cmd := "curl -si"
-		if s.host != "" {
-			cmd += fmt.Sprintf(" -H 'Host: %s'", s.host)
-		}
-		cmd += " " + base + s.path
-		if s.repeat > 0 {
-			cmd = fmt.Sprintf("for i in $(seq %d); do curl -s -H 'Host: %s' %s%s | grep '\"service\"'; done", s.repeat, s.host, base, s.path)
-		}
-		fmt.Fprintf(w, "  # %s\n  #   %s\n  %s\n", s.what, outcome, cmd)
-	}
-	if lambdaEndpoint == "" {
-		fmt.Fprintln(w, "  # (/echo answers 503 until a Lambda emulator is given with -lambda http://127.0.0.1:9001)")
-	}
-	fmt.Fprintln(w, "  # the seed's redirect-to-https route is shadowed here by the older httpbin route (same hostname")
-	fmt.Fprintln(w, "  # and path); serve it alone to see its 301:  go run -C examples/quickstart . -only 05")
 }

@@ -25,6 +25,18 @@ spec:
  body: "User-agent: *\nDisallow: /direct-response\n"
 `
 
+// seedGateway is the Gateway the seed's route names in its parentRefs.
+const seedGateway = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: http
+  namespace: httpbin
+spec:
+  gatewayClassName: any
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+`
+
 const seedRoute = `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata:
@@ -55,7 +67,7 @@ spec:
 
 func TestSeedDirectResponse(t *testing.T) {
 	env := httproutetest.New(t, httproutetest.Options{Extensions: []httproute.Extension{directresponse.Extension()}},
-		seedDirectResponse, seedRoute)
+		seedDirectResponse, seedGateway, seedRoute)
 	robots := "User-agent: *\nDisallow: /direct-response\n"
 	env.Run(t, []httproutetest.Case{
 		{Name: "direct response", Request: httproutetest.Request{Path: "/direct-response"},
@@ -134,7 +146,7 @@ func TestValidate(t *testing.T) {
 
 func TestInvalidObjectAnswers500(t *testing.T) {
 	env := httproutetest.New(t, httproutetest.Options{Extensions: []httproute.Extension{directresponse.Extension()}},
-		strings.Replace(seedDirectResponse, "status: 404", "status: 700", 1), seedRoute)
+		strings.Replace(seedDirectResponse, "status: 404", "status: 700", 1), seedGateway, seedRoute)
 	env.Run(t, []httproutetest.Case{
 		{Name: "invalid object", Request: httproutetest.Request{Path: "/direct-response"}, Want: httproutetest.Want{Status: http.StatusInternalServerError, Backend: "-"}},
 		{Name: "other rule serves", Request: httproutetest.Request{Path: "/x"}, Want: httproutetest.Want{Status: 200}},

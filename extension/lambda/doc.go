@@ -40,7 +40,12 @@
 // The earlier shape of the seed manifests lists functions, and an
 // ExtensionRef filter of kind Parameter on the backendRef picks one by its
 // logicalName (a list of one needs no Parameter); it is always Sync and
-// Envoy:
+// Envoy. The choice is settled when a Router compiles the backendRef: a
+// Parameter that names no logicalName of the Backend, more than one
+// Parameter, or none where several functions are listed leaves the
+// backendRef unresolved (ResolvedRefs False, reason BackendNotFound, the
+// message saying which), and its share of traffic answers 500 without an
+// invoke:
 //
 //	spec:
 //	  aws:
@@ -89,8 +94,9 @@
 //	     refused the payload as too large (RequestTooLargeException)
 //	429  Lambda throttled the invoke (TooManyRequestsException, or any 429);
 //	     Retry-After is passed on
-//	500  the route does not pick a function: a Parameter names no
-//	     logicalName of the Backend, or a list of several has no Parameter
+//	500  the backendRef is unresolved (the Router's answer; its status
+//	     says why), or a Backend called directly, without a Router, is not
+//	     told which function of several to invoke (see WithLogicalName)
 //	502  the function failed (X-Amz-Function-Error, passed on): "lambda: the
 //	     function failed (Unhandled)"
 //	502  the function's answer is not a valid response (not a JSON object,
@@ -125,7 +131,9 @@
 // the seed's lambda route invokes the function the emulator runs, unsigned.
 // Local keeps the Router from ever calling AWS: without an Endpoint, the
 // route answers 503 with a body that names the option to set. The emulator
-// cannot take overlapping invokes: send it one request at a time.
+// takes one invoke at a time (overlapping ones fail and crash it), so in
+// local mode a Provider sends the invokes to each endpoint one at a time:
+// parallel requests wait their turn, within their own deadlines.
 //
 // # Tests
 //

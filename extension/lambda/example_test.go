@@ -86,6 +86,8 @@ spec:
 		HTTPRoutes: []*gatewayv1.HTTPRoute{route},
 		Objects:    []httproute.Object{backend},
 		Extensions: lambda.Extensions(lambda.Options{Local: true}),
+		// The seed's route names a Gateway this example does not load.
+		IgnoreParentRefs: true,
 	})
 	if err != nil {
 		log.Fatal(err)

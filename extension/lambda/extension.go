@@ -5,10 +5,12 @@ import (
 	"fmt"
 	corev1 "k8s.io/api/core/v1"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +36,10 @@ type Options struct {
 	// endpointURL) then answers 503 with a body that says how to configure
 	// one, instead of calling AWS; and invokes that Credentials supplies no
 	// credentials for are sent unsigned instead of signed with the SDK's
-	// default credentials. The quick start sets it.
+	// default credentials. Invokes to one endpoint are sent one at a
+	// time, as the AWS Lambda Runtime Interface Emulator needs (it fails,
+	// and crashes, on overlapping ones): a request waits for the one
+	// before it, within its own deadline. The quick start sets it.
 	Local bool
 	// FunctionName, when set, is the function every AWS Backend invokes,
 	// in place of the ones its spec names (which are still validated, and
@@ -101,6 +106,11 @@ type Provider struct {
 	cfgOnce    sync.Once
 	cfg        aws.Config
 	cfgErr     error
+	// gates serialize the invokes of Local mode, one gate per endpoint:
+	// the AWS Lambda Runtime Interface Emulator takes one invoke at a
+	// time and crashes on overlapping ones.
+	gatesMu sync.Mutex
+	gates   map[string]chan struct{}
 }
 
 // New returns a Provider for opts.
@@ -152,8 +162,66 @@ func (p *Provider) resolve(ref httproute.BackendRef) (httproute.Backend, error) 
 	if !ok || b == nil {
 		return nil, fmt.Errorf("%s %s/%s is a %T, not a *lambda.Backend: %w", ref.Kind, ref.Namespace, ref.Name, ref.Object, httproute.ErrInvalidKind)
 	}
-	return p.newBackend(b, ref.Secret)
+	be, err := p.newBackend(b, ref.Secret)
+	if err != nil {
+		return nil, err
+	}
+	if lb, ok := be.(*lambdaBackend); ok {
+		if err := lb.pick(ref.Filters); err != nil {
+			return nil, fmt.Errorf("backend %s/%s: %w", b.Namespace, b.Name, err)
+		}
+	}
+	return be, nil
 }
+
+// pick settles, when a Router compiles a backendRef, which function of a
+// Backend of the seed shape it invokes: the one whose logicalName the
+// backendRef's Parameter filter names, or the only one listed. A
+// Parameter that names no function, more than one Parameter, or none when
+// several functions are listed, is an error wrapping httproute.ErrNotFound,
+// so that the route reports ResolvedRefs False instead of answering 500 to
+// every request. A Backend of the current shape names its function itself
+// and ignores Parameters.
+func (lb *lambdaBackend) pick(filters []httproute.ObjectRef) error {
+	if len(lb.functions) == 0 {
+		return nil
+	}
+	var params []string
+	for _, f := range filters {
+		if f.Group == Group && f.Kind == KindParameter {
+			params = append(params, f.Name)
+		}
+	}
+	names := slices.Sorted(maps.Keys(lb.functions))
+	switch len(params) {
+	case 0:
+		if lb.only != "" {
+			return nil
+		}
+		return notPicked(fmt.Sprintf("spec.aws.lambdaFunctions lists %d functions (logicalName %s) and the backendRef has no Parameter filter to pick one",
+			len(names), strings.Join(names, ", ")))
+	case 1:
+	default:
+		return notPicked(fmt.Sprintf("the backendRef has %d Parameter filters (%s); one picks the function",
+			len(params), strings.Join(params, ", ")))
+	}
+	fn, ok := lb.functions[params[0]]
+	if !ok {
+		return notPicked(fmt.Sprintf("Parameter %q names no function: spec.aws.lambdaFunctions has logicalName %s",
+			params[0], strings.Join(names, ", ")))
+	}
+	// The route's choice is made once: requests no longer consult the
+	// Parameter.
+	lb.only, lb.functions = fn, nil
+	return nil
+}
+
+// notPicked is the error of a backendRef that does not settle its
+// function: the message alone, wrapping httproute.ErrNotFound.
+type notPicked string
+
+func (e notPicked) Error() string { return string(e) }
+func (e notPicked) Unwrap() error { return httproute.ErrNotFound }
 
 // NewBackend returns the Backend that serves b. It fails, naming the
 // fields at fault, when b is invalid; the error wraps
@@ -355,6 +423,9 @@ func (p *Provider) newLambda(b *Backend, path *field.Path, secrets func(ns, name
 	}
 	lb.endpoint = endpoint
 	lb.target = endpointHost(endpoint, region)
+	if p.opts.Local && endpoint != "" {
+		lb.gate = p.gate(endpoint)
+	}
 	if endpoint == "" && p.opts.Local {
 		lb.unavailable = fmt.Sprintf("lambda: Backend %s has no Lambda endpoint to invoke: lambda.Options.Local is set and "+
 			"neither lambda.Options.Endpoint nor spec.aws.lambda.endpointURL names one. Start a local Lambda emulator "+
@@ -379,6 +450,22 @@ func (p *Provider) newLambda(b *Backend, path *field.Path, secrets func(ns, name
 	}
 	lb.client = awslambda.New(o)
 	return lb, nil, nil
+}
+
+// gate returns the gate that serializes the local-mode invokes sent to
+// endpoint, shared by every Backend of p that invokes it.
+func (p *Provider) gate(endpoint string) chan struct{} {
+	p.gatesMu.Lock()
+	defer p.gatesMu.Unlock()
+	g := p.gates[endpoint]
+	if g == nil {
+		if p.gates == nil {
+			p.gates = map[string]chan struct{}{}
+		}
+		g = make(chan struct{}, 1)
+		p.gates[endpoint] = g
+	}
+	return g
 }
 
 func invalidOrRequired(p *field.Path, v, detail string) *field.Error {

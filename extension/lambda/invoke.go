@@ -44,6 +44,8 @@ type lambdaBackend struct {
 	endpoint string
 	target   string
 	logger   *slog.Logger
+	// gate, when not nil, admits one invoke at a time (Options.Local).
+	gate chan struct{}
 	// unavailable, when set, is the body of the 503 that answers every
 	// request instead of an invoke.
 	unavailable string
@@ -88,6 +90,14 @@ func (lb *lambdaBackend) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	if lb.async {
 		in.InvocationType = types.InvocationTypeEvent
+	}
+	if lb.gate != nil {
+		select {
+		case lb.gate <- struct{}{}:
+			defer func() { <-lb.gate }()
+		case <-r.Context().Done():
+			return nil, fmt.Errorf("lambda: %s: waiting for the local emulator: %w", lb.name, r.Context().Err())
+		}
 	}
 	out, err := lb.client.Invoke(r.Context(), in)
 	if err != nil {

@@ -10,7 +10,10 @@
 // choices where the spec leaves room: RegularExpression paths rank below
 // Exact and above PathPrefix, longer patterns first; regular expressions
 // match the whole value; a repeated header is matched as its values joined
-// by ","; a query parameter is matched on its first occurrence.
+// by ","; a query parameter is matched on its first occurrence; paths, the
+// request's and the Exact and PathPrefix values alike, are compared in
+// RFC 3986 normal form (unreserved escapes decoded, other escapes in upper
+// case, dot segments resolved, slashes merged; escaped slashes kept).
 package linear
 
 import (
@@ -19,6 +22,7 @@ import (
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -49,7 +53,7 @@ func Find(routes []*gatewayv1.HTTPRoute, r *http.Request) (Result, bool) {
 		host = h
 	}
 	host = strings.TrimSuffix(host, ".")
-	p := clean(r.URL.EscapedPath())
+	p := clean(rawPath(r.URL))
 
 	var hits []hit
 	for _, rt := range routes {
@@ -149,7 +153,7 @@ func check(m gatewayv1.HTTPRouteMatch, r *http.Request, p string) (hit, bool) {
 	switch typ {
 	case gatewayv1.PathMatchExact:
 		h.kindRank = 0
-		if p != val {
+		if p != clean(val) {
 			return h, false
 		}
 	case gatewayv1.PathMatchRegularExpression:
@@ -160,7 +164,7 @@ func check(m gatewayv1.HTTPRouteMatch, r *http.Request, p string) (hit, bool) {
 		}
 	default:
 		h.kindRank = 2
-		v := strings.TrimRight(val, "/")
+		v := strings.TrimRight(clean(val), "/")
 		if !(v == "" || p == v || strings.HasPrefix(p, v+"/")) {
 			return h, false
 		}
@@ -246,13 +250,32 @@ func hostMatches(pattern, host string) bool {
 	return pattern == host
 }
 
-// clean resolves dot segments and repeated slashes with path.Clean,
+// rawPath is the path of u as sent: RawPath when it decodes to Path.
+func rawPath(u *url.URL) string {
+	if u.RawPath != "" {
+		if p, err := url.PathUnescape(u.RawPath); err == nil && p == u.Path {
+			return u.RawPath
+		}
+	}
+	return u.EscapedPath()
+}
+
+var escapeRE = regexp.MustCompile(`%[0-9a-fA-F]{2}`)
+
+// clean decodes the escapes of unreserved characters, upper-cases the
+// others and resolves dot segments and repeated slashes with path.Clean,
 // keeping a trailing slash.
 func clean(p string) string {
+	p = escapeRE.ReplaceAllStringFunc(p, func(e string) string {
+		b, _ := strconv.ParseUint(e[1:], 16, 8)
+		if c := string(rune(b)); strings.Contains("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~", c) {
+			return c
+		}
+		return strings.ToUpper(e)
+	})
 	if p == "" {
 		return "/"
 	}
-	p = strings.ReplaceAll(strings.ReplaceAll(p, "%2e", "."), "%2E", ".")
 	c := path.Clean("/" + p)
 	if (strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")) && c != "/" {
 		c += "/"
