@@ -238,13 +238,16 @@ func generateAnswer(d *draw, method string, payload []byte) (answer string, keep
 	if fault > 0 && noBody && !faults[fault-1].head {
 		fault = 0 // a body fault needs a body
 	}
-	switch {
-	case fault > 0 && version == "HTTP/1.0":
+	if fault > 0 && version == "HTTP/1.0" {
 		fault = 0 // faults are written against an HTTP/1.1 chunked answer
+	}
+	switch {
 	case fault > 0:
 		framing = 1
 	case version == "HTTP/1.0" && framing == 1:
-		framing = 0 // chunked coding is HTTP/1.1's
+		// Chunked coding is HTTP/1.1's: in an HTTP/1.0 answer it is a
+		// fault (RFC 9112, section 6.1), generated only as one.
+		framing = 0
 	}
 	var b strings.Builder
 	switch framing {
