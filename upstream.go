@@ -239,12 +239,12 @@ func (u *Upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		err = classifyTransportError(err)
 		if errors.Is(err, ErrNoEndpoint) || isConnReset(err) {
-			u.failed(ep, now, &ep.connFailures, u.health.ConsecutiveConnectFailures)
+			u.failed(st, ep, now, &ep.connFailures, u.health.ConsecutiveConnectFailures, EjectConnectFailures)
 		}
 		return nil, err
 	}
 	if res.StatusCode >= 500 {
-		u.failed(ep, now, &ep.fails5xx, u.health.Consecutive5xx)
+		u.failed(st, ep, now, &ep.fails5xx, u.health.Consecutive5xx, Eject5xx)
 	} else {
 		ep.connFailures.Store(0)
 		ep.fails5xx.Store(0)
@@ -272,8 +272,9 @@ func (u *Upstream) send(r *http.Request, ep *endpoint) (*http.Response, error) {
 }
 
 // failed counts one failure of a kind and ejects the endpoint when the
-// count reaches limit (limit <= 0 disables that kind).
-func (u *Upstream) failed(ep *endpoint, now func() time.Time, counter *atomic.Int32, limit int) {
+// count reaches limit (limit <= 0 disables that kind), telling the
+// observer of the Router whose request st is (nil outside a Router).
+func (u *Upstream) failed(st *requestState, ep *endpoint, now func() time.Time, counter *atomic.Int32, limit int, reason string) {
 	if limit <= 0 {
 		return
 	}
@@ -288,6 +289,7 @@ func (u *Upstream) failed(ep *endpoint, now func() time.Time, counter *atomic.In
 	}
 	d = min(d, u.health.MaxEjection)
 	ep.ejectedUntil.Store(now().Add(d).UnixNano())
+	observeEjection(st, Ejection{Endpoint: ep.url.Host, Duration: d, Reason: reason})
 }
 
 // pick chooses a healthy endpoint: the session's pinned endpoint when it
