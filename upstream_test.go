@@ -13,6 +13,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -301,6 +302,9 @@ type transportCase struct {
 	body    string
 	header  http.Header
 	repeats int
+	// received is how many requests the backend gets in all (mirrored
+	// copies arrive in the background); 0 means the exchanges' own.
+	received int
 	// want sums up each outcome (transportOutcome.summary).
 	want []string
 }
@@ -316,6 +320,9 @@ type transportOutcome struct {
 	Attempts   []string // "status/class@endpoint"
 	Ejections  []Ejection
 	BackendSaw string
+	// Received are the requests the backend got in all ("METHOD body",
+	// sorted), in the last outcome of a case that counts them.
+	Received []string
 }
 
 // transportObserver collects the Records and ejections of a Router.
@@ -373,6 +380,13 @@ func TestLeanAndNetHTTPTransportsServeAlike(t *testing.T) {
 			header: http.Header{"Expect": {"100-continue"}},
 			want: []string{
 				`200 "hello" saw="PUT|front|after the 100|127.0.0.1|100-continue" endpoint=backend attempts=[200/@backend]`,
+			},
+		},
+		{
+			name: "mirrored copies carry the body", backend: echo, method: "POST", body: "twice",
+			rule: "filters: [{type: RequestMirror, requestMirror: {backendRef: {name: b, port: 80}}}]", received: 2,
+			want: []string{
+				`200 "hello" saw="POST|front|twice|127.0.0.1|" endpoint=backend attempts=[200/@backend] received=["POST twice" "POST twice"]`,
 			},
 		},
 		{name: "1xx answers reach the client", method: "GET", backend: func() http.HandlerFunc {
@@ -469,10 +483,20 @@ func TestLeanAndNetHTTPTransportsServeAlike(t *testing.T) {
 func serveThrough(t *testing.T, tc transportCase, lean bool) []transportOutcome {
 	t.Helper()
 	var addr string
+	var mu sync.Mutex
+	var received []string
 	if tc.backend == nil {
 		addr = deadAddr(t)
 	} else {
-		addr = loopback(t, tc.backend())
+		h := tc.backend()
+		addr = loopback(t, func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			received = append(received, r.Method+" "+string(body))
+			mu.Unlock()
+			r.Body = io.NopCloser(strings.NewReader(string(body)))
+			h(w, r)
+		})
 	}
 	u, err := NewUpstream(UpstreamConfig{Endpoints: []string{addr}, Health: tc.health})
 	if err != nil {
@@ -555,6 +579,19 @@ func serveThrough(t *testing.T, tc transportCase, lean bool) []transportOutcome 
 		obs.mu.Unlock()
 		outs = append(outs, out)
 	}
+	if tc.received > 0 {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			mu.Lock()
+			n := len(received)
+			mu.Unlock()
+			if n >= tc.received || time.Now().After(deadline) {
+				break
+			}
+		}
+		mu.Lock()
+		outs[len(outs)-1].Received = slices.Sorted(slices.Values(received))
+		mu.Unlock()
+	}
 	return outs
 }
 
@@ -577,6 +614,9 @@ func (o transportOutcome) summary() string {
 	s += fmt.Sprintf(" endpoint=%s attempts=%v", o.Endpoint, o.Attempts)
 	for _, e := range o.Ejections {
 		s += fmt.Sprintf(" ejected=%s/%s/%s", e.Endpoint, e.Duration, e.Reason)
+	}
+	if len(o.Received) > 0 {
+		s += fmt.Sprintf(" received=%q", o.Received)
 	}
 	return s
 }
