@@ -404,32 +404,16 @@ func TestLeanAndNetHTTPTransportsServeAlike(t *testing.T) {
 				w.Header().Set("X-Checksum", "42")
 			}
 		}, want: []string{`200 "body" trailer=map[X-Checksum:[42]] endpoint=backend attempts=[200/@backend]`}},
-		{name: "refused: 503, ejected after 5", method: "GET", repeats: 6, want: []string{
-			`503 "Service Unavailable\n" endpoint=backend attempts=[0/connect@backend]`,
-			`503 "Service Unavailable\n" endpoint=backend attempts=[0/connect@backend]`,
-			`503 "Service Unavailable\n" endpoint=backend attempts=[0/connect@backend]`,
-			`503 "Service Unavailable\n" endpoint=backend attempts=[0/connect@backend]`,
-			`503 "Service Unavailable\n" endpoint=backend attempts=[0/connect@backend] ejected=backend/30s/ConsecutiveConnectFailures`,
-			`503 "Service Unavailable\n" endpoint= attempts=[0/no_endpoint@]`,
-		}},
-		{name: "hang-up before the answer: 502, ejected after 5", method: "GET", backend: hangUp, repeats: 6, want: []string{
-			`502 "Bad Gateway\n" endpoint=backend attempts=[0/backend@backend]`,
-			`502 "Bad Gateway\n" endpoint=backend attempts=[0/backend@backend]`,
-			`502 "Bad Gateway\n" endpoint=backend attempts=[0/backend@backend]`,
-			`502 "Bad Gateway\n" endpoint=backend attempts=[0/backend@backend]`,
-			`502 "Bad Gateway\n" endpoint=backend attempts=[0/backend@backend] ejected=backend/30s/ConsecutiveConnectFailures`,
-			`503 "Service Unavailable\n" endpoint= attempts=[0/no_endpoint@]`,
-		}},
+		{name: "refused: 503, ejected after 5", method: "GET", repeats: 6, want: ejectedAfter(5,
+			`503 "Service Unavailable\n" endpoint=backend attempts=[0/connect@backend]`, "ConsecutiveConnectFailures")},
+		{name: "hang-up before the answer: 502, ejected after 5", method: "GET", backend: hangUp, repeats: 6, want: ejectedAfter(5,
+			`502 "Bad Gateway\n" endpoint=backend attempts=[0/backend@backend]`, "ConsecutiveConnectFailures")},
 		{
 			name: "5xx ejection", method: "GET", health: HealthConfig{Consecutive5xx: 2}, repeats: 3,
 			backend: func() http.HandlerFunc {
 				return func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 500) }
 			},
-			want: []string{
-				`500 "down\n" endpoint=backend attempts=[500/@backend]`,
-				`500 "down\n" endpoint=backend attempts=[500/@backend] ejected=backend/30s/Consecutive5xx`,
-				`503 "Service Unavailable\n" endpoint= attempts=[0/no_endpoint@]`,
-			},
+			want: ejectedAfter(2, `500 "down\n" endpoint=backend attempts=[500/@backend]`, "Consecutive5xx"),
 		},
 		{
 			name: "backend request timeout: 504", method: "GET", rule: "timeouts: {backendRequest: 50ms}",
@@ -476,6 +460,14 @@ func TestLeanAndNetHTTPTransportsServeAlike(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ejectedAfter returns the summaries of n failures, the last of which
+// ejects the endpoint for the reason, and of the 503 that follows.
+func ejectedAfter(n int, failure, reason string) []string {
+	want := slices.Repeat([]string{failure}, n)
+	want[n-1] += " ejected=backend/30s/" + reason
+	return append(want, `503 "Service Unavailable\n" endpoint= attempts=[0/no_endpoint@]`)
 }
 
 // serveThrough makes the exchanges of tc through a Router to a fresh
