@@ -342,11 +342,10 @@ func newDifferentialHarness(tb testing.TB) *differentialHarness {
 		// ReverseProxy flushes the head of an answer of unknown length
 		// from a timer, racing the first body write; whether the server
 		// then sniffs a Content-Type, or counts a Content-Length, depends
-		// on which wins. A nil Content-Type turns sniffing off; the
-		// client's Content-Length is not compared.
+		// on which wins. noSniff turns sniffing off; the client's
+		// Content-Length is not compared.
 		s.front = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header()["Content-Type"] = nil
-			proxy.ServeHTTP(w, r)
+			proxy.ServeHTTP(noSniff{w}, r)
 		}))
 		s.front.Config.ErrorLog = discardLogger()
 		s.front.Start()
@@ -455,5 +454,22 @@ func (h *differentialHarness) send(t *testing.T, sd *side, s *spec) outcome {
 	}
 	return o
 }
+
+// noSniff keeps the server from sniffing a Content-Type the answer does
+// not have: a nil Content-Type set with the final status. (Set before
+// proxying, it would not survive a 1xx answer: ReverseProxy clears the
+// header map after forwarding one.)
+type noSniff struct{ http.ResponseWriter }
+
+func (w noSniff) WriteHeader(code int) {
+	if h := w.Header(); code >= 200 {
+		if _, ok := h["Content-Type"]; !ok {
+			h["Content-Type"] = nil
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w noSniff) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
