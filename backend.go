@@ -260,7 +260,8 @@ func (w *pipeWriter) Flush() { w.WriteHeader(http.StatusOK) }
 
 // NewTransport returns an http.Transport tuned for proxying: no
 // environment proxy, no transparent compression, large idle pools per
-// host, and with h2c, HTTP/2 over cleartext with prior knowledge.
+// host closed after IdleConnTimeout, and with h2c, HTTP/2 over cleartext
+// with prior knowledge.
 func NewTransport(h2c bool) *http.Transport {
 	t := &http.Transport{
 		DialContext: (&net.Dialer{
@@ -269,7 +270,7 @@ func NewTransport(h2c bool) *http.Transport {
 		}).DialContext,
 		MaxIdleConns:          0,
 		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
+		IdleConnTimeout:       IdleConnTimeout,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
 		WriteBufferSize:       32 << 10,

@@ -125,17 +125,23 @@
 // other kinds through Config.Extensions. InProcess serves an http.Handler
 // in process (only the Backends it makes, never another Backend that
 // merely has a ServeHTTP method).
-// Upstream proxies to network endpoints with a tuned transport (h2c for
-// appProtocol kubernetes.io/h2c, WebSocket upgrades always), balancing by
-// least request (power of two choices, the default) or round robin, and
-// ejecting an endpoint after 5 consecutive connection failures for 30s,
-// doubling up to 300s; its endpoints can be replaced with SetEndpoints
-// without rebuilding routes. The spec's failure rules apply: a backendRef
-// that cannot be resolved, is forbidden (another namespace without a
-// ReferenceGrant) or has an unknown kind answers 500 for its share of the
-// weighted choice; a rule without backendRefs whose filters do not answer
-// answers 500; a backend that refuses connections (or has no healthy
-// endpoint) answers 503, one that fails after connecting 502.
+// Upstream proxies to network endpoints over HTTP/1.1 with a lean
+// transport of its own that parses answers strictly (a malformed answer
+// is a 502), closes idle connections after IdleConnTimeout (4s, shorter
+// than common backends' idle timeouts) and sends a request again on a new
+// connection when it meets one the backend closed and its body can be
+// sent again (none, up to 64 KiB, or GetBody); h2c (appProtocol
+// kubernetes.io/h2c), TLS and WebSocket upgrades go through net/http's
+// transport. It balances by least request (power of two choices, the
+// default) or round robin, and ejects an endpoint after 5 consecutive
+// connection failures for 30s, doubling up to 300s; its endpoints can be
+// replaced with SetEndpoints without rebuilding routes. The spec's
+// failure rules apply: a backendRef that cannot be resolved, is forbidden
+// (another namespace without a ReferenceGrant) or has an unknown kind
+// answers 500 for its share of the weighted choice; a rule without
+// backendRefs whose filters do not answer answers 500; a backend that
+// refuses connections (or has no healthy endpoint) answers 503, one that
+// fails after connecting 502.
 //
 // # gRPC
 //

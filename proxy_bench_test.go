@@ -17,8 +17,10 @@ import (
 
 // BenchmarkProxy compares the Router's proxy path with a plain
 // httputil.ReverseProxy, and with one that pools its copy buffers as the
-// Router does, in front of the same loopback backend, all with the same
-// tuned transport. The handlers are called directly so that the
+// Router does, in front of the same loopback backend. The ReverseProxies
+// use NewTransport (net/http's transport, tuned); the Router's Upstream
+// uses its own lean HTTP/1.1 transport ("router"), or NewTransport
+// ("router-nethttp"). The handlers are called directly so that the
 // client side of the front hop does not drown the difference.
 func BenchmarkProxy(b *testing.B) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -51,10 +53,17 @@ func BenchmarkProxy(b *testing.B) {
 	for _, r := range benchRouteSet(100) {
 		routes = append(routes, r)
 	}
-	rt, err := httproute.New(httproute.Config{
-		HTTPRoutes: routes,
-		Services:   httproute.Services{{Namespace: "default", Name: "bench", Port: 80}: up},
-	})
+	router := func(up *httproute.Upstream) http.Handler {
+		rt, err := httproute.New(httproute.Config{
+			HTTPRoutes: routes,
+			Services:   httproute.Services{{Namespace: "default", Name: "bench", Port: 80}: up},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return rt
+	}
+	upStd, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: []string{u.Host}, Transport: httproute.NewTransport(false)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,7 +71,7 @@ func BenchmarkProxy(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		h    http.Handler
-	}{{"reverseproxy", plain}, {"reverseproxy-pooled", pooled}, {"router", rt}} {
+	}{{"reverseproxy", plain}, {"reverseproxy-pooled", pooled}, {"router", router(up)}, {"router-nethttp", router(upStd)}} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
@@ -121,4 +130,51 @@ func itoa(i int) string {
 		i /= 10
 	}
 	return string(b[n:])
+}
+
+// BenchmarkInProcess compares a Router serving an in-process Handler
+// backend with the same handler served bare, each behind a loopback
+// net/http server and driven by a keep-alive client, so that the Router's
+// share of a whole request is what differs.
+func BenchmarkInProcess(b *testing.B) {
+	answer := []byte(`{"ok":true,"service":"bench"}`)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(answer)
+	})
+	rt, err := httproute.New(httproute.Config{
+		HTTPRoutes: benchRouteSet(100),
+		Services:   httproute.Services{{Namespace: "default", Name: "bench", Port: 80}: httproute.Handler(handler)},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", handler}, {"router", rt}} {
+		b.Run(tc.name, func(b *testing.B) {
+			srv := httptest.NewServer(tc.h)
+			defer srv.Close()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			defer client.CloseIdleConnections()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest("GET", srv.URL+"/api/v1/items/7?x=1", nil)
+					req.Host = "api-50.example.com"
+					req.Header.Set("X-Version", "2")
+					res, err := client.Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != 200 {
+						b.Fatalf("status %d", res.StatusCode)
+					}
+				}
+			})
+		})
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/httproute/httproute"
 )
@@ -320,5 +321,128 @@ func TestUpstreamRoundRobinAndSetEndpoints(t *testing.T) {
 	}
 	if _, err := httproute.NewUpstream(httproute.UpstreamConfig{AppProtocol: "kubernetes.io/wss"}); err == nil {
 		t.Error("an unsupported appProtocol must be rejected")
+	}
+}
+
+// rawBackend answers every request with the given bytes and closes the
+// connection.
+func rawBackend(t *testing.T, raw string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				io.WriteString(c, raw)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestProxyMalformedAnswersAre502(t *testing.T) {
+	cases := []struct{ name, raw string }{
+		{"duplicate Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"},
+		{"Transfer-Encoding with Content-Length", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+		{"bare LF", "HTTP/1.1 200 OK\nContent-Length: 5\n\nhello"},
+		{"obs-fold", "HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 5\r\n\r\nhello"},
+		{"oversize header", "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("x", 70<<10) + "\r\nContent-Length: 5\r\n\r\nhello"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := proxyRouter(t, "", rawBackend(t, tc.raw))
+			res, err := http.Get(srv.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusBadGateway {
+				t.Fatalf("status = %d (%q), want 502 for a malformed answer", res.StatusCode, body)
+			}
+		})
+	}
+}
+
+// TestProxyReplaysRequestsOnConnectionsTheBackendClosed sends POST and PUT
+// requests with bodies to a backend that closes keep-alive connections
+// idle for one second, each request after one second of quiet, so that
+// many meet a connection the backend is closing or has closed. None may
+// fail (issue 11, item 4).
+func TestProxyReplaysRequestsOnConnectionsTheBackendClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := &http.Server{
+		IdleTimeout: time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(w, "%s %s", r.Method, body)
+		}),
+	}
+	go backend.Serve(ln)
+	t.Cleanup(func() { backend.Close() })
+	for _, rule := range []string{
+		"{backendRefs: [{name: backend, port: 80}]}",
+		"{backendRefs: [{name: backend, port: 80}], retry: {codes: [503], attempts: 1, backoff: 1ms}}",
+	} {
+		up, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: []string{ln.Addr().String()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var route gatewayv1.HTTPRoute
+		if err := yaml.UnmarshalStrict([]byte("metadata: {name: r, namespace: default}\nspec: {rules: ["+rule+"]}"), &route); err != nil {
+			t.Fatal(err)
+		}
+		rt, err := httproute.New(httproute.Config{
+			HTTPRoutes: []*gatewayv1.HTTPRoute{&route},
+			Services:   httproute.Services{{Namespace: "default", Name: "backend", Port: 80}: up},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const clients, rounds = 16, 3
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var failures []string
+		for c := 0; c < clients; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < rounds; i++ {
+					method := []string{"POST", "PUT"}[(c+i)%2]
+					payload := fmt.Sprintf("client %d round %d", c, i)
+					rec := httptest.NewRecorder()
+					rt.ServeHTTP(rec, httptest.NewRequest(method, "http://app.example/", strings.NewReader(payload)))
+					if want := method + " " + payload; rec.Code != 200 || rec.Body.String() != want {
+						mu.Lock()
+						failures = append(failures, fmt.Sprintf("%s: %d %q", method, rec.Code, rec.Body))
+						mu.Unlock()
+					}
+					// Sleep through the backend's idle timeout, give or take
+					// a little, so that requests cross its closes.
+					time.Sleep(time.Second + time.Duration(c-clients/2)*50*time.Microsecond)
+				}
+			}()
+		}
+		wg.Wait()
+		up.CloseIdleConnections()
+		if len(failures) > 0 {
+			t.Errorf("rule %s: %d of %d requests failed on connections the backend closed: %v", rule, len(failures), clients*rounds, failures)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package httproute
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -11,7 +12,20 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/httproute/httproute/internal/h1"
 )
+
+// IdleConnTimeout is how long the transports that NewUpstream and
+// NewTransport create keep an idle keep-alive connection to a backend
+// before closing it. It is shorter than the idle timeouts of common
+// servers (5s for Node.js, Apache httpd and uvicorn; 60s or more for
+// nginx, Envoy and cloud load balancers), so that normally the proxy, not
+// the backend, closes an idle connection, and a request seldom meets one
+// that the backend has just closed. When one does (a backend with a
+// shorter timeout, or one restarting), the request is sent again on a new
+// connection if it can be: see UpstreamConfig.Transport.
+const IdleConnTimeout = 4 * time.Second
 
 // AppProtocol values of Service ports that an Upstream understands.
 const (
@@ -63,8 +77,18 @@ type UpstreamConfig struct {
 	// knowledge, AppProtocolWS for WebSocket (served as HTTP/1.1 with
 	// upgrades, which every protocol but h2c supports anyway).
 	AppProtocol string
-	// Transport carries the requests. Nil gives the Upstream a transport
-	// of its own, tuned for proxying (see NewTransport).
+	// Transport carries the requests. Nil gives the Upstream transports
+	// of its own. For HTTP/1.1 (appProtocol "", "http" or AppProtocolWS)
+	// that is a lean HTTP/1.1 transport: the request's own goroutine
+	// writes it and reads the answer on a pooled connection, and answers
+	// are parsed strictly (RFC 9112; a malformed answer gives 502).
+	// Protocol upgrades (WebSocket) go through NewTransport(false), and
+	// h2c through NewTransport(true). Idle connections are closed after
+	// IdleConnTimeout. When a pooled connection turns out to have been
+	// closed by the backend, the lean transport checks idle connections
+	// before use and sends the request again on a new connection when the
+	// request has no body or a body of known length up to RetryBodyLimit
+	// (which it reads before sending), or one GetBody recreates.
 	Transport http.RoundTripper
 	// Balancer chooses among endpoints; the zero value is LeastRequest.
 	Balancer Balancer
@@ -80,6 +104,9 @@ type UpstreamConfig struct {
 // Inside a Router it uses the Router's clock and random source; used on its
 // own, the real clock and the runtime's generator.
 type Upstream struct {
+	// lean carries the HTTP/1.1 requests it supports when the Upstream
+	// has its own transports; transport carries the others.
+	lean      *h1.Transport
 	transport http.RoundTripper
 	balancer  Balancer
 	health    HealthConfig
@@ -116,6 +143,7 @@ func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
 	if u.transport == nil {
 		switch cfg.AppProtocol {
 		case "", "http", "HTTP", AppProtocolWS:
+			u.lean = h1.New(h1.Options{IdleTimeout: IdleConnTimeout, MaxReplayBody: RetryBodyLimit})
 			u.transport = NewTransport(false)
 		case AppProtocolH2C:
 			u.transport = NewTransport(true)
@@ -215,6 +243,35 @@ func (u *Upstream) roundTrip(r *http.Request, t http.RoundTripper, scheme string
 	}
 	ep.active.Add(1)
 	defer ep.active.Add(-1)
+	res, err := u.send(r, ep, t, scheme)
+	if err != nil {
+		err = classifyTransportError(err)
+		if errors.Is(err, ErrNoEndpoint) || isConnReset(err) {
+			u.failed(st, ep, now, &ep.connFailures, u.health.ConsecutiveConnectFailures, EjectConnectFailures)
+		}
+		return nil, err
+	}
+	if res.StatusCode >= 500 {
+		u.failed(st, ep, now, &ep.fails5xx, u.health.Consecutive5xx, Eject5xx)
+	} else {
+		ep.connFailures.Store(0)
+		ep.fails5xx.Store(0)
+		ep.ejections.Store(0)
+	}
+	return res, nil
+}
+
+// send carries the request to the endpoint: over the lean transport for
+// a cleartext endpoint (unless the request needs what only net/http's
+// does), else through t, with the URL's scheme replaced by scheme when it
+// is set (TLS from a BackendTLSPolicy).
+func (u *Upstream) send(r *http.Request, ep *endpoint, t http.RoundTripper, scheme string) (*http.Response, error) {
+	if u.lean != nil && scheme == "" && ep.url.Scheme == "http" { // TLS endpoints keep net/http's transport
+		res, err := u.lean.Do(r, ep.url.Host)
+		if !errors.Is(err, h1.ErrUnsupported) {
+			return res, err
+		}
+	}
 	// A RoundTripper must not modify the request it is given: send a copy
 	// addressed to the endpoint.
 	out := new(http.Request)
@@ -225,27 +282,13 @@ func (u *Upstream) roundTrip(r *http.Request, t http.RoundTripper, scheme string
 		u2.Scheme = scheme
 	}
 	out.URL = &u2
-	res, err := t.RoundTrip(out)
-	if err != nil {
-		err = classifyTransportError(err)
-		if errors.Is(err, ErrNoEndpoint) || isConnReset(err) {
-			u.failed(ep, now, &ep.connFailures, u.health.ConsecutiveConnectFailures)
-		}
-		return nil, err
-	}
-	if res.StatusCode >= 500 {
-		u.failed(ep, now, &ep.fails5xx, u.health.Consecutive5xx)
-	} else {
-		ep.connFailures.Store(0)
-		ep.fails5xx.Store(0)
-		ep.ejections.Store(0)
-	}
-	return res, nil
+	return t.RoundTrip(out)
 }
 
 // failed counts one failure of a kind and ejects the endpoint when the
-// count reaches limit (limit <= 0 disables that kind).
-func (u *Upstream) failed(ep *endpoint, now func() time.Time, counter *atomic.Int32, limit int) {
+// count reaches limit (limit <= 0 disables that kind), telling the
+// observer of the Router whose request st is (nil outside a Router).
+func (u *Upstream) failed(st *requestState, ep *endpoint, now func() time.Time, counter *atomic.Int32, limit int, reason string) {
 	if limit <= 0 {
 		return
 	}
@@ -253,13 +296,33 @@ func (u *Upstream) failed(ep *endpoint, now func() time.Time, counter *atomic.In
 		return
 	}
 	counter.Store(0)
-	n := ep.ejections.Add(1)
-	d := u.health.BaseEjection
-	for i := int32(1); i < n && d < u.health.MaxEjection; i++ {
+	d := ejectionTime(u.health.BaseEjection, u.health.MaxEjection, ep.ejections.Add(1))
+	ep.ejectedUntil.Store(satAddUnixNano(now(), d))
+	observeEjection(st, Ejection{Endpoint: ep.url.Host, Duration: d, Reason: reason})
+}
+
+// ejectionTime is how long the n-th ejection in a row lasts: base,
+// doubled for each ejection before it, capped at maxEj, saturating
+// whatever the durations a host configures.
+func ejectionTime(base, maxEj time.Duration, n int32) time.Duration {
+	d := min(base, maxEj)
+	for i := int32(1); i < n && d < maxEj; i++ {
+		if d > maxEj/2 {
+			return maxEj
+		}
 		d *= 2
 	}
-	d = min(d, u.health.MaxEjection)
-	ep.ejectedUntil.Store(now().Add(d).UnixNano())
+	return d
+}
+
+// satAddUnixNano returns t+d in unix nanoseconds, saturating instead of
+// overflowing (d >= 0).
+func satAddUnixNano(t time.Time, d time.Duration) int64 {
+	ns := t.UnixNano()
+	if ns > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return ns + int64(d)
 }
 
 // pick chooses a healthy endpoint: the session's pinned endpoint when it
@@ -344,8 +407,11 @@ func isConnReset(err error) bool {
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the
-// Upstream's transport, when the transport supports it.
+// Upstream's transports, when they support it.
 func (u *Upstream) CloseIdleConnections() {
+	if u.lean != nil {
+		u.lean.CloseIdleConnections()
+	}
 	if c, ok := u.transport.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
