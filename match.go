@@ -322,17 +322,6 @@ func queryByte(s string, i int) (c byte, next int, ok bool) {
 	return c, i + 1, true
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
 
 // compileMatch applies the CRD defaults to one HTTPRouteMatch and compiles
 // it. Problems are reported against path, the field path of the match.

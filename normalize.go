@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/httproute/httproute/internal/hex"
 )
 
 // EscapedSlashAction is what the Router does with a request path that holds
@@ -300,8 +302,8 @@ func escapeAt(s string, i int) (c byte, ok bool) {
 	if i+2 >= len(s) {
 		return 0, false
 	}
-	hi, ok1 := unhex(s[i+1])
-	lo, ok2 := unhex(s[i+2])
+	hi, ok1 := hex.Digit(s[i+1])
+	lo, ok2 := hex.Digit(s[i+2])
 	return hi<<4 | lo, ok1 && ok2
 }
 

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/httproute/httproute/internal/hex"
 )
 
 // How a response body is delimited.
@@ -179,7 +181,7 @@ func readChunkSize(br *bufio.Reader) (int64, error) {
 	var size int64
 	i := 0
 	for ; i < len(line); i++ {
-		d, ok := hexDigit(line[i])
+		d, ok := hex.Digit(line[i])
 		if !ok {
 			break
 		}
@@ -206,17 +208,6 @@ func readChunkSize(br *bufio.Reader) (int64, error) {
 	return size, nil
 }
 
-func hexDigit(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
 
 // readTrailer reads the trailer section and merges its fields into
 // Response.Trailer as net/http does: the announced names get their
