@@ -322,7 +322,6 @@ func queryByte(s string, i int) (c byte, next int, ok bool) {
 	return c, i + 1, true
 }
 
-
 // compileMatch applies the CRD defaults to one HTTPRouteMatch and compiles
 // it. Problems are reported against path, the field path of the match.
 func compileMatch(m *gatewayv1.HTTPRouteMatch, path *field.Path) (*routeMatch, *field.Error) {

@@ -208,7 +208,6 @@ func readChunkSize(br *bufio.Reader) (int64, error) {
 	return size, nil
 }
 
-
 // readTrailer reads the trailer section and merges its fields into
 // Response.Trailer as net/http does: the announced names get their
 // values, and fields sent without announcement are added.

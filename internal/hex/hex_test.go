@@ -14,7 +14,7 @@ func TestDigit(t *testing.T) {
 			want, wantOK = byte(c-'A'+10), true
 		}
 		if got, ok := Digit(byte(c)); got != want || ok != wantOK {
-			t.Errorf("Digit(%q) = %d, %v; want %d, %v", c, got, ok, want, wantOK)
+			t.Errorf("Digit(%q) = %d, %v; want %d, %v", byte(c), got, ok, want, wantOK)
 		}
 	}
 }
