@@ -22,18 +22,12 @@ import (
 )
 
 // foreignAncestor is another controller's ancestor entry in a policy's
-// status, for a Gateway of namespace ns.
+// status, for a Gateway of namespace ns: foreignParent's entry, as an
+// ancestor.
 func foreignAncestor(ns, gateway string) gatewayv1.PolicyAncestorStatus {
-	ref := gatewayRef(gateway)
-	ref.Namespace = new(gatewayv1.Namespace(ns))
-	return gatewayv1.PolicyAncestorStatus{
-		AncestorRef:    ref,
-		ControllerName: "example.com/other",
-		Conditions: []metav1.Condition{{
-			Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", Message: "theirs",
-			LastTransitionTime: metav1.NewTime(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)),
-		}},
-	}
+	p := foreignParent(gateway)
+	p.ParentRef.Namespace = new(gatewayv1.Namespace(ns))
+	return gatewayv1.PolicyAncestorStatus{AncestorRef: p.ParentRef, ControllerName: p.ControllerName, Conditions: p.Conditions}
 }
 
 // TestBackendTLSPolicy: the Controller watches BackendTLSPolicies and the
@@ -45,11 +39,7 @@ func foreignAncestor(ns, gateway string) gatewayv1.PolicyAncestorStatus {
 func TestBackendTLSPolicy(t *testing.T) {
 	ctx := context.Background()
 	c := adminClients(t)
-	ns, class := unique("btls"), unique("btls")
-	port := int32(freePorts(t, 1)[0])
-	c.namespace(t, ns)
-	c.class(t, class, httproute.DefaultControllerName)
-	c.gatewayObj(t, ns, "gw", class, port)
+	ns, class, port := c.servedGateway(t, "btls")
 
 	const hostname = "web.backend.example"
 	ca := testcert.NewCA("btls")

@@ -227,15 +227,10 @@ func (s *statusWriter) run(ctx context.Context, jobs []func() error) []error {
 
 // writeClass accepts a GatewayClass the Controller serves.
 func (s *statusWriter) writeClass(ctx context.Context, gwc *gatewayv1.GatewayClass) error {
-	first := true
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		if !first {
-			var err error
-			if gwc, err = s.client.GatewayV1().GatewayClasses().Get(ctx, gwc.Name, metav1.GetOptions{}); err != nil {
-				return ignoreNotFound(err)
-			}
-		}
-		first = false
+	get := func() (*gatewayv1.GatewayClass, error) {
+		return s.client.GatewayV1().GatewayClasses().Get(ctx, gwc.Name, metav1.GetOptions{})
+	}
+	return rereadOnConflict(gwc, get, func(gwc *gatewayv1.GatewayClass) error {
 		next := httproute.GatewayClassStatus(gwc, s.now())
 		merged := next
 		merged.Conditions = httproute.MergeConditions(gwc.Status.Conditions, next.Conditions)
@@ -255,15 +250,10 @@ func (s *statusWriter) writeClass(ctx context.Context, gwc *gatewayv1.GatewayCla
 
 // applyGateway writes st, the status the Router computed, into gw.
 func (s *statusWriter) applyGateway(ctx context.Context, gw *gatewayv1.Gateway, st gatewayv1.GatewayStatus) error {
-	first := true
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		if !first {
-			var err error
-			if gw, err = s.client.GatewayV1().Gateways(gw.Namespace).Get(ctx, gw.Name, metav1.GetOptions{}); err != nil {
-				return ignoreNotFound(err)
-			}
-		}
-		first = false
+	get := func() (*gatewayv1.Gateway, error) {
+		return s.client.GatewayV1().Gateways(gw.Namespace).Get(ctx, gw.Name, metav1.GetOptions{})
+	}
+	return rereadOnConflict(gw, get, func(gw *gatewayv1.Gateway) error {
 		merged := httproute.MergeGatewayStatus(gw.Status, st)
 		if equality.Semantic.DeepEqual(gw.Status, merged) {
 			return nil
@@ -298,15 +288,10 @@ func (s *statusWriter) parentServed(ls *gatewayv1.ListenerSet) bool {
 
 // applyListenerSet writes st, the status the Router computed, into ls.
 func (s *statusWriter) applyListenerSet(ctx context.Context, ls *gatewayv1.ListenerSet, st gatewayv1.ListenerSetStatus) error {
-	first := true
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		if !first {
-			var err error
-			if ls, err = s.client.GatewayV1().ListenerSets(ls.Namespace).Get(ctx, ls.Name, metav1.GetOptions{}); err != nil {
-				return ignoreNotFound(err)
-			}
-		}
-		first = false
+	get := func() (*gatewayv1.ListenerSet, error) {
+		return s.client.GatewayV1().ListenerSets(ls.Namespace).Get(ctx, ls.Name, metav1.GetOptions{})
+	}
+	return rereadOnConflict(ls, get, func(ls *gatewayv1.ListenerSet) error {
 		merged := httproute.MergeListenerSetStatus(ls.Status, st)
 		if equality.Semantic.DeepEqual(ls.Status, merged) {
 			return nil
@@ -375,15 +360,8 @@ func appendRouteJobs[R metav1.Object](ctx context.Context, s *statusWriter, jobs
 // back as they were read.
 func applyRoute[R metav1.Object](ctx context.Context, s *statusWriter, k routeKind[R], r R, ours []gatewayv1.RouteParentStatus) error {
 	ns, name := r.GetNamespace(), r.GetName()
-	first := true
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		if !first {
-			var err error
-			if r, err = k.client(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
-				return ignoreNotFound(err)
-			}
-		}
-		first = false
+	get := func() (R, error) { return k.client(ns).Get(ctx, name, metav1.GetOptions{}) }
+	return rereadOnConflict(r, get, func(r R) error {
 		merged := s.routeParents(ns, k.parents(r), ours)
 		if parentsEqual(k.parents(r), merged) {
 			return nil
@@ -402,15 +380,10 @@ func applyRoute[R metav1.Object](ctx context.Context, s *statusWriter, k routeKi
 // The ancestors list is atomic: the entries of other controllers are
 // written back as they were read.
 func (s *statusWriter) applyTLSPolicy(ctx context.Context, p *gatewayv1.BackendTLSPolicy, ours []gatewayv1.PolicyAncestorStatus) error {
-	first := true
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		if !first {
-			var err error
-			if p, err = s.client.GatewayV1().BackendTLSPolicies(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{}); err != nil {
-				return ignoreNotFound(err)
-			}
-		}
-		first = false
+	get := func() (*gatewayv1.BackendTLSPolicy, error) {
+		return s.client.GatewayV1().BackendTLSPolicies(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+	}
+	return rereadOnConflict(p, get, func(p *gatewayv1.BackendTLSPolicy) error {
 		merged := s.policyAncestors(p.Namespace, p.Status.Ancestors, ours)
 		if ancestorsEqual(p.Status.Ancestors, merged) {
 			return nil
@@ -449,6 +422,23 @@ func (s *statusWriter) apply(ctx context.Context, kind, namespace, name, resourc
 	default:
 		return fmt.Errorf("kube: %s %s/%s status: %w", kind, namespace, name, err)
 	}
+}
+
+// rereadOnConflict calls write with obj, and again with the object read
+// anew by get as long as write fails with a conflict (retry.DefaultBackoff);
+// an object deleted meanwhile has no status left to write.
+func rereadOnConflict[T any](obj T, get func() (T, error), write func(T) error) error {
+	first := true
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		if !first {
+			var err error
+			if obj, err = get(); err != nil {
+				return ignoreNotFound(err)
+			}
+		}
+		first = false
+		return write(obj)
+	})
 }
 
 // ignoreNotFound drops the error of an object deleted meanwhile: it has no
