@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -112,7 +113,9 @@ func (r *Resolver) prune(services map[types.NamespacedName]*corev1.Service) {
 // ResolveService returns the Upstream of the referenced Service port, its
 // endpoints set to the ready endpoints of the Service's EndpointSlices. A
 // Service without ready endpoints resolves to an Upstream that answers
-// 503. A missing Service or port is an error wrapping
+// 503. The endpoints of a port of appProtocol https (in any case) are
+// dialed over TLS, verified with the system roots unless a
+// BackendTLSPolicy covers the port. A missing Service or port is an error wrapping
 // httproute.ErrNotFound; an ExternalName Service or an appProtocol the
 // library does not speak, one wrapping httproute.ErrUnsupported.
 func (s *Snapshot) ResolveService(ref httproute.BackendRef) (httproute.Backend, error) {
@@ -130,7 +133,15 @@ func (s *Snapshot) ResolveService(ref httproute.BackendRef) (httproute.Backend, 
 	}
 	sp := &svc.Spec.Ports[i]
 	key := upstreamKey{httproute.ServicePort{Namespace: nn.Namespace, Name: nn.Name, Port: ref.Port}, appProtocol(sp)}
-	return s.r.upstream(key, Endpoints(sp, s.slices[nn]))
+	eps := Endpoints(sp, s.slices[nn])
+	if isHTTPS(key.appProtocol) {
+		// A TLS port: its endpoints are dialed over TLS (with the system
+		// roots, unless a BackendTLSPolicy says how to verify them).
+		for i, e := range eps {
+			eps[i] = "https://" + e
+		}
+	}
+	return s.r.upstream(key, eps)
 }
 
 // ServicePortName returns the name of port port of Service
@@ -210,6 +221,10 @@ func validAddress(t discoveryv1.AddressType, a string) bool {
 	}
 }
 
+// isHTTPS reports whether a Service port's appProtocol is HTTPS (IANA's
+// "https", in any case): HTTP/1.1 over TLS.
+func isHTTPS(appProtocol string) bool { return strings.EqualFold(appProtocol, "https") }
+
 func appProtocol(sp *corev1.ServicePort) string {
 	if sp.AppProtocol == nil {
 		return ""
@@ -231,8 +246,11 @@ func (r *Resolver) upstream(key upstreamKey, eps []string) (*httproute.Upstream,
 	cfg := r.Upstream
 	cfg.Endpoints = eps
 	cfg.AppProtocol = key.appProtocol
+	if isHTTPS(cfg.AppProtocol) {
+		cfg.AppProtocol = "" // HTTP/1.1 over the TLS the endpoints' scheme asks for
+	}
 	if cfg.Transport == nil && r.DialContext != nil {
-		switch key.appProtocol {
+		switch cfg.AppProtocol {
 		case "", "http", "HTTP", httproute.AppProtocolWS, httproute.AppProtocolH2C:
 			t := httproute.NewTransport(key.appProtocol == httproute.AppProtocolH2C)
 			t.DialContext = r.DialContext

@@ -2,6 +2,7 @@ package endpointslice
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"maps"
@@ -351,5 +352,56 @@ func TestServicePortName(t *testing.T) {
 				t.Errorf("ServicePortName = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestHTTPSAppProtocol: a Service port of appProtocol https (in any case)
+// is HTTP/1.1 over TLS to its endpoints, with the template's transport or
+// with one dialing through DialContext (which verifies the backend with
+// the system roots, so a test server's certificate fails verification).
+func TestHTTPSAppProtocol(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(strconv.FormatBool(r.TLS != nil)))
+	}))
+	defer srv.Close()
+	_, p, err := net.SplitHostPort(srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service("tls", corev1.ServicePort{Name: "https", Port: 443, AppProtocol: new("HTTPS")})
+	eps := []*discoveryv1.EndpointSlice{slice("tls-1", "tls", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{port("https", int32(n))}, ep{[]string{"127.0.0.1"}, nil})}
+
+	r := Resolver{Upstream: httproute.UpstreamConfig{Transport: srv.Client().Transport}}
+	b, err := r.For([]*corev1.Service{svc}, eps).ResolveService(ref("tls", 443))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := b.RoundTrip(httptest.NewRequest(http.MethodGet, "http://tls/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "true" {
+		t.Errorf("with the template's transport: got %d %q, want 200 \"true\" (served over TLS)", resp.StatusCode, body)
+	}
+
+	svc.Spec.Ports[0].AppProtocol = new("https")
+	dialer := Resolver{DialContext: (&net.Dialer{}).DialContext}
+	b, err = dialer.For([]*corev1.Service{svc}, eps).ResolveService(ref("tls", 443))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = b.RoundTrip(httptest.NewRequest(http.MethodGet, "http://tls/", nil))
+	var verr *tls.CertificateVerificationError
+	if err == nil {
+		resp.Body.Close()
+	}
+	if !errors.As(err, &verr) {
+		t.Errorf("through DialContext: got %v, want a certificate verification error (TLS with the system roots)", err)
 	}
 }

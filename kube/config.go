@@ -30,6 +30,7 @@ func (c *Controller) buildConfig() (httproute.Config, []*gatewayv1.Gateway) {
 	cfg.ControllerName = c.controller
 	cfg.Gateways, cfg.HTTPRoutes, cfg.ReferenceGrants, cfg.Namespaces, cfg.Secrets, cfg.Objects = nil, nil, nil, nil, nil, nil
 	cfg.ListenerSets, cfg.GRPCRoutes = nil, nil
+	cfg.ConfigMaps, cfg.BackendTLSPolicies = nil, nil
 	cfg.Services = nil
 	if cfg.Logger == nil {
 		cfg.Logger = c.logger
@@ -66,6 +67,10 @@ func (c *Controller) buildConfig() (httproute.Config, []*gatewayv1.Gateway) {
 	cfg.ReferenceGrants = list(c.inf.grants.List)
 	cfg.Namespaces = list(c.inf.namespaces.List)
 	cfg.Secrets = list(c.inf.secrets.List)
+	cfg.ConfigMaps = list(c.inf.configMaps.List)
+	if c.inf.tlsPolicies != nil {
+		cfg.BackendTLSPolicies = list(c.inf.tlsPolicies.List)
+	}
 	cfg.Services = c.resolver.For(list(c.inf.services.List), list(c.inf.slices.List))
 	for _, x := range c.inf.extensions {
 		objs, err := x.lister.List(labels.Everything())

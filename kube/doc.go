@@ -4,10 +4,11 @@
 // # Sources
 //
 // A Controller watches, with shared informers, the GatewayClasses,
-// Gateways, HTTPRoutes, GRPCRoutes, ListenerSets and ReferenceGrants of
-// the Gateway API (GRPCRoutes and ListenerSets where the cluster serves
-// them: its CRDs may predate them), and the Services, EndpointSlices,
-// Secrets and Namespaces they reference; objects of every extension kind
+// Gateways, HTTPRoutes, GRPCRoutes, ListenerSets, ReferenceGrants and
+// BackendTLSPolicies of the Gateway API (GRPCRoutes, ListenerSets and
+// BackendTLSPolicies where the cluster serves them: its CRDs may predate
+// them), and the Services, EndpointSlices, Secrets, ConfigMaps (CA
+// certificates) and Namespaces they reference; objects of every extension kind
 // of Options.Base.Extensions that has objects are watched through dynamic
 // informers. Any change schedules a rebuild; the rebuilds of changes that
 // arrive together are coalesced (Options.Debounce) into one Router.Update
@@ -17,8 +18,11 @@
 // The Controller serves the Gateways of the GatewayClasses that name its
 // controllerName, or of the one of them Options.GatewayClassName names;
 // it accepts those classes and writes nothing into other objects than
-// theirs, their Gateways and the routes attached to them. Services resolve to Upstreams over
-// the ready endpoints of their EndpointSlices (package
+// theirs, their Gateways, the routes attached to them and the
+// BackendTLSPolicies of the Services those routes reference (an ancestor
+// entry per Gateway, next to other controllers' entries, which it
+// keeps). Services resolve to Upstreams over the ready endpoints of their
+// EndpointSlices (package
 // github.com/httproute/httproute/endpointslice); an Upstream lives as long
 // as its Service port, across rebuilds, so its connections and its
 // endpoints' passive-health state survive them.

@@ -50,11 +50,7 @@ func grpcRouteObj(ns, name, gateway, method, service string) *gatewayv1.GRPCRout
 func TestGRPCRoute(t *testing.T) {
 	ctx := context.Background()
 	c := adminClients(t)
-	ns, class := unique("grpc"), unique("grpc")
-	port := int32(freePorts(t, 1)[0])
-	c.namespace(t, ns)
-	c.class(t, class, httproute.DefaultControllerName)
-	c.gatewayObj(t, ns, "gw", class, port)
+	ns, class, port := c.servedGateway(t, "grpc")
 	backend, err := grpcecho.Start(echo.Info{Namespace: ns, Pod: "grpc-echo-0"}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -40,13 +40,16 @@ type informers struct {
 	services   corelisters.ServiceLister
 	slices     discoverylisters.EndpointSliceLister
 	secrets    corelisters.SecretLister
+	configMaps corelisters.ConfigMapLister
 	namespaces corelisters.NamespaceLister
 	extensions []extensionInformer
 
-	// sets and grpcRoutes are nil when the cluster does not serve
-	// ListenerSets or GRPCRoutes (its Gateway API CRDs predate them).
-	sets       gatewaylisters.ListenerSetLister
-	grpcRoutes gatewaylisters.GRPCRouteLister
+	// sets, grpcRoutes and tlsPolicies are nil when the cluster does not
+	// serve ListenerSets, GRPCRoutes or BackendTLSPolicies (its Gateway
+	// API CRDs predate them).
+	sets        gatewaylisters.ListenerSetLister
+	grpcRoutes  gatewaylisters.GRPCRouteLister
+	tlsPolicies gatewaylisters.BackendTLSPolicyLister
 
 	synced []cache.InformerSynced
 }
@@ -90,7 +93,7 @@ func newInformers(cfg *rest.Config, exts []httproute.Extension, changed func()) 
 	gw := in.gateway.Gateway().V1()
 	in.classes, in.gateways, in.routes, in.grants = gw.GatewayClasses().Lister(), gw.Gateways().Lister(), gw.HTTPRoutes().Lister(), gw.ReferenceGrants().Lister()
 	core := in.core.Core().V1()
-	in.services, in.secrets, in.namespaces = core.Services().Lister(), core.Secrets().Lister(), core.Namespaces().Lister()
+	in.services, in.secrets, in.configMaps, in.namespaces = core.Services().Lister(), core.Secrets().Lister(), core.ConfigMaps().Lister(), core.Namespaces().Lister()
 	in.slices = in.core.Discovery().V1().EndpointSlices().Lister()
 	for _, x := range []struct {
 		i cache.SharedIndexInformer
@@ -103,6 +106,7 @@ func newInformers(cfg *rest.Config, exts []httproute.Extension, changed func()) 
 		{core.Services().Informer(), anyChange},
 		{in.core.Discovery().V1().EndpointSlices().Informer(), anyChange},
 		{core.Secrets().Informer(), anyChange},
+		{core.ConfigMaps().Informer(), anyChange},
 		{core.Namespaces().Informer(), handler(changed, labelsChanged)},
 	} {
 		if err := add(x.i, x.h); err != nil {
@@ -110,8 +114,8 @@ func newInformers(cfg *rest.Config, exts []httproute.Extension, changed func()) 
 		}
 	}
 
-	// ListenerSets and GRPCRoutes are watched where the cluster serves
-	// them: a cache of a resource the API server lacks would never sync.
+	// ListenerSets, GRPCRoutes and BackendTLSPolicies are watched where
+	// the cluster serves them: a cache of a resource the API server lacks would never sync.
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kube: %w", err)
@@ -129,6 +133,13 @@ func newInformers(cfg *rest.Config, exts []httproute.Extension, changed func()) 
 	if served["grpcroutes"] {
 		in.grpcRoutes = gw.GRPCRoutes().Lister()
 		if err := add(gw.GRPCRoutes().Informer(), specOnly); err != nil {
+			return nil, err
+		}
+	}
+
+	if served["backendtlspolicies"] {
+		in.tlsPolicies = gw.BackendTLSPolicies().Lister()
+		if err := add(gw.BackendTLSPolicies().Informer(), specOnly); err != nil {
 			return nil, err
 		}
 	}

@@ -97,6 +97,20 @@ func (c clients) gatewayObj(t testing.TB, ns, name, class string, port int32) *g
 	return gw
 }
 
+// servedGateway creates a namespace and a GatewayClass of the default
+// controller, both named after prefix, and a Gateway "gw" of that class
+// with an HTTP listener on a free loopback port, for a test that serves
+// it (startServing); it returns the namespace, the class and the port.
+func (c clients) servedGateway(t *testing.T, prefix string) (ns, class string, port int32) {
+	t.Helper()
+	ns, class = unique(prefix), unique(prefix)
+	port = int32(freePorts(t, 1)[0])
+	c.namespace(t, ns)
+	c.class(t, class, httproute.DefaultControllerName)
+	c.gatewayObj(t, ns, "gw", class, port)
+	return ns, class, port
+}
+
 // setup creates a namespace, a GatewayClass of the default controller, a
 // Gateway "gw" of that class with an HTTP listener on port 80, and a
 // backend Service "web".

@@ -60,8 +60,8 @@ type applyMetadata struct {
 }
 
 // write brings the status of the GatewayClasses the Controller serves, of
-// their Gateways and ListenerSets, and of every HTTPRoute and GRPCRoute in
-// line with rs. It writes only objects whose status differs, with
+// their Gateways and ListenerSets, and of every HTTPRoute, GRPCRoute and
+// BackendTLSPolicy in line with rs. It writes only objects whose status differs, with
 // StatusWorkers writes at once, and returns every failure.
 func (s *statusWriter) write(ctx context.Context, rs httproute.Status) error {
 	var jobs []func() error
@@ -101,6 +101,15 @@ func (s *statusWriter) write(ctx context.Context, rs httproute.Status) error {
 			return rs.GRPCRoutes[nn].Parents
 		})
 	}
+	if s.c.inf.tlsPolicies != nil {
+		for _, p := range list(s.c.inf.tlsPolicies.List) {
+			ours := rs.BackendTLSPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}].Ancestors
+			if ancestorsEqual(p.Status.Ancestors, s.policyAncestors(p.Namespace, p.Status.Ancestors, ours)) {
+				continue
+			}
+			jobs = append(jobs, func() error { return s.applyTLSPolicy(ctx, p, ours) })
+		}
+	}
 	return errors.Join(s.run(ctx, jobs)...)
 }
 
@@ -117,6 +126,31 @@ func (s *statusWriter) routeParents(ns string, cur, ours []gatewayv1.RouteParent
 		}
 	}
 	return merged
+}
+
+// policyAncestors returns the ancestor entries to write into a policy of
+// namespace ns whose entries are cur, from ours, the Controller's: as
+// routeParents does for a route's parent entries, ours replace the
+// Controller's own, with stable transition times, and the entries of
+// other controllers and of Gateways of another class are kept. The list
+// is never nil: the API requires it.
+func (s *statusWriter) policyAncestors(ns string, cur, ours []gatewayv1.PolicyAncestorStatus) []gatewayv1.PolicyAncestorStatus {
+	out := make([]gatewayv1.PolicyAncestorStatus, 0, len(cur)+len(ours))
+	for _, a := range ours {
+		a = *a.DeepCopy()
+		for _, o := range cur {
+			if o.ControllerName == a.ControllerName && equality.Semantic.DeepEqual(o.AncestorRef, a.AncestorRef) {
+				a.Conditions = httproute.MergeConditions(o.Conditions, a.Conditions)
+			}
+		}
+		out = append(out, a)
+	}
+	for _, o := range cur {
+		if o.ControllerName != s.c.controller || s.otherClass(ns, o.AncestorRef) {
+			out = append(out, *o.DeepCopy())
+		}
+	}
+	return out
 }
 
 // otherClass reports whether ref, from a route in namespace ns, is a
@@ -136,15 +170,27 @@ func (s *statusWriter) otherClass(ns string, ref gatewayv1.ParentReference) bool
 // entries, in any order: writers of other controllers may order them
 // differently, and rewriting the order only would never settle.
 func parentsEqual(a, b []gatewayv1.RouteParentStatus) bool {
+	return sameEntries(a, b, func(p gatewayv1.RouteParentStatus) string { return entryKey(p.ControllerName, p.ParentRef) })
+}
+
+// ancestorsEqual is parentsEqual for the ancestor entries of a policy.
+func ancestorsEqual(a, b []gatewayv1.PolicyAncestorStatus) bool {
+	return sameEntries(a, b, func(p gatewayv1.PolicyAncestorStatus) string { return entryKey(p.ControllerName, p.AncestorRef) })
+}
+
+// entryKey identifies the entry of a controller for a parent or ancestor.
+func entryKey(controller gatewayv1.GatewayController, r gatewayv1.ParentReference) string {
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%d", controller, deref(r.Group), deref(r.Kind), deref(r.Namespace), r.Name, deref(r.SectionName), deref(r.Port))
+}
+
+// sameEntries reports whether a and b hold equal entries once both are
+// sorted by key.
+func sameEntries[E any](a, b []E, key func(E) string) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	key := func(p gatewayv1.RouteParentStatus) string {
-		r := p.ParentRef
-		return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%d", p.ControllerName, deref(r.Group), deref(r.Kind), deref(r.Namespace), r.Name, deref(r.SectionName), deref(r.Port))
-	}
-	sorted := func(l []gatewayv1.RouteParentStatus) []gatewayv1.RouteParentStatus {
-		return slices.SortedFunc(slices.Values(l), func(x, y gatewayv1.RouteParentStatus) int { return strings.Compare(key(x), key(y)) })
+	sorted := func(l []E) []E {
+		return slices.SortedFunc(slices.Values(l), func(x, y E) int { return strings.Compare(key(x), key(y)) })
 	}
 	return equality.Semantic.DeepEqual(sorted(a), sorted(b))
 }
@@ -181,15 +227,10 @@ func (s *statusWriter) run(ctx context.Context, jobs []func() error) []error {
 
 // writeClass accepts a GatewayClass the Controller serves.
 func (s *statusWriter) writeClass(ctx context.Context, gwc *gatewayv1.GatewayClass) error {
-	first := true
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		if !first {
-			var err error
-			if gwc, err = s.client.GatewayV1().GatewayClasses().Get(ctx, gwc.Name, metav1.GetOptions{}); err != nil {
-				return ignoreNotFound(err)
-			}
-		}
-		first = false
+	get := func() (*gatewayv1.GatewayClass, error) {
+		return s.client.GatewayV1().GatewayClasses().Get(ctx, gwc.Name, metav1.GetOptions{})
+	}
+	return rereadOnConflict(gwc, get, func(gwc *gatewayv1.GatewayClass) error {
 		next := httproute.GatewayClassStatus(gwc, s.now())
 		merged := next
 		merged.Conditions = httproute.MergeConditions(gwc.Status.Conditions, next.Conditions)
@@ -209,15 +250,10 @@ func (s *statusWriter) writeClass(ctx context.Context, gwc *gatewayv1.GatewayCla
 
 // applyGateway writes st, the status the Router computed, into gw.
 func (s *statusWriter) applyGateway(ctx context.Context, gw *gatewayv1.Gateway, st gatewayv1.GatewayStatus) error {
-	first := true
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		if !first {
-			var err error
-			if gw, err = s.client.GatewayV1().Gateways(gw.Namespace).Get(ctx, gw.Name, metav1.GetOptions{}); err != nil {
-				return ignoreNotFound(err)
-			}
-		}
-		first = false
+	get := func() (*gatewayv1.Gateway, error) {
+		return s.client.GatewayV1().Gateways(gw.Namespace).Get(ctx, gw.Name, metav1.GetOptions{})
+	}
+	return rereadOnConflict(gw, get, func(gw *gatewayv1.Gateway) error {
 		merged := httproute.MergeGatewayStatus(gw.Status, st)
 		if equality.Semantic.DeepEqual(gw.Status, merged) {
 			return nil
@@ -252,15 +288,10 @@ func (s *statusWriter) parentServed(ls *gatewayv1.ListenerSet) bool {
 
 // applyListenerSet writes st, the status the Router computed, into ls.
 func (s *statusWriter) applyListenerSet(ctx context.Context, ls *gatewayv1.ListenerSet, st gatewayv1.ListenerSetStatus) error {
-	first := true
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		if !first {
-			var err error
-			if ls, err = s.client.GatewayV1().ListenerSets(ls.Namespace).Get(ctx, ls.Name, metav1.GetOptions{}); err != nil {
-				return ignoreNotFound(err)
-			}
-		}
-		first = false
+	get := func() (*gatewayv1.ListenerSet, error) {
+		return s.client.GatewayV1().ListenerSets(ls.Namespace).Get(ctx, ls.Name, metav1.GetOptions{})
+	}
+	return rereadOnConflict(ls, get, func(ls *gatewayv1.ListenerSet) error {
 		merged := httproute.MergeListenerSetStatus(ls.Status, st)
 		if equality.Semantic.DeepEqual(ls.Status, merged) {
 			return nil
@@ -329,15 +360,8 @@ func appendRouteJobs[R metav1.Object](ctx context.Context, s *statusWriter, jobs
 // back as they were read.
 func applyRoute[R metav1.Object](ctx context.Context, s *statusWriter, k routeKind[R], r R, ours []gatewayv1.RouteParentStatus) error {
 	ns, name := r.GetNamespace(), r.GetName()
-	first := true
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		if !first {
-			var err error
-			if r, err = k.client(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
-				return ignoreNotFound(err)
-			}
-		}
-		first = false
+	get := func() (R, error) { return k.client(ns).Get(ctx, name, metav1.GetOptions{}) }
+	return rereadOnConflict(r, get, func(r R) error {
 		merged := s.routeParents(ns, k.parents(r), ours)
 		if parentsEqual(k.parents(r), merged) {
 			return nil
@@ -347,6 +371,26 @@ func applyRoute[R metav1.Object](ctx context.Context, s *statusWriter, k routeKi
 		return s.apply(ctx, k.kind, ns, name, r.GetResourceVersion(), st,
 			func(ctx context.Context, body []byte, opts metav1.PatchOptions) error {
 				_, err := k.client(ns).Patch(ctx, name, types.ApplyPatchType, body, opts, "status")
+				return err
+			})
+	})
+}
+
+// applyTLSPolicy writes the Controller's ancestor entries, ours, into p.
+// The ancestors list is atomic: the entries of other controllers are
+// written back as they were read.
+func (s *statusWriter) applyTLSPolicy(ctx context.Context, p *gatewayv1.BackendTLSPolicy, ours []gatewayv1.PolicyAncestorStatus) error {
+	get := func() (*gatewayv1.BackendTLSPolicy, error) {
+		return s.client.GatewayV1().BackendTLSPolicies(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+	}
+	return rereadOnConflict(p, get, func(p *gatewayv1.BackendTLSPolicy) error {
+		merged := s.policyAncestors(p.Namespace, p.Status.Ancestors, ours)
+		if ancestorsEqual(p.Status.Ancestors, merged) {
+			return nil
+		}
+		return s.apply(ctx, "BackendTLSPolicy", p.Namespace, p.Name, p.ResourceVersion, gatewayv1.PolicyStatus{Ancestors: merged},
+			func(ctx context.Context, body []byte, opts metav1.PatchOptions) error {
+				_, err := s.client.GatewayV1().BackendTLSPolicies(p.Namespace).Patch(ctx, p.Name, types.ApplyPatchType, body, opts, "status")
 				return err
 			})
 	})
@@ -378,6 +422,23 @@ func (s *statusWriter) apply(ctx context.Context, kind, namespace, name, resourc
 	default:
 		return fmt.Errorf("kube: %s %s/%s status: %w", kind, namespace, name, err)
 	}
+}
+
+// rereadOnConflict calls write with obj, and again with the object read
+// anew by get as long as write fails with a conflict (retry.DefaultBackoff);
+// an object deleted meanwhile has no status left to write.
+func rereadOnConflict[T any](obj T, get func() (T, error), write func(T) error) error {
+	first := true
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		if !first {
+			var err error
+			if obj, err = get(); err != nil {
+				return ignoreNotFound(err)
+			}
+		}
+		first = false
+		return write(obj)
+	})
 }
 
 // ignoreNotFound drops the error of an object deleted meanwhile: it has no

@@ -81,7 +81,8 @@ func (a *gatewayAddresses) status(nn types.NamespacedName) []gatewayv1.GatewaySt
 // server, with the kube Controller (as the ServiceAccount of
 // kube/deploy/rbac.yaml) serving the Gateways on loopback addresses, and
 // upstream's timeouts. The tests are those of the GATEWAY-HTTP and
-// GATEWAY-GRPC profiles whose features clusterFeatures claims; every one
+// GATEWAY-GRPC profiles whose features httproute.SupportedFeatures claims
+// (the cluster mode feeds the Router all it serves); every one
 // of them must pass.
 func TestConformance(t *testing.T) {
 	ctx := context.Background()
@@ -147,7 +148,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	claimed := clusterFeatures()
+	claimed := httproute.SupportedFeatures()
 	supported := sets.New(claimed...)
 	for _, p := range profiles() {
 		supported = supported.Union(p.CoreFeatures)
@@ -268,24 +269,4 @@ func scheme(t *testing.T) *runtime.Scheme {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// notInClusterMode are the features the Router serves that the cluster
-// mode cannot feed it yet: it watches neither BackendTLSPolicies nor
-// ConfigMaps (CA certificates), and the test Pods' TLS echo modes are not
-// built here.
-var notInClusterMode = []features.FeatureName{
-	features.SupportBackendTLSPolicy,
-	features.SupportBackendTLSPolicySANValidation,
-	features.SupportGatewayBackendClientCertificate,
-	features.SupportGatewayFrontendClientCertificateValidation,
-	features.SupportGatewayFrontendClientCertificateValidationInsecureFallback,
-}
-
-// clusterFeatures returns httproute.SupportedFeatures without
-// notInClusterMode: what the cluster mode claims.
-func clusterFeatures() []features.FeatureName {
-	return slices.DeleteFunc(httproute.SupportedFeatures(), func(f features.FeatureName) bool {
-		return slices.Contains(notInClusterMode, f)
-	})
 }
