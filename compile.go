@@ -324,7 +324,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 			outcomes = c.attach(r, gwListeners)
 		}
 		c.outcomes = outcomes[:0] // the buffer, for the next route
-		if cr != prev || cr.detached || !slices.Equal(cr.outcomes, outcomes) {
+		if cr != prev || !slices.Equal(cr.outcomes, outcomes) {
 			outcomes = slices.Clone(outcomes)
 			// New, or attached differently: a new status, whose conditions
 			// keep their transition times where their status did not change.

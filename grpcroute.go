@@ -246,9 +246,10 @@ func (c *compiler) rejectCrossKindConflicts(listeners []*listener, list []*cache
 			}
 		}
 		parents := mergeParents(old(cr.id()), c.parentStatuses(cr.route, outcomes), c.controller, true)
-		// Detached: the next compile builds this status again, whether or
-		// not the conflict is still there.
-		list[i] = &cachedRoute{obj: cr.obj, grpc: cr.grpc, route: cr.route, deps: cr.deps, problems: cr.problems, closers: cr.closers, parents: parents, detached: true}
+		// The outcomes kept are those the status says: attach never gives
+		// a conflict's, so the next compile builds this status again,
+		// whether or not the conflict is still there.
+		list[i] = &cachedRoute{obj: cr.obj, grpc: cr.grpc, route: cr.route, deps: cr.deps, problems: cr.problems, closers: cr.closers, outcomes: outcomes, parents: parents}
 	}
 }
 

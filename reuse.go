@@ -76,10 +76,6 @@ type cachedRoute struct {
 	// statuses built for it.
 	outcomes []parentOutcome
 	parents  []gatewayv1.RouteParentStatus
-	// detached reports that parents tell of a cross-kind conflict
-	// (rejectCrossKindConflicts), which outcomes do not record: the next
-	// compile builds the status again.
-	detached bool
 	// closers are what extensions built for the route that need closing
 	// when it is dropped (lifecycle.go).
 	closers closers
