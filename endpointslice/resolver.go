@@ -120,18 +120,17 @@ func (r *Resolver) prune(services map[types.NamespacedName]*corev1.Service) {
 // library does not speak, one wrapping httproute.ErrUnsupported.
 func (s *Snapshot) ResolveService(ref httproute.BackendRef) (httproute.Backend, error) {
 	nn := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
-	svc := s.services[nn]
-	if svc == nil {
-		return nil, fmt.Errorf("service %s: %w", nn, httproute.ErrNotFound)
+	svc, err := s.service(nn)
+	if err != nil {
+		return nil, err
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return nil, fmt.Errorf("service %s: type ExternalName: %w", nn, httproute.ErrUnsupported)
 	}
-	i := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == ref.Port })
-	if i < 0 {
-		return nil, fmt.Errorf("service %s has no port %d: %w", nn, ref.Port, httproute.ErrNotFound)
+	sp, err := servicePort(svc, ref.Port)
+	if err != nil {
+		return nil, err
 	}
-	sp := &svc.Spec.Ports[i]
 	key := upstreamKey{httproute.ServicePort{Namespace: nn.Namespace, Name: nn.Name, Port: ref.Port}, appProtocol(sp)}
 	eps := Endpoints(sp, s.slices[nn])
 	if isHTTPS(key.appProtocol) {
@@ -149,16 +148,33 @@ func (s *Snapshot) ResolveService(ref httproute.BackendRef) (httproute.Backend, 
 // name (targetRefs[].sectionName). A missing Service or port is an error
 // wrapping httproute.ErrNotFound.
 func (s *Snapshot) ServicePortName(namespace, name string, port int32) (string, error) {
-	nn := types.NamespacedName{Namespace: namespace, Name: name}
-	svc := s.services[nn]
-	if svc == nil {
-		return "", fmt.Errorf("service %s: %w", nn, httproute.ErrNotFound)
+	svc, err := s.service(types.NamespacedName{Namespace: namespace, Name: name})
+	if err != nil {
+		return "", err
 	}
+	sp, err := servicePort(svc, port)
+	if err != nil {
+		return "", err
+	}
+	return sp.Name, nil
+}
+
+// service returns Service nn, or an error wrapping httproute.ErrNotFound.
+func (s *Snapshot) service(nn types.NamespacedName) (*corev1.Service, error) {
+	if svc := s.services[nn]; svc != nil {
+		return svc, nil
+	}
+	return nil, fmt.Errorf("service %s: %w", nn, httproute.ErrNotFound)
+}
+
+// servicePort returns port port of svc, or an error wrapping
+// httproute.ErrNotFound.
+func servicePort(svc *corev1.Service, port int32) (*corev1.ServicePort, error) {
 	i := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == port })
 	if i < 0 {
-		return "", fmt.Errorf("service %s has no port %d: %w", nn, port, httproute.ErrNotFound)
+		return nil, fmt.Errorf("service %s/%s has no port %d: %w", svc.Namespace, svc.Name, port, httproute.ErrNotFound)
 	}
-	return svc.Spec.Ports[i].Name, nil
+	return &svc.Spec.Ports[i], nil
 }
 
 // Endpoints returns the "host:port" addresses that serve Service port sp:
