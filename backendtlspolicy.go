@@ -340,11 +340,9 @@ func (s *tlsService) RoundTrip(r *http.Request) (*http.Response, error) {
 // CloseIdleConnections closes the idle connections of the TLS transports.
 func (s *tlsService) CloseIdleConnections() {
 	for _, t := range s.byGateway {
-		t.(*http.Transport).CloseIdleConnections()
+		closeIdle(t)
 	}
-	if t, ok := s.base.(*http.Transport); ok {
-		t.CloseIdleConnections()
-	}
+	closeIdle(s.base)
 }
 
 // backendTLSPolicyStatus computes the status of every BackendTLSPolicy: an

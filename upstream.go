@@ -412,7 +412,12 @@ func (u *Upstream) CloseIdleConnections() {
 	if u.lean != nil {
 		u.lean.CloseIdleConnections()
 	}
-	if c, ok := u.transport.(interface{ CloseIdleConnections() }); ok {
+	closeIdle(u.transport)
+}
+
+// closeIdle closes the idle connections of t when it can.
+func closeIdle(t http.RoundTripper) {
+	if c, ok := t.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
 }
