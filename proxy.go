@@ -124,9 +124,11 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, fmt.Errorf("backend tried to switch protocol %q when %q was requested", up, ""))
 		return
 	}
-	removeHopFields(res.Header)
+	if _, ok := res.Header["Connection"]; ok {
+		removeConnectionFields(res.Header)
+	}
 	h := w.Header()
-	addHeader(h, res.Header)
+	addHeader(h, res.Header, true)
 	announced := len(res.Trailer)
 	if announced > 0 {
 		keys := make([]string, 0, announced)
@@ -162,7 +164,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 	h = w.Header() // a wrapper's map may have changed with WriteHeader
 	if len(res.Trailer) == announced {
-		addHeader(h, res.Trailer)
+		addHeader(h, res.Trailer, false)
 		return
 	}
 	for k, vv := range res.Trailer {
@@ -201,14 +203,9 @@ func (p *proxy) outgoing(x *exchange, r *http.Request) *http.Request {
 			h[k] = vv // read-only: nothing appends to or edits a request's values
 		}
 	}
-	for _, v := range r.Header["Connection"] {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			if tok = textproto.TrimString(tok); tok != "" {
-				delete(h, textproto.CanonicalMIMEHeaderKey(tok))
-			}
-		}
+	if conn, ok := r.Header["Connection"]; ok {
+		h["Connection"] = conn
+		removeConnectionFields(h)
 	}
 	if httpguts.HeaderValuesContainsToken(r.Header["Te"], "trailers") {
 		h["Te"] = []string{"trailers"}
@@ -243,7 +240,7 @@ func (x *exchange) got1xx(code int, header textproto.MIMEHeader) error {
 		return nil
 	}
 	h := x.w.Header()
-	addHeader(h, http.Header(header))
+	addHeader(h, http.Header(header), false)
 	x.w.WriteHeader(code)
 	clear(h) // WriteHeader keeps the fields of a 1xx answer
 	return nil
@@ -286,11 +283,12 @@ func (p *proxy) copyBody(w io.Writer, rc *http.ResponseController, body io.Reade
 	}
 }
 
-// addHeader adds src's fields to dst as http.Header.Add does; a field dst
+// addHeader adds src's fields to dst as http.Header.Add does, without
+// the hop-by-hop fields of hopField when skipHop is set; a field dst
 // lacks takes src's values, which the caller gives up.
-func addHeader(dst, src http.Header) {
+func addHeader(dst, src http.Header, skipHop bool) {
 	for k, vv := range src {
-		if len(vv) == 0 {
+		if len(vv) == 0 || skipHop && hopField(k) {
 			continue
 		}
 		k = textproto.CanonicalMIMEHeaderKey(k)
@@ -324,9 +322,9 @@ func forwardingField(k string) bool {
 	return false
 }
 
-// removeHopFields removes the hop-by-hop fields of an answer: those its
-// Connection field names and those of hopField.
-func removeHopFields(h http.Header) {
+// removeConnectionFields removes the Connection field of h and the
+// fields it names (RFC 9110 section 7.6.1).
+func removeConnectionFields(h http.Header) {
 	for _, v := range h["Connection"] {
 		for v != "" {
 			var tok string
@@ -336,10 +334,7 @@ func removeHopFields(h http.Header) {
 			}
 		}
 	}
-	for _, k := range [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
-		delete(h, k)
-	}
+	delete(h, "Connection")
 }
 
 // isEventStream reports whether the media type of a Content-Type is
