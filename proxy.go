@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -138,12 +139,14 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Add("Trailer", strings.Join(keys, ", "))
 	}
 	w.WriteHeader(res.StatusCode)
-	flush := res.ContentLength == -1 || isEventStream(res.Header["Content-Type"])
 	rc := http.NewResponseController(w)
-	if flush {
-		_ = rc.Flush()
+	var dst io.Writer = w
+	if res.ContentLength == -1 || isEventStream(res.Header["Content-Type"]) {
+		fw := newFlushWriter(w, rc)
+		defer fw.stop()
+		dst = fw
 	}
-	if err := p.copyBody(w, rc, res.Body, flush); err != nil {
+	if err := p.copyBody(dst, res.Body); err != nil {
 		res.Body.Close()
 		if r.Context().Value(http.ServerContextKey) == nil {
 			// Not under a server that recovers the abort (a test calling
@@ -246,10 +249,9 @@ func (x *exchange) got1xx(code int, header textproto.MIMEHeader) error {
 	return nil
 }
 
-// copyBody copies the answer's body to w with a pooled buffer, flushing
-// after every write when flush is set. It returns the first write error,
-// or read error other than the end of the body.
-func (p *proxy) copyBody(w io.Writer, rc *http.ResponseController, body io.Reader, flush bool) error {
+// copyBody copies the answer's body to w with a pooled buffer. It returns
+// the first write error, or read error other than the end of the body.
+func (p *proxy) copyBody(w io.Writer, body io.Reader) error {
 	var buf []byte
 	if p.buffers != nil {
 		buf = p.buffers.Get()
@@ -270,9 +272,6 @@ func (p *proxy) copyBody(w io.Writer, rc *http.ResponseController, body io.Reade
 			if nw != nr {
 				return io.ErrShortWrite
 			}
-			if flush {
-				_ = rc.Flush()
-			}
 		}
 		if rerr == io.EOF {
 			return nil
@@ -281,6 +280,52 @@ func (p *proxy) copyBody(w io.Writer, rc *http.ResponseController, body io.Reade
 			return rerr
 		}
 	}
+}
+
+// flushWriter flushes an answer as it is written, and its header as soon
+// as possible even when the body is slow to come: a timer that fires at
+// once flushes it unless the copy is over, as ReverseProxy does for event
+// streams and answers of unknown length. The timer's goroutine usually
+// runs after the first body write, so that the server still sees the
+// first bytes before sending the header (and sniffs a missing
+// Content-Type from them), as it does behind ReverseProxy.
+type flushWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	rc      *http.ResponseController
+	pending bool // the header flush is still due
+	t       *time.Timer
+}
+
+func newFlushWriter(w io.Writer, rc *http.ResponseController) *flushWriter {
+	fw := &flushWriter{w: w, rc: rc, pending: true}
+	fw.t = time.AfterFunc(0, fw.flushHeader)
+	return fw
+}
+
+func (fw *flushWriter) Write(p []byte) (int, error) {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	n, err := fw.w.Write(p)
+	_ = fw.rc.Flush()
+	return n, err
+}
+
+func (fw *flushWriter) flushHeader() {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if fw.pending {
+		_ = fw.rc.Flush()
+		fw.pending = false
+	}
+}
+
+// stop ends the writer: no flush happens after it returns.
+func (fw *flushWriter) stop() {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	fw.pending = false
+	fw.t.Stop()
 }
 
 // addHeader adds src's fields to dst as http.Header.Add does, without
