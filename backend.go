@@ -279,9 +279,9 @@ func NewTransport(h2c bool) *http.Transport {
 	return t
 }
 
-// bufferPool recycles the buffers that copy response bodies, which
-// httputil.ReverseProxy would otherwise allocate (32 KiB) per request. The
-// pool holds array pointers, so that Put converts the slice back without
+// bufferPool recycles the 32 KiB buffers that copy response bodies (the
+// proxy's, and the ReverseProxy's of protocol upgrades). The pool holds
+// array pointers, so that Put converts the slice back without
 // allocating.
 type bufferPool struct{ p sync.Pool }
 

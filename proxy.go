@@ -394,34 +394,16 @@ func isEventStream(ct []string) bool {
 	return base == "text/event-stream"
 }
 
-// containsFold reports whether s holds sub, compared without regard to
-// ASCII case.
+// containsFold reports whether s holds sub, compared with
+// strings.EqualFold (which folds more than ASCII: a superset of what
+// ParseMediaType's lowering matches).
 func containsFold(s, sub string) bool {
 	for i := 0; i+len(sub) <= len(s); i++ {
-		if asciiEqualFold(s[i:i+len(sub)], sub) {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
 			return true
 		}
 	}
 	return false
-}
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		ca, cb := a[i], b[i]
-		if 'A' <= ca && ca <= 'Z' {
-			ca += 'a' - 'A'
-		}
-		if 'A' <= cb && cb <= 'Z' {
-			cb += 'a' - 'A'
-		}
-		if ca != cb {
-			return false
-		}
-	}
-	return true
 }
 
 // maxQueryParams is net/url's default bound on a query's parameters.

@@ -355,6 +355,14 @@ func FuzzProxyDifferential(f *testing.F) {
 		}
 		c := diffCase{method: "GET", request: req, answer: ans}
 		backend, client := runDiff(t, c, "lean")
+		for i := range client {
+			// An answer of unknown length without Content-Type gets one
+			// sniffed from the first write, or none when the header
+			// flush came first: a race of ReverseProxy's too.
+			if ct := client[i].Header["Content-Type"]; len(ct) == 1 && ct[0] == "text/plain; charset=utf-8" && !strings.Contains(ans, ct[0]) {
+				delete(client[i].Header, "Content-Type")
+			}
+		}
 		if diff := cmp.Diff(backend[0], backend[1]); diff != "" {
 			t.Errorf("request %q answer %q: backend received (-ReverseProxy +proxy):\n%s", req, ans, diff)
 		}

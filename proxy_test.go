@@ -330,6 +330,21 @@ func TestUpstreamRoundRobinAndSetEndpoints(t *testing.T) {
 // connection.
 func rawBackend(t *testing.T, raw string) string {
 	t.Helper()
+	return loopbackServer(t, func(c net.Conn) {
+		defer c.Close()
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		io.WriteString(c, raw)
+	})
+}
+
+// loopbackServer serves each connection to a loopback listener with
+// serve, in a goroutine of its own, and returns the listener's address.
+func loopbackServer(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -341,15 +356,7 @@ func rawBackend(t *testing.T, raw string) string {
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, req.Body)
-				io.WriteString(c, raw)
-			}()
+			go serve(c)
 		}
 	}()
 	return ln.Addr().String()
@@ -458,21 +465,10 @@ func TestProxyReplaysRequestsOnConnectionsTheBackendClosed(t *testing.T) {
 // was 69 per request with httputil.ReverseProxy (BenchmarkProxy/router,
 // whose backend adds its own).
 func TestProxyAllocations(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go fixedAnswers(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 29\r\n\r\n"+`{"ok":true,"service":"bench"}`)
-		}
-	}()
-	up, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: []string{ln.Addr().String()}})
+	addr := loopbackServer(t, func(c net.Conn) {
+		fixedAnswers(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 29\r\n\r\n"+`{"ok":true,"service":"bench"}`)
+	})
+	up, err := httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: []string{addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
