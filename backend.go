@@ -1,15 +1,11 @@
 package httproute
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -283,9 +279,9 @@ func NewTransport(h2c bool) *http.Transport {
 	return t
 }
 
-// bufferPool recycles the buffers that copy response bodies, which
-// httputil.ReverseProxy would otherwise allocate (32 KiB) per request. The
-// pool holds array pointers, so that Put converts the slice back without
+// bufferPool recycles the 32 KiB buffers that copy response bodies (the
+// proxy's, and the ReverseProxy's of protocol upgrades). The pool holds
+// array pointers, so that Put converts the slice back without
 // allocating.
 type bufferPool struct{ p sync.Pool }
 
@@ -300,52 +296,6 @@ func (bp *bufferPool) Get() []byte { return bp.p.Get().(*[copyBufferSize]byte)[:
 func (bp *bufferPool) Put(b []byte) {
 	if len(b) == copyBufferSize {
 		bp.p.Put((*[copyBufferSize]byte)(b))
-	}
-}
-
-// proxyHandler serves requests through a RoundTripper-shaped Backend with
-// httputil.ReverseProxy.
-func proxyHandler(b Backend, ref BackendRef, e *env) http.Handler {
-	logger := e.logger
-	return &httputil.ReverseProxy{
-		Transport:  b,
-		BufferPool: e.buffers,
-		Rewrite:    forwardRewrite(ref),
-		ErrorLog:   log.New(slogWriter{logger}, "", 0),
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("%w: %w", ErrTimeout, err)
-			}
-			if st := stateFrom(r.Context()); st != nil {
-				st.attemptErr = err
-			}
-			if isCanceled(err) && r.Context().Err() != nil {
-				return // the client went away; nobody to answer
-			}
-			logger.Debug("backend error", "backend", ref.String(), "error", err)
-			writeError(w, err)
-		},
-	}
-}
-
-// forwardRewrite returns the Rewrite of the proxies to a backendRef: the
-// Host the client sent is kept (the spec forbids changing it unless a
-// filter does), X-Forwarded-For is appended to as Envoy does, and
-// X-Forwarded-Host and -Proto are set. The URL's host names the
-// backendRef; an Upstream replaces it with the endpoint it picks.
-func forwardRewrite(ref BackendRef) func(*httputil.ProxyRequest) {
-	host := ref.Name + "." + ref.Namespace
-	if ref.Port != 0 {
-		host += ":" + strconv.Itoa(int(ref.Port))
-	}
-	return func(pr *httputil.ProxyRequest) {
-		if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
-			pr.Out.Header["X-Forwarded-For"] = append([]string(nil), xff...)
-		}
-		pr.SetXForwarded()
-		pr.Out.URL.Scheme = "http"
-		pr.Out.URL.Host = host
-		pr.Out.Host = pr.In.Host
 	}
 }
 
@@ -418,7 +368,7 @@ func backendHandler(b Backend, ref BackendRef, e *env) http.Handler {
 	if h, ok := inProcessHandler(b); ok {
 		return h
 	}
-	return proxyHandler(b, ref, e)
+	return newProxy(b, ref, e.buffers, e.logger, proxyError(ref, e.logger))
 }
 
 // errorHandler answers every request with the status of err.

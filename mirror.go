@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httputil"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,7 +123,7 @@ func (rc *ruleCompiler) compileMirror(f *gatewayv1.HTTPRequestMirrorFilter, path
 		return func(next http.Handler) http.Handler { return next }, nil
 	}
 	m.name = ref.String()
-	m.handler = mirrorHandler(b, ref, m.logger)
+	m.handler = mirrorHandler(b, ref, rc.c.env, m.logger)
 	if mo, ok := rc.c.env.observer.(MirrorObserver); ok {
 		m.observer = mo
 		m.drop = MirrorDrop{
@@ -138,22 +136,17 @@ func (rc *ruleCompiler) compileMirror(f *gatewayv1.HTTPRequestMirrorFilter, path
 }
 
 // mirrorHandler sends mirrored requests to b: an in-process handler
-// directly, any other Backend through a reverse proxy that reports
-// transport errors to the mirrorWriter instead of answering them.
-func mirrorHandler(b Backend, ref BackendRef, logger *slog.Logger) http.Handler {
+// directly, any other Backend through a proxy that reports transport
+// errors to the mirrorWriter instead of answering them.
+func mirrorHandler(b Backend, ref BackendRef, e *env, logger *slog.Logger) http.Handler {
 	if h, ok := inProcessHandler(b); ok {
 		return h
 	}
-	return &httputil.ReverseProxy{
-		Transport: b,
-		Rewrite:   forwardRewrite(ref),
-		ErrorLog:  log.New(slogWriter{logger}, "", 0),
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			if mw, ok := w.(*mirrorWriter); ok {
-				mw.err = err
-			}
-		},
-	}
+	return newProxy(b, ref, e.buffers, logger, func(w http.ResponseWriter, _ *http.Request, err error) {
+		if mw, ok := w.(*mirrorWriter); ok {
+			mw.err = err
+		}
+	})
 }
 
 func (m *mirror) middleware(next http.Handler) http.Handler {
