@@ -19,6 +19,8 @@ type AccessLog struct {
 	level  slog.Level
 	msg    string
 	fields []accessField
+	// firstByte is set when a field is the upstream service time.
+	firstByte bool
 }
 
 // AccessLogOptions configure an AccessLog.
@@ -82,9 +84,14 @@ func NewAccessLog(logger *slog.Logger, opts AccessLogOptions) (*AccessLog, error
 			return nil, err
 		}
 		l.fields = append(l.fields, f)
+		l.firstByte = l.firstByte || name == "upstream_service_time"
 	}
 	return l, nil
 }
+
+// ObservesFirstByte reports whether the log's fields include
+// upstream_service_time (see FirstByteObserver).
+func (l *AccessLog) ObservesFirstByte() bool { return l.firstByte }
 
 func accessFieldFor(name string) (accessField, error) {
 	if h, ok := strings.CutPrefix(name, "request_header:"); ok && h != "" {

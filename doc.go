@@ -286,7 +286,9 @@
 // Observer has seen it (Observers copy what they keep), so that it
 // allocates nothing either, but for the counter of a request body.
 // Optional interfaces add span hooks
-// (RequestStarter, AttemptStarter) and events that belong to no request
+// (RequestStarter, AttemptStarter), the time to first byte, which costs a
+// clock reading per attempt and is taken only when asked for
+// (FirstByteObserver), and events that belong to no request
 // (MirrorObserver, EndpointObserver, UpdateObserver); Observers fans out
 // to several. NewAccessLog writes access logs through log/slog; the
 // promroute and otelroute modules keep Prometheus metrics and

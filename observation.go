@@ -24,6 +24,9 @@ type hooks struct {
 	observer       Observer
 	requestStarter RequestStarter
 	attemptStarter AttemptStarter
+	// firstByte is set when the Observer wants the time to first byte
+	// (FirstByteObserver).
+	firstByte bool
 	// clock is Config.Now, nil for the real clock: records then measure
 	// durations with the monotonic clock, one reading each.
 	clock    func() time.Time
@@ -41,6 +44,8 @@ func (h *hooks) set(cfg *Config) {
 	h.observer, h.clock, h.notFound = cfg.Observer, cfg.Now, cfg.NotFound
 	h.requestStarter, _ = cfg.Observer.(RequestStarter)
 	h.attemptStarter, _ = cfg.Observer.(AttemptStarter)
+	fb, _ := cfg.Observer.(FirstByteObserver)
+	h.firstByte = fb != nil && fb.ObservesFirstByte()
 }
 
 // start returns the start of a request's record: Config.Now's time, or
@@ -86,6 +91,9 @@ type observation struct {
 	sc     *stateContext // the request's state, in the context the Router got
 	h      *hooks        // the Router's hooks: sc.st.env's, one load away
 	holder *Record
+	// firstByte is set when someone wants the time to first byte: the
+	// Observer (FirstByteObserver) or a WithRecord holder.
+	firstByte bool
 	// ended counts the attempts whose end was recorded.
 	ended uint16
 	// timedOut is set when the request timeout answered 504.
@@ -105,6 +113,7 @@ func (t *table) serveObserved(w http.ResponseWriter, r *http.Request, port int32
 	}
 	sc.st.obs, sc.st.env = o, t.env
 	o.sc, o.h, o.holder = sc, &t.env.hooks, holder
+	o.firstByte = holder != nil || o.h.firstByte
 	o.rec.Start = o.h.start()
 	o.rec.Request = r
 	o.rec.Attempts = o.attempts[:0]
@@ -177,7 +186,15 @@ func (o *observation) beginAttempt(r *http.Request, entry *backendEntry, direct 
 	if !direct || len(o.rec.Attempts) > 0 || o.h.requestStarter != nil {
 		start = o.elapsed()
 	}
-	o.rec.Attempts = append(o.rec.Attempts, Attempt{Backend: &entry.choice, Start: start})
+	if n := len(o.rec.Attempts); n < cap(o.rec.Attempts) {
+		// The slot is zero (recycle clears it): set what is known, in
+		// place, rather than copying a whole Attempt in.
+		o.rec.Attempts = o.rec.Attempts[:n+1]
+		a := &o.rec.Attempts[n]
+		a.Backend, a.Start = &entry.choice, start
+	} else {
+		o.rec.Attempts = append(o.rec.Attempts, Attempt{Backend: &entry.choice, Start: start})
+	}
 	if s := o.h.attemptStarter; s != nil {
 		r2, end := s.StartAttempt(r, &o.rec)
 		o.ends = append(o.ends, end)
@@ -196,7 +213,9 @@ func (o *observation) attemptStatus(code int) {
 	}
 	if a := &o.rec.Attempts[n-1]; a.Status == 0 {
 		a.Status = code
-		a.FirstByte = o.elapsed() - a.Start
+		if o.firstByte {
+			a.FirstByte = o.elapsed() - a.Start
+		}
 	}
 }
 
@@ -283,10 +302,12 @@ func (o *observation) finish(completed bool) {
 			// The attempt's answer went to the client unseen by the
 			// attempt itself (no retry policy holds it back).
 			a.Status = rec.Status
-			a.FirstByte = max(rw.at-a.Start, 0)
+			if o.firstByte {
+				a.FirstByte = max(rw.at-a.Start, 0)
+			}
 		}
 		rec.Backend, rec.Endpoint = a.Backend, a.Endpoint
-		if a.Status != 0 && a.Err == nil && !o.timedOut {
+		if a.Status != 0 && a.Err == nil && !o.timedOut && o.firstByte {
 			rec.UpstreamFirstByte = a.Start + a.FirstByte
 		}
 		if int(a.Class) < len(classFlags) {
@@ -363,8 +384,8 @@ func endpointAddress(b Backend, id string) string {
 }
 
 // recordWriter is the client's ResponseWriter as an observed request
-// sees it: it records the status, when it was written and the bytes of
-// the body.
+// sees it: it records the status, when it was written (when someone wants
+// the time to first byte) and the bytes of the body.
 type recordWriter struct {
 	http.ResponseWriter
 	o        *observation
@@ -377,7 +398,9 @@ type recordWriter struct {
 func (w *recordWriter) status(code int) {
 	if w.code == 0 {
 		w.code = int32(code)
-		w.at = w.o.elapsed()
+		if w.o.firstByte {
+			w.at = w.o.elapsed()
+		}
 	}
 }
 

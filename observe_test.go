@@ -3,11 +3,13 @@ package httproute_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,7 +28,12 @@ import (
 type recorder struct {
 	mu      sync.Mutex
 	records []recordSummary
+	// noFirstByte makes the recorder one that does not want the time to
+	// first byte.
+	noFirstByte bool
 }
+
+func (r *recorder) ObservesFirstByte() bool { return !r.noFirstByte }
 
 func (r *recorder) ObserveRequest(rec *httproute.Record) {
 	r.mu.Lock()
@@ -147,19 +154,24 @@ func TestRecordOfAnInProcessRequest(t *testing.T) {
 		w.Write(append(body, "!"...))
 	}))
 	ms := time.Millisecond
+	filter := "  filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x, value: y}]}}]\n"
 	cases := []struct {
 		name, filters string
+		noFirstByte   bool
 		attempt       attemptSummary
 		duration, ufb time.Duration
 	}{
-		{"direct", "", attemptSummary{Backend: "a", Status: 201, Start: 0, Duration: 2 * ms, FirstByte: ms}, 2 * ms, ms},
-		{"with a filter", "  filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x, value: y}]}}]\n",
-			attemptSummary{Backend: "a", Status: 201, Start: ms, Duration: 2 * ms, FirstByte: ms}, 3 * ms, 2 * ms},
+		{"direct", "", false, attemptSummary{Backend: "a", Status: 201, Start: 0, Duration: 2 * ms, FirstByte: ms}, 2 * ms, ms},
+		{"with a filter", filter, false, attemptSummary{Backend: "a", Status: 201, Start: ms, Duration: 2 * ms, FirstByte: ms}, 3 * ms, 2 * ms},
+		// An Observer that does not want the time to first byte: the
+		// status is not timed (one reading fewer), the first byte is 0.
+		{"direct, no first byte", "", true, attemptSummary{Backend: "a", Status: 201, Start: 0, Duration: ms}, ms, 0},
+		{"with a filter, no first byte", filter, true, attemptSummary{Backend: "a", Status: 201, Start: ms, Duration: ms}, 2 * ms, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			clock, reset := steppingClock()
-			rec := &recorder{}
+			rec := &recorder{noFirstByte: tc.noFirstByte}
 			rt := inProcessRouter(t, "- name: create\n  backendRefs: [{name: a, port: 80}]\n"+tc.filters,
 				httproute.Config{Observer: rec, Now: clock}, map[string]httproute.Backend{"a": echo})
 			reset()
@@ -409,6 +421,79 @@ func TestWithRecord(t *testing.T) {
 		Attempts: []attemptSummary{{Backend: "b", Status: 200}}}
 	if diff := cmp.Diff(want, untimed(summarize(&rec))); diff != "" {
 		t.Errorf("record (-want +got):\n%s", diff)
+	}
+}
+
+// TestWhoWantsTheFirstByte: the time to first byte is measured for a
+// FirstByteObserver that wants it, for Observers holding one, and for a
+// WithRecord holder even when the Router's Observer does not want it;
+// the access log wants it when it writes upstream_service_time.
+func TestWhoWantsTheFirstByte(t *testing.T) {
+	noop := httproute.ObserverFunc(func(*httproute.Record) {})
+	withField, err := httproute.NewAccessLog(slog.New(slog.DiscardHandler), httproute.AccessLogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withoutField, err := httproute.NewAccessLog(slog.New(slog.DiscardHandler), httproute.AccessLogOptions{Fields: []string{"duration"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		obs  httproute.Observer
+		want bool
+	}{
+		{"no-op", noop, false},
+		{"access log with upstream_service_time", withField, true},
+		{"access log without it", withoutField, false},
+		{"Observers with one that wants it", httproute.Observers(noop, withField), true},
+		{"Observers with none that wants it", httproute.Observers(noop, withoutField), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fb, _ := tc.obs.(httproute.FirstByteObserver)
+			if got := fb != nil && fb.ObservesFirstByte(); got != tc.want {
+				t.Errorf("wants the first byte: %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// A handler that takes a millisecond before its first byte.
+	slow := httproute.InProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Millisecond)
+		io.WriteString(w, "ok")
+	}))
+	for _, tc := range []struct {
+		name   string
+		obs    httproute.Observer
+		holder bool
+		want   bool
+	}{
+		{"observer that does not want it", noop, false, false},
+		{"observer that wants it", withField, false, true},
+		{"holder, observer that does not want it", noop, true, true},
+	} {
+		t.Run("served/"+tc.name, func(t *testing.T) {
+			var got httproute.Record
+			obs := httproute.Observers(tc.obs, httproute.ObserverFunc(func(r *httproute.Record) {
+				got = *r
+				got.Attempts = slices.Clone(r.Attempts) // r's are the Router's to reuse
+			}))
+			rt := inProcessRouter(t, "- backendRefs: [{name: a, port: 80}]\n", httproute.Config{Observer: obs}, map[string]httproute.Backend{"a": slow})
+			req := httptest.NewRequest("GET", "/", nil)
+			var held httproute.Record
+			if tc.holder {
+				req = req.WithContext(httproute.WithRecord(req.Context(), &held))
+			}
+			rt.ServeHTTP(httptest.NewRecorder(), req)
+			if timed := got.UpstreamFirstByte >= time.Millisecond && got.Attempts[0].FirstByte >= time.Millisecond; timed != tc.want {
+				t.Errorf("first byte timed: %v (record %v, attempt %v), want %v", timed, got.UpstreamFirstByte, got.Attempts[0].FirstByte, tc.want)
+			}
+			if !tc.want && (got.UpstreamFirstByte != 0 || got.Attempts[0].FirstByte != 0) {
+				t.Errorf("first byte %v, attempt %v: want 0 when nobody wants it", got.UpstreamFirstByte, got.Attempts[0].FirstByte)
+			}
+			if tc.holder && held.UpstreamFirstByte < time.Millisecond {
+				t.Errorf("holder's first byte %v, want at least 1ms", held.UpstreamFirstByte)
+			}
+		})
 	}
 }
 

@@ -212,6 +212,10 @@ func (m *Metrics) attemptCounter(rec *httproute.Record, a *httproute.Attempt) pr
 	return actual.(prometheus.Counter)
 }
 
+// ObservesFirstByte is true: the Metrics have a histogram of the time to
+// the backend's first byte (see httproute.FirstByteObserver).
+func (m *Metrics) ObservesFirstByte() bool { return true }
+
 // ObserveRequest counts one request.
 func (m *Metrics) ObserveRequest(rec *httproute.Record) {
 	s := m.requestSeries(rec)
