@@ -141,10 +141,8 @@ func identity(v any) uintptr {
 }
 
 // routeEqual reports whether two routes compile to the same thing.
-var routeSpecEqual = deepequal.For[gatewayv1.HTTPRouteSpec]()
-
 func routeEqual(a, b *gatewayv1.HTTPRoute) bool {
-	return a == b || (sameMeta(&a.ObjectMeta, &b.ObjectMeta) && routeSpecEqual(&a.Spec, &b.Spec))
+	return a == b || (sameMeta(&a.ObjectMeta, &b.ObjectMeta) && deepequal.HTTPRouteSpec(&a.Spec, &b.Spec))
 }
 
 // sameMeta reports whether two routes' metadata compile to the same thing:
