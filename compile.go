@@ -297,10 +297,21 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 			prevParents[cr.id()] = cr.parents
 		}
 	}
-	for i := range total {
-		id := cfg.routeID(i)
-		var prev *cachedRoute
-		if cache != nil {
+	// The previous compile's routes are found, and the HTTPRoutes
+	// compared with them, in a pass of their own: comparing is most of
+	// what an Update that changes little does, and a loop that does only
+	// that walks the routes' memory in order, which the processor fetches
+	// ahead, where attaching each route in between would evict it.
+	// The previous routes are kept where the new ones go (next.list's
+	// spare capacity), each overwritten by the second pass's append.
+	var prevs []*cachedRoute
+	var equal []uint64 // a bit per HTTPRoute equal to its prevs entry
+	if cache != nil {
+		prevs = next.list[:total]
+		equal = make([]uint64, (len(cfg.HTTPRoutes)+63)/64)
+		for i := range total {
+			id := cfg.routeID(i)
+			var prev *cachedRoute
 			if i < len(cache.list) && cache.list[i].id() == id {
 				prev = cache.list[i]
 			} else {
@@ -309,10 +320,21 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 					prev = cache.list[k]
 				}
 			}
+			prevs[i] = prev
+			if i < len(cfg.HTTPRoutes) && prev != nil && prev.grpc == nil && routeEqual(prev.obj, cfg.HTTPRoutes[i]) {
+				equal[i/64] |= 1 << (i % 64)
+			}
+		}
+	}
+	for i := range total {
+		id := cfg.routeID(i)
+		var prev *cachedRoute
+		if prevs != nil {
+			prev = prevs[i] // before next.list's append overwrites it
 		}
 		var cr *cachedRoute
 		if i < len(cfg.HTTPRoutes) {
-			cr = c.routeFor(prev, cfg.HTTPRoutes[i])
+			cr = c.routeFor(prev, equal != nil && equal[i/64]&(1<<(i%64)) != 0, cfg.HTTPRoutes[i])
 		} else {
 			cr = c.grpcRouteFor(prev, cfg.GRPCRoutes[i-len(cfg.HTTPRoutes)])
 		}
@@ -404,11 +426,12 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 	return t, c.xnext, next, nil
 }
 
-// routeFor returns the compiled route for hr: the previous compile's when
-// the route is equal and every lookup its compile made answers the same,
-// a new compile otherwise. The route's problems are reported either way.
-func (c *compiler) routeFor(prev *cachedRoute, hr *gatewayv1.HTTPRoute) *cachedRoute {
-	if prev != nil && prev.grpc == nil && routeEqual(prev.obj, hr) && c.replay(prev.deps) {
+// routeFor returns the compiled route for hr: the previous compile's,
+// prev, when the route is equal to it (equal: routeEqual) and every
+// lookup its compile made answers the same, a new compile otherwise. The
+// route's problems are reported either way.
+func (c *compiler) routeFor(prev *cachedRoute, equal bool, hr *gatewayv1.HTTPRoute) *cachedRoute {
+	if equal && c.replay(prev.deps) {
 		c.problems = append(c.problems, prev.problems...)
 		return prev
 	}
