@@ -227,6 +227,82 @@ func (w *world) fillRoute(hr *gatewayv1.HTTPRoute) {
 	}
 }
 
+// tweakRoute changes one field of one rule of hr, as an edit of a single
+// line of YAML does: an Update must notice a change in any field alone,
+// whatever order it compares them in.
+func (w *world) tweakRoute(hr *gatewayv1.HTTPRoute) string {
+	ru := &hr.Spec.Rules[w.r.IntN(len(hr.Spec.Rules))]
+	m := &ru.Matches[0]
+	switch w.r.IntN(8) {
+	case 0:
+		if len(ru.BackendRefs) > 0 {
+			b := &ru.BackendRefs[0]
+			switch {
+			case b.Weight == nil:
+				b.Weight = ptr(int32(0))
+			case *b.Weight == 0:
+				b.Weight = ptr(int32(3))
+			default:
+				b.Weight = nil
+			}
+			return "change a backendRef's weight"
+		}
+	case 1:
+		if len(ru.BackendRefs) > 0 {
+			b := &ru.BackendRefs[0]
+			b.Port = ptr(161 - *b.Port) // 80 and 81 in turn
+			return "change a backendRef's port"
+		}
+	case 2:
+		if *m.Path.Type != gatewayv1.PathMatchRegularExpression {
+			typ := gatewayv1.PathMatchExact
+			if *m.Path.Type == typ {
+				typ = gatewayv1.PathMatchPathPrefix
+			}
+			m.Path.Type = &typ
+			return "change a path match's type"
+		}
+	case 3:
+		v := "2"
+		if len(m.Headers) > 0 && m.Headers[0].Value == v {
+			v = "3"
+		}
+		m.Headers = []gatewayv1.HTTPHeaderMatch{{Name: "X-Version", Value: v}}
+		return "change a header match's value"
+	case 4:
+		if m.Method == nil {
+			m.Method = ptr(gatewayv1.HTTPMethodPost)
+		} else {
+			m.Method = nil
+		}
+		return "change a match's method"
+	case 5:
+		if m.QueryParams == nil {
+			m.QueryParams = []gatewayv1.HTTPQueryParamMatch{{Name: "v", Value: "1"}}
+		} else {
+			m.QueryParams = nil
+		}
+		return "change a query parameter match"
+	case 6:
+		if len(ru.BackendRefs) > 0 {
+			b := &ru.BackendRefs[0]
+			if b.Namespace == nil {
+				b.Namespace = ptr(gatewayv1.Namespace("other"))
+			} else {
+				b.Namespace = nil
+			}
+			return "change a backendRef's namespace"
+		}
+	case 7:
+		hr.Spec.Hostnames = nil
+		if h := w.pick(worldHosts); h != "" {
+			hr.Spec.Hostnames = []gatewayv1.Hostname{gatewayv1.Hostname(h)}
+		}
+		return "change a route's hostname"
+	}
+	return "no change"
+}
+
 // worldServices are the gRPC services of the world's GRPCRoutes.
 var worldServices = []string{"pkg.Echo", "pkg.Other"}
 
@@ -273,7 +349,9 @@ func (w *world) fillGRPCRoute(gr *gatewayv1.GRPCRoute) {
 
 // edit makes one random change and says what it was.
 func (w *world) edit() string {
-	switch w.r.IntN(15) {
+	switch w.r.IntN(20) {
+	case 15, 16, 17, 18, 19:
+		return w.tweakRoute(w.routes[w.r.IntN(len(w.routes))])
 	case 0:
 		w.addRoute()
 		return "add a route"
