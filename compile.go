@@ -148,6 +148,19 @@ type objectKey struct {
 
 // compiledRoute is one HTTPRoute after compilation.
 type compiledRoute struct {
+	// The fields attaching the route reads come first, together: an
+	// Update attaches every route again, and reads little else of those
+	// it reuses.
+	obj *gatewayv1.HTTPRoute
+	// fatal, when set, keeps the whole route from attaching.
+	fatal *Error
+	// anyValidRule reports whether a rule of the route can be indexed.
+	anyValidRule bool
+	// hostsByListener caches hostsOn. It is written only while a table
+	// is compiled (Update is serialized), never while requests are served.
+	hostsByListener []listenerHosts
+	hostsMap        map[string][]hostAttachment
+
 	// owner is the kind of the object compiled when it is not a route: a
 	// Gateway whose listeners' filters are compiled (listenerfilter.go).
 	owner     string
@@ -155,23 +168,14 @@ type compiledRoute struct {
 	name      string
 	key       string // "{namespace}/{name}", the precedence tie-break
 	created   time.Time
-	obj       *gatewayv1.HTTPRoute
 	// grpc is the GRPCRoute the route was compiled from, nil for an
 	// HTTPRoute; obj then holds its metadata, parentRefs and hostnames.
 	grpc      *gatewayv1.GRPCRoute
 	hostnames []string
-	// fatal, when set, keeps the whole route from attaching.
-	fatal *Error
-	rules []*rule
+	rules     []*rule
 	// warnings are what the Router serves differently from what the
 	// route asks (a capped retry count), told in the Accepted message.
 	warnings []string
-	// anyValidRule reports whether a rule of the route can be indexed.
-	anyValidRule bool
-	// hostsByListener caches hostsOn. It is written only while a table
-	// is compiled (Update is serialized), never while requests are served.
-	hostsByListener []listenerHosts
-	hostsMap        map[string][]hostAttachment
 }
 
 // rule is one compiled HTTPRouteRule.
@@ -327,7 +331,6 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		}
 	}
 	for i := range total {
-		id := cfg.routeID(i)
 		var prev *cachedRoute
 		if prevs != nil {
 			prev = prevs[i] // before next.list's append overwrites it
@@ -353,12 +356,17 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 			parents := c.parentStatuses(r, outcomes)
 			if prev != nil {
 				parents = mergeParents(prev.parents, parents, c.controller, true)
-			} else if old, ok := prevParents[id]; ok {
+			} else if old, ok := prevParents[cfg.routeID(i)]; ok {
 				parents = mergeParents(old, parents, c.controller, true)
 			}
 			cr = &cachedRoute{obj: cr.obj, grpc: cr.grpc, route: r, deps: cr.deps, problems: cr.problems, closers: cr.closers, outcomes: outcomes, parents: parents}
 		}
 		next.list = append(next.list, cr)
+		// The table's closers: the listeners' (compiled with the
+		// Gateways, above) and its routes'.
+		for k, v := range cr.closers {
+			c.closers[k] = v
+		}
 	}
 	if len(cfg.GRPCRoutes) > 0 {
 		c.rejectCrossKindConflicts(listeners, next.list, gwListeners, func(id routeID) []gatewayv1.RouteParentStatus {
@@ -391,14 +399,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		}
 	}
 	t.routes = next.list
-	// The table's closers: the listeners' (compiled with the Gateways,
-	// above) and its routes'.
 	t.closers = c.closers
-	for _, cr := range next.list {
-		for k, v := range cr.closers {
-			t.closers[k] = v
-		}
-	}
 
 	t.status = Status{
 		Gateways:           map[types.NamespacedName]gatewayv1.GatewayStatus{},
