@@ -278,8 +278,14 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 	// listener.
 	implicit := len(cfg.Gateways) == 0 && cfg.GatewayClassName == ""
 	if implicit {
-		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, allowsGRPCRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType,
-			routes: make([]attachment, 0, len(cfg.HTTPRoutes)+len(cfg.GRPCRoutes))}
+		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, allowsGRPCRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType}
+		n := len(cfg.HTTPRoutes) + len(cfg.GRPCRoutes)
+		if cache != nil && cap(cache.attachments) >= n {
+			// The previous compile's, which no table reads any more.
+			l.routes = cache.attachments[:0]
+		} else {
+			l.routes = make([]attachment, 0, n)
+		}
 		listeners = []*listener{l}
 		t.implicit = l
 	}
@@ -418,6 +424,16 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 	}
 	t.telemetry, t.status.XTelemetryPolicies = c.compileTelemetry(gateways)
 	t.build(listeners, prevTable)
+	// The listeners' routes are indexed now, and read no more: the table
+	// does not keep them, and the implicit listener's list (a route each)
+	// is the next compile's to fill.
+	for _, l := range listeners {
+		if l.implicit {
+			next.attachments = l.routes
+			clear(next.attachments[:cap(next.attachments)]) // keeps no route alive
+		}
+		l.routes = nil
+	}
 	t.ports = gatewayPorts(listeners)
 	t.problems = c.problems
 

@@ -55,6 +55,9 @@ type routeCache struct {
 	// secrets and objects are the ones the compile saw, to tell whether
 	// extension objects and the Secrets they may read changed.
 	secrets map[types.NamespacedName]*corevSecret
+	// attachments is the implicit listener's list of attached routes, for
+	// the next compile to fill (empty, its capacity kept).
+	attachments []attachment
 }
 
 // corevSecret keeps the parts of a Secret that extensions read.
