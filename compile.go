@@ -319,21 +319,8 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 	if cache != nil {
 		prevs = next.list[:total]
 		equal = make([]uint64, (len(cfg.HTTPRoutes)+63)/64)
-		for i := range total {
-			id := cfg.routeID(i)
-			var prev *cachedRoute
-			if i < len(cache.list) && cache.list[i].id() == id {
-				prev = cache.list[i]
-			} else {
-				inOrder = false
-				if k, ok := cache.index[id]; ok {
-					prev = cache.list[k]
-				}
-			}
-			prevs[i] = prev
-			if i < len(cfg.HTTPRoutes) && prev != nil && prev.grpc == nil && routeEqual(prev.obj, cfg.HTTPRoutes[i]) {
-				equal[i/64] |= 1 << (i % 64)
-			}
+		if !findPrevious(cfg, cache, prevs, equal) {
+			inOrder = false
 		}
 	}
 	for i := range total {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	goruntime "runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/httproute/httproute"
@@ -639,5 +641,85 @@ func TestUnchangedStatusKeepsTimesAcrossUpdates(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, rt.Status()); diff != "" {
 		t.Errorf("status changed by an Update with equal objects (-before +after):\n%s", diff)
+	}
+}
+
+// TestIncrementalUpdateManyRoutes edits Configs large enough that Update
+// compares their routes on two goroutines, at the edges of the parts each
+// compares (with 5,000 routes: routes 0-2559 and 2560-4999) and across
+// them (a route moved from one part to the other): lookups and statuses
+// come out as a full compile's.
+func TestIncrementalUpdateManyRoutes(t *testing.T) {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(2))
+	const n = 5000
+	paths := make([]string, n)
+	routes := func() []*gatewayv1.HTTPRoute {
+		prefix := gatewayv1.PathMatchPathPrefix
+		out := make([]*gatewayv1.HTTPRoute, n)
+		for i := range out {
+			out[i] = &gatewayv1.HTTPRoute{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("r%d", i)},
+				Spec: gatewayv1.HTTPRouteSpec{
+					Hostnames: []gatewayv1.Hostname{gatewayv1.Hostname(fmt.Sprintf("h%d.example.com", i%50))},
+					Rules: []gatewayv1.HTTPRouteRule{{
+						Matches: []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{Type: &prefix, Value: ptr(paths[i])}}},
+						BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
+							Name: "svc", Port: ptr(gatewayv1.PortNumber(80))}}}},
+					}},
+				},
+			}
+		}
+		return out
+	}
+	backend := httproute.Handler(http.NotFoundHandler()) // one value: routes are reused
+	cfg := func(rs []*gatewayv1.HTTPRoute) httproute.Config {
+		return httproute.Config{HTTPRoutes: rs, Services: httproute.ServiceResolverFunc(func(httproute.BackendRef) (httproute.Backend, error) {
+			return backend, nil
+		})}
+	}
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/p%d", i)
+	}
+	rt, err := httproute.New(cfg(routes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	observeAll := func(rt *httproute.Router, rs []*gatewayv1.HTTPRoute) string {
+		var b strings.Builder
+		for i := range n {
+			req := httptest.NewRequest("GET", fmt.Sprintf("http://h%d.example.com/p%d/x", i%50, i), nil)
+			m, ok := rt.Lookup(req)
+			fmt.Fprintf(&b, "%d %v %s %s\n", i, ok, m.Route.Name, m.PathValue)
+		}
+		st := rt.Status()
+		for _, r := range rs {
+			fmt.Fprintf(&b, "%s %s\n", r.Name, conditions(st.HTTPRoutes[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}].Parents))
+		}
+		return b.String()
+	}
+	for _, edit := range []struct {
+		name    string
+		changed []int // the routes given a new path
+		swap    [2]int
+	}{
+		{name: "change the routes at the edges of the parts", changed: []int{0, 63, 64, 2559, 2560, 2561, n - 1}},
+		{name: "move a route from the second part to the first", swap: [2]int{10, 3000}},
+		{name: "change nothing"},
+	} {
+		for _, i := range edit.changed {
+			paths[i] = fmt.Sprintf("/edited%d", i)
+		}
+		rs := routes()
+		rs[edit.swap[0]], rs[edit.swap[1]] = rs[edit.swap[1]], rs[edit.swap[0]]
+		if err := rt.Update(cfg(rs)); err != nil {
+			t.Fatal(err)
+		}
+		full, err := httproute.New(cfg(rs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(observeAll(full, rs), observeAll(rt, rs)); diff != "" {
+			t.Fatalf("%s: incremental Update differs from a full compile (-full +incremental):\n%s", edit.name, diff)
+		}
 	}
 }
