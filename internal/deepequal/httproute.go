@@ -1,6 +1,8 @@
 package deepequal
 
 import (
+	"slices"
+
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -27,22 +29,8 @@ func HTTPRouteSpec(a, b *gatewayv1.HTTPRouteSpec) bool {
 		!sameLen(a.Hostnames, b.Hostnames) || !sameLen(a.Rules, b.Rules) {
 		return false
 	}
-	for i := range a.Hostnames {
-		if a.Hostnames[i] != b.Hostnames[i] {
-			return false
-		}
-	}
-	for i := range a.ParentRefs {
-		if !parentRef(&a.ParentRefs[i], &b.ParentRefs[i]) {
-			return false
-		}
-	}
-	for i := range a.Rules {
-		if !httpRouteRule(&a.Rules[i], &b.Rules[i]) {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(a.Hostnames, b.Hostnames) && each(a.ParentRefs, b.ParentRefs, parentRef) &&
+		each(a.Rules, b.Rules, httpRouteRule)
 }
 
 // The rarer parts of a rule, planned once.
@@ -58,15 +46,8 @@ func httpRouteRule(a, b *gatewayv1.HTTPRouteRule) bool {
 		!ptr(a.Name, b.Name) {
 		return false
 	}
-	for i := range a.Matches {
-		if !httpRouteMatch(&a.Matches[i], &b.Matches[i]) {
-			return false
-		}
-	}
-	for i := range a.BackendRefs {
-		if !httpBackendRef(&a.BackendRefs[i], &b.BackendRefs[i]) {
-			return false
-		}
+	if !each(a.Matches, b.Matches, httpRouteMatch) || !each(a.BackendRefs, b.BackendRefs, httpBackendRef) {
+		return false
 	}
 	// Most rules have none of these: both nil, told without a call.
 	return (len(a.Filters) == 0 || httpFilters(&a.Filters, &b.Filters)) &&
@@ -113,6 +94,17 @@ func backendObjectReference(a, b *gatewayv1.BackendObjectReference) bool {
 func parentRef(a, b *gatewayv1.ParentReference) bool {
 	return a.Name == b.Name && ptr(a.Namespace, b.Namespace) && ptr(a.SectionName, b.SectionName) &&
 		ptr(a.Port, b.Port) && ptr(a.Kind, b.Kind) && ptr(a.Group, b.Group)
+}
+
+// each reports whether eq holds for the elements of a and b, pair by
+// pair; the caller has checked that they have the same length.
+func each[T any](a, b []T, eq func(x, y *T) bool) bool {
+	for i := range a {
+		if !eq(&a[i], &b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // ptr reports whether two optional values are both absent or both
