@@ -148,6 +148,19 @@ type objectKey struct {
 
 // compiledRoute is one HTTPRoute after compilation.
 type compiledRoute struct {
+	// The fields attaching the route reads come first, together: an
+	// Update attaches every route again, and reads little else of those
+	// it reuses.
+	obj *gatewayv1.HTTPRoute
+	// fatal, when set, keeps the whole route from attaching.
+	fatal *Error
+	// anyValidRule reports whether a rule of the route can be indexed.
+	anyValidRule bool
+	// hostsByListener caches hostsOn. It is written only while a table
+	// is compiled (Update is serialized), never while requests are served.
+	hostsByListener []listenerHosts
+	hostsMap        map[string][]hostAttachment
+
 	// owner is the kind of the object compiled when it is not a route: a
 	// Gateway whose listeners' filters are compiled (listenerfilter.go).
 	owner     string
@@ -155,23 +168,14 @@ type compiledRoute struct {
 	name      string
 	key       string // "{namespace}/{name}", the precedence tie-break
 	created   time.Time
-	obj       *gatewayv1.HTTPRoute
 	// grpc is the GRPCRoute the route was compiled from, nil for an
 	// HTTPRoute; obj then holds its metadata, parentRefs and hostnames.
 	grpc      *gatewayv1.GRPCRoute
 	hostnames []string
-	// fatal, when set, keeps the whole route from attaching.
-	fatal *Error
-	rules []*rule
+	rules     []*rule
 	// warnings are what the Router serves differently from what the
 	// route asks (a capped retry count), told in the Accepted message.
 	warnings []string
-	// anyValidRule reports whether a rule of the route can be indexed.
-	anyValidRule bool
-	// hostsByListener caches hostsOn. It is written only while a table
-	// is compiled (Update is serialized), never while requests are served.
-	hostsByListener []listenerHosts
-	hostsMap        map[string][]hostAttachment
 }
 
 // rule is one compiled HTTPRouteRule.
@@ -274,8 +278,14 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 	// listener.
 	implicit := len(cfg.Gateways) == 0 && cfg.GatewayClassName == ""
 	if implicit {
-		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, allowsGRPCRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType,
-			routes: make([]attachment, 0, len(cfg.HTTPRoutes)+len(cfg.GRPCRoutes))}
+		l := &listener{implicit: true, from: gatewayv1.NamespacesFromAll, allowsHTTPRoute: true, allowsGRPCRoute: true, accepted: true, ready: true, protocol: gatewayv1.HTTPProtocolType}
+		n := len(cfg.HTTPRoutes) + len(cfg.GRPCRoutes)
+		if cache != nil && cap(cache.attachments) >= n {
+			// The previous compile's, which no table reads any more.
+			l.routes = cache.attachments[:0]
+		} else {
+			l.routes = make([]attachment, 0, n)
+		}
 		listeners = []*listener{l}
 		t.implicit = l
 	}
@@ -297,22 +307,30 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 			prevParents[cr.id()] = cr.parents
 		}
 	}
+	// The previous compile's routes are found, and the HTTPRoutes
+	// compared with them, in a pass of their own: comparing is most of
+	// what an Update that changes little does, and a loop that does only
+	// that walks the routes' memory in order, which the processor fetches
+	// ahead, where attaching each route in between would evict it.
+	// The previous routes are kept where the new ones go (next.list's
+	// spare capacity), each overwritten by the second pass's append.
+	var prevs []*cachedRoute
+	var equal []uint64 // a bit per HTTPRoute equal to its prevs entry
+	if cache != nil {
+		prevs = next.list[:total]
+		equal = make([]uint64, (len(cfg.HTTPRoutes)+63)/64)
+		if !findPrevious(cfg, cache, prevs, equal) {
+			inOrder = false
+		}
+	}
 	for i := range total {
-		id := cfg.routeID(i)
 		var prev *cachedRoute
-		if cache != nil {
-			if i < len(cache.list) && cache.list[i].id() == id {
-				prev = cache.list[i]
-			} else {
-				inOrder = false
-				if k, ok := cache.index[id]; ok {
-					prev = cache.list[k]
-				}
-			}
+		if prevs != nil {
+			prev = prevs[i] // before next.list's append overwrites it
 		}
 		var cr *cachedRoute
 		if i < len(cfg.HTTPRoutes) {
-			cr = c.routeFor(prev, cfg.HTTPRoutes[i])
+			cr = c.routeFor(prev, equal != nil && equal[i/64]&(1<<(i%64)) != 0, cfg.HTTPRoutes[i])
 		} else {
 			cr = c.grpcRouteFor(prev, cfg.GRPCRoutes[i-len(cfg.HTTPRoutes)])
 		}
@@ -331,12 +349,17 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 			parents := c.parentStatuses(r, outcomes)
 			if prev != nil {
 				parents = mergeParents(prev.parents, parents, c.controller, true)
-			} else if old, ok := prevParents[id]; ok {
+			} else if old, ok := prevParents[cfg.routeID(i)]; ok {
 				parents = mergeParents(old, parents, c.controller, true)
 			}
 			cr = &cachedRoute{obj: cr.obj, grpc: cr.grpc, route: r, deps: cr.deps, problems: cr.problems, closers: cr.closers, outcomes: outcomes, parents: parents}
 		}
 		next.list = append(next.list, cr)
+		// The table's closers: the listeners' (compiled with the
+		// Gateways, above) and its routes'.
+		for k, v := range cr.closers {
+			c.closers[k] = v
+		}
 	}
 	if len(cfg.GRPCRoutes) > 0 {
 		c.rejectCrossKindConflicts(listeners, next.list, gwListeners, func(id routeID) []gatewayv1.RouteParentStatus {
@@ -369,14 +392,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		}
 	}
 	t.routes = next.list
-	// The table's closers: the listeners' (compiled with the Gateways,
-	// above) and its routes'.
 	t.closers = c.closers
-	for _, cr := range next.list {
-		for k, v := range cr.closers {
-			t.closers[k] = v
-		}
-	}
 
 	t.status = Status{
 		Gateways:           map[types.NamespacedName]gatewayv1.GatewayStatus{},
@@ -395,6 +411,16 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 	}
 	t.telemetry, t.status.XTelemetryPolicies = c.compileTelemetry(gateways)
 	t.build(listeners, prevTable)
+	// The listeners' routes are indexed now, and read no more: the table
+	// does not keep them, and the implicit listener's list (a route each)
+	// is the next compile's to fill.
+	for _, l := range listeners {
+		if l.implicit {
+			next.attachments = l.routes
+			clear(next.attachments[:cap(next.attachments)]) // keeps no route alive
+		}
+		l.routes = nil
+	}
 	t.ports = gatewayPorts(listeners)
 	t.problems = c.problems
 
@@ -404,11 +430,12 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 	return t, c.xnext, next, nil
 }
 
-// routeFor returns the compiled route for hr: the previous compile's when
-// the route is equal and every lookup its compile made answers the same,
-// a new compile otherwise. The route's problems are reported either way.
-func (c *compiler) routeFor(prev *cachedRoute, hr *gatewayv1.HTTPRoute) *cachedRoute {
-	if prev != nil && prev.grpc == nil && routeEqual(prev.obj, hr) && c.replay(prev.deps) {
+// routeFor returns the compiled route for hr: the previous compile's,
+// prev, when the route is equal to it (equal: routeEqual) and every
+// lookup its compile made answers the same, a new compile otherwise. The
+// route's problems are reported either way.
+func (c *compiler) routeFor(prev *cachedRoute, equal bool, hr *gatewayv1.HTTPRoute) *cachedRoute {
+	if equal && c.replay(prev.deps) {
 		c.problems = append(c.problems, prev.problems...)
 		return prev
 	}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	goruntime "runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/httproute/httproute"
@@ -227,6 +229,82 @@ func (w *world) fillRoute(hr *gatewayv1.HTTPRoute) {
 	}
 }
 
+// tweakRoute changes one field of one rule of hr, as an edit of a single
+// line of YAML does: an Update must notice a change in any field alone,
+// whatever order it compares them in.
+func (w *world) tweakRoute(hr *gatewayv1.HTTPRoute) string {
+	ru := &hr.Spec.Rules[w.r.IntN(len(hr.Spec.Rules))]
+	m := &ru.Matches[0]
+	switch w.r.IntN(8) {
+	case 0:
+		if len(ru.BackendRefs) > 0 {
+			b := &ru.BackendRefs[0]
+			switch {
+			case b.Weight == nil:
+				b.Weight = ptr(int32(0))
+			case *b.Weight == 0:
+				b.Weight = ptr(int32(3))
+			default:
+				b.Weight = nil
+			}
+			return "change a backendRef's weight"
+		}
+	case 1:
+		if len(ru.BackendRefs) > 0 {
+			b := &ru.BackendRefs[0]
+			b.Port = ptr(161 - *b.Port) // 80 and 81 in turn
+			return "change a backendRef's port"
+		}
+	case 2:
+		if *m.Path.Type != gatewayv1.PathMatchRegularExpression {
+			typ := gatewayv1.PathMatchExact
+			if *m.Path.Type == typ {
+				typ = gatewayv1.PathMatchPathPrefix
+			}
+			m.Path.Type = &typ
+			return "change a path match's type"
+		}
+	case 3:
+		v := "2"
+		if len(m.Headers) > 0 && m.Headers[0].Value == v {
+			v = "3"
+		}
+		m.Headers = []gatewayv1.HTTPHeaderMatch{{Name: "X-Version", Value: v}}
+		return "change a header match's value"
+	case 4:
+		if m.Method == nil {
+			m.Method = ptr(gatewayv1.HTTPMethodPost)
+		} else {
+			m.Method = nil
+		}
+		return "change a match's method"
+	case 5:
+		if m.QueryParams == nil {
+			m.QueryParams = []gatewayv1.HTTPQueryParamMatch{{Name: "v", Value: "1"}}
+		} else {
+			m.QueryParams = nil
+		}
+		return "change a query parameter match"
+	case 6:
+		if len(ru.BackendRefs) > 0 {
+			b := &ru.BackendRefs[0]
+			if b.Namespace == nil {
+				b.Namespace = ptr(gatewayv1.Namespace("other"))
+			} else {
+				b.Namespace = nil
+			}
+			return "change a backendRef's namespace"
+		}
+	case 7:
+		hr.Spec.Hostnames = nil
+		if h := w.pick(worldHosts); h != "" {
+			hr.Spec.Hostnames = []gatewayv1.Hostname{gatewayv1.Hostname(h)}
+		}
+		return "change a route's hostname"
+	}
+	return "no change"
+}
+
 // worldServices are the gRPC services of the world's GRPCRoutes.
 var worldServices = []string{"pkg.Echo", "pkg.Other"}
 
@@ -273,7 +351,9 @@ func (w *world) fillGRPCRoute(gr *gatewayv1.GRPCRoute) {
 
 // edit makes one random change and says what it was.
 func (w *world) edit() string {
-	switch w.r.IntN(15) {
+	switch w.r.IntN(20) {
+	case 15, 16, 17, 18, 19:
+		return w.tweakRoute(w.routes[w.r.IntN(len(w.routes))])
 	case 0:
 		w.addRoute()
 		return "add a route"
@@ -561,5 +641,85 @@ func TestUnchangedStatusKeepsTimesAcrossUpdates(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, rt.Status()); diff != "" {
 		t.Errorf("status changed by an Update with equal objects (-before +after):\n%s", diff)
+	}
+}
+
+// TestIncrementalUpdateManyRoutes edits Configs large enough that Update
+// compares their routes on two goroutines, at the edges of the parts each
+// compares (with 5,000 routes: routes 0-2559 and 2560-4999) and across
+// them (a route moved from one part to the other): lookups and statuses
+// come out as a full compile's.
+func TestIncrementalUpdateManyRoutes(t *testing.T) {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(2))
+	const n = 5000
+	paths := make([]string, n)
+	routes := func() []*gatewayv1.HTTPRoute {
+		prefix := gatewayv1.PathMatchPathPrefix
+		out := make([]*gatewayv1.HTTPRoute, n)
+		for i := range out {
+			out[i] = &gatewayv1.HTTPRoute{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("r%d", i)},
+				Spec: gatewayv1.HTTPRouteSpec{
+					Hostnames: []gatewayv1.Hostname{gatewayv1.Hostname(fmt.Sprintf("h%d.example.com", i%50))},
+					Rules: []gatewayv1.HTTPRouteRule{{
+						Matches: []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{Type: &prefix, Value: ptr(paths[i])}}},
+						BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
+							Name: "svc", Port: ptr(gatewayv1.PortNumber(80))}}}},
+					}},
+				},
+			}
+		}
+		return out
+	}
+	backend := httproute.Handler(http.NotFoundHandler()) // one value: routes are reused
+	cfg := func(rs []*gatewayv1.HTTPRoute) httproute.Config {
+		return httproute.Config{HTTPRoutes: rs, Services: httproute.ServiceResolverFunc(func(httproute.BackendRef) (httproute.Backend, error) {
+			return backend, nil
+		})}
+	}
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/p%d", i)
+	}
+	rt, err := httproute.New(cfg(routes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	observeAll := func(rt *httproute.Router, rs []*gatewayv1.HTTPRoute) string {
+		var b strings.Builder
+		for i := range n {
+			req := httptest.NewRequest("GET", fmt.Sprintf("http://h%d.example.com/p%d/x", i%50, i), nil)
+			m, ok := rt.Lookup(req)
+			fmt.Fprintf(&b, "%d %v %s %s\n", i, ok, m.Route.Name, m.PathValue)
+		}
+		st := rt.Status()
+		for _, r := range rs {
+			fmt.Fprintf(&b, "%s %s\n", r.Name, conditions(st.HTTPRoutes[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}].Parents))
+		}
+		return b.String()
+	}
+	for _, edit := range []struct {
+		name    string
+		changed []int // the routes given a new path
+		swap    [2]int
+	}{
+		{name: "change the routes at the edges of the parts", changed: []int{0, 63, 64, 2559, 2560, 2561, n - 1}},
+		{name: "move a route from the second part to the first", swap: [2]int{10, 3000}},
+		{name: "change nothing"},
+	} {
+		for _, i := range edit.changed {
+			paths[i] = fmt.Sprintf("/edited%d", i)
+		}
+		rs := routes()
+		rs[edit.swap[0]], rs[edit.swap[1]] = rs[edit.swap[1]], rs[edit.swap[0]]
+		if err := rt.Update(cfg(rs)); err != nil {
+			t.Fatal(err)
+		}
+		full, err := httproute.New(cfg(rs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(observeAll(full, rs), observeAll(rt, rs)); diff != "" {
+			t.Fatalf("%s: incremental Update differs from a full compile (-full +incremental):\n%s", edit.name, diff)
+		}
 	}
 }

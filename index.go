@@ -49,8 +49,9 @@ func newListenerSet() *listenerSet {
 	return &listenerSet{ports: map[int32]*portIndex{}, all: &portIndex{}}
 }
 
-// add indexes a listener in the set.
-func (s *listenerSet) add(l *listener) {
+// add indexes a listener in the set; prev is the set of the table being
+// replaced (nil for none), whose path indexes the new groups may share.
+func (s *listenerSet) add(l *listener, prev *listenerSet) {
 	if s.ports[l.port] == nil {
 		// Every declared port gets an index, even when none of its
 		// listeners is ready: its requests must not fall through to other
@@ -61,11 +62,15 @@ func (s *listenerSet) add(l *listener) {
 		return
 	}
 	p := s.ports[l.port]
-	p.group(l.hostname).add(l)
+	var pp, pall *portIndex
+	if prev != nil {
+		pp, pall = prev.ports[l.port], prev.all
+	}
+	p.group(l.hostname, pp).add(l)
 	if l.protocol == gatewayv1.HTTPSProtocolType {
 		p.tls = true
 	}
-	s.all.group(l.hostname).add(l)
+	s.all.group(l.hostname, pall).add(l)
 }
 
 // portIndex selects, among the listeners of one port, the one a request
@@ -88,10 +93,12 @@ type listenerGroup struct {
 	hosts     hostIndex
 	// paths are the path indexes by route hostname with what they were
 	// built from, for the next table to share; contrib and seen collect
-	// that while the table is built.
+	// that while the table is built, against the group of the same
+	// hostname in the table being replaced (prev).
 	paths   map[string]*builtPaths
-	contrib map[string][]contribution
+	contrib map[string]*pending
 	seen    map[routeHost]bool
+	prev    *listenerGroup
 	// pre runs the pre-routing filters of the group's listeners, then
 	// routes within the group; nil when they have none.
 	pre http.Handler
@@ -215,31 +222,35 @@ func (l *listener) attach(r *compiledRoute, hosts []hostAttachment) {
 func (t *table) build(listeners []*listener, prev *table) {
 	t.listenerSet = *newListenerSet()
 	t.gateways = map[types.NamespacedName]*listenerSet{}
+	var prevSet *listenerSet
+	if prev != nil {
+		prevSet = &prev.listenerSet
+	}
 	for _, l := range listeners {
 		if l.implicit {
-			t.all.group(l.hostname).add(l)
+			var pall *portIndex
+			if prevSet != nil {
+				pall = prevSet.all
+			}
+			t.all.group(l.hostname, pall).add(l)
 			continue
 		}
-		t.listenerSet.add(l)
+		t.listenerSet.add(l, prevSet)
 		gs := t.gateways[l.gateway]
 		if gs == nil {
 			gs = newListenerSet()
 			t.gateways[l.gateway] = gs
 		}
-		gs.add(l)
-	}
-	var prevSet *listenerSet
-	if prev != nil {
-		prevSet = &prev.listenerSet
-	}
-	t.listenerSet.finish(prevSet)
-	t.listenerSet.each(func(g *listenerGroup) { g.preRouting(t) })
-	for gw, gs := range t.gateways {
 		var p *listenerSet
 		if prev != nil {
-			p = prev.gateways[gw]
+			p = prev.gateways[l.gateway]
 		}
-		gs.finish(p)
+		gs.add(l, p)
+	}
+	t.listenerSet.finish()
+	t.listenerSet.each(func(g *listenerGroup) { g.preRouting(t) })
+	for _, gs := range t.gateways {
+		gs.finish()
 		gs.each(func(g *listenerGroup) { g.preRouting(t) })
 	}
 }
@@ -268,43 +279,33 @@ func mapValues[K comparable, V any](m map[K]V) []V {
 }
 
 // finish builds the path indexes of every group of the set, sharing those
-// of prev that were built from the same contributions.
-func (s *listenerSet) finish(prev *listenerSet) {
-	for port, p := range s.ports {
-		var pp *portIndex
-		if prev != nil {
-			pp = prev.ports[port]
-		}
-		p.finish(pp)
+// of the previous table's groups that were built from the same
+// contributions.
+func (s *listenerSet) finish() {
+	for _, p := range s.ports {
+		p.finish()
 	}
-	var pall *portIndex
-	if prev != nil {
-		pall = prev.all
-	}
-	s.all.finish(pall)
+	s.all.finish()
 }
 
-func (p *portIndex) finish(prev *portIndex) {
-	find := func(hostname string) *listenerGroup {
-		if prev == nil {
-			return nil
-		}
-		return prev.lookup(hostname)
-	}
+func (p *portIndex) finish() {
 	for _, g := range p.exact {
-		g.finish(find(g.hostname))
+		g.finish()
 	}
 	for _, g := range p.wildcard {
-		g.finish(find(g.hostname))
+		g.finish()
 	}
 	if p.any != nil {
-		p.any.finish(find(""))
+		p.any.finish()
 	}
 }
 
-// lookup returns the group of a listener hostname, nil when there is none.
+// lookup returns the group of a listener hostname, nil when there is none
+// (or p is nil).
 func (p *portIndex) lookup(hostname string) *listenerGroup {
 	switch {
+	case p == nil:
+		return nil
 	case hostname == "":
 		return p.any
 	case strings.HasPrefix(hostname, "*."):
@@ -348,25 +349,16 @@ type builtPaths struct {
 	pi   *pathIndex
 }
 
-func sameContributions(a, b []contribution) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].same(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func (p *portIndex) group(hostname string) *listenerGroup {
+// group returns the group of a listener hostname, made when there is none
+// yet; a group made is built against the group of the same hostname in
+// prev, the previous table's port index (nil for none).
+func (p *portIndex) group(hostname string, prev *portIndex) *listenerGroup {
 	var m *map[string]*listenerGroup
 	key := hostname
 	switch {
 	case hostname == "":
 		if p.any == nil {
-			p.any = &listenerGroup{}
+			p.any = &listenerGroup{prev: prev.lookup("")}
 		}
 		return p.any
 	case strings.HasPrefix(hostname, "*."):
@@ -379,7 +371,7 @@ func (p *portIndex) group(hostname string) *listenerGroup {
 	}
 	g := (*m)[key]
 	if g == nil {
-		g = &listenerGroup{hostname: hostname}
+		g = &listenerGroup{hostname: hostname, prev: prev.lookup(hostname)}
 		(*m)[key] = g
 	}
 	return g
@@ -391,7 +383,7 @@ func (p *portIndex) group(hostname string) *listenerGroup {
 func (g *listenerGroup) add(l *listener) {
 	g.listeners = append(g.listeners, l)
 	if g.contrib == nil {
-		g.contrib = map[string][]contribution{}
+		g.contrib = map[string]*pending{}
 	}
 	// A listener's routes are distinct; a route is seen twice only when
 	// it attached to two listeners of the group (merged across Gateways
@@ -418,9 +410,45 @@ func (g *listenerGroup) add(l *listener) {
 				}
 				g.seen[rh] = true
 			}
-			g.contrib[h.key] = append(g.contrib[h.key], contribution{listener: id, route: a.route, host: h})
+			g.contribute(h.key, contribution{listener: id, route: a.route, host: h})
 		}
 	}
+}
+
+// pending is what one route hostname of a group has received while the
+// table is built. As long as its contributions are those the previous
+// table's path index (prev) was built from, in the same order, they are
+// only counted (n): an Update that leaves the hostname's routes alone
+// allocates nothing for it. From the first that differs they are listed
+// (from, listed).
+type pending struct {
+	prev   *builtPaths
+	n      int
+	from   []contribution
+	listed bool
+}
+
+// contribute adds c to the contributions of the route hostname key.
+func (g *listenerGroup) contribute(key string, c contribution) {
+	p := g.contrib[key]
+	if p == nil {
+		p = &pending{}
+		if g.prev != nil {
+			p.prev = g.prev.paths[key]
+		}
+		g.contrib[key] = p
+	}
+	if !p.listed {
+		if p.prev != nil && p.n < len(p.prev.from) && p.prev.from[p.n].same(c) {
+			p.n++
+			return
+		}
+		p.listed = true
+		if p.n > 0 {
+			p.from = append(make([]contribution, 0, 2*p.n), p.prev.from[:p.n]...)
+		}
+	}
+	p.from = append(p.from, c)
 }
 
 // routeHost is a route under one of its hostnames.
@@ -430,16 +458,18 @@ type routeHost struct {
 }
 
 // finish builds the group's path indexes, one per route hostname, sharing
-// prev's where it was built from the same contributions.
-func (g *listenerGroup) finish(prev *listenerGroup) {
+// the previous table's where it was built from the same contributions.
+func (g *listenerGroup) finish() {
 	g.paths = make(map[string]*builtPaths, len(g.contrib))
-	for key, cs := range g.contrib {
-		if prev != nil {
-			if b := prev.paths[key]; b != nil && sameContributions(b.from, cs) {
-				g.paths[key] = b
-				g.hosts.set(key, b.pi)
+	for key, p := range g.contrib {
+		cs := p.from
+		if !p.listed {
+			if p.n == len(p.prev.from) {
+				g.paths[key] = p.prev
+				g.hosts.set(key, p.prev.pi)
 				continue
 			}
+			cs = slices.Clone(p.prev.from[:p.n]) // fewer routes than before
 		}
 		pi := &pathIndex{}
 		for _, c := range cs {
@@ -463,7 +493,7 @@ func (g *listenerGroup) finish(prev *listenerGroup) {
 		g.paths[key] = &builtPaths{from: cs, pi: pi}
 		g.hosts.set(key, pi)
 	}
-	g.contrib, g.seen = nil, nil
+	g.contrib, g.seen, g.prev = nil, nil, nil
 }
 
 // set installs the path index of a route hostname.

@@ -3,6 +3,9 @@ package httproute
 import (
 	"maps"
 	"reflect"
+	"runtime"
+	"slices"
+	"sync"
 	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
@@ -55,6 +58,9 @@ type routeCache struct {
 	// secrets and objects are the ones the compile saw, to tell whether
 	// extension objects and the Secrets they may read changed.
 	secrets map[types.NamespacedName]*corevSecret
+	// attachments is the implicit listener's list of attached routes, for
+	// the next compile to fill (empty, its capacity kept).
+	attachments []attachment
 }
 
 // corevSecret keeps the parts of a Secret that extensions read.
@@ -140,11 +146,63 @@ func identity(v any) uintptr {
 	}
 }
 
-// routeEqual reports whether two routes compile to the same thing.
-var routeSpecEqual = deepequal.For[gatewayv1.HTTPRouteSpec]()
+// findPrevious sets prevs[i] to the previous compile's route of the
+// Config's route i (the one at the same position, else the one of the same
+// kind and name), nil for a new route, and bit i of equal when route i is
+// an HTTPRoute equal to it (routeEqual). It reports whether every route
+// was found at its position.
+//
+// Comparing is most of what an Update that changes little does. It reads
+// only objects no one writes while a table compiles, so the routes of a
+// large Config are compared in parts, on up to GOMAXPROCS goroutines (as
+// a full compile's garbage is collected on the processors it leaves
+// idle): each part a multiple of 64 routes, so that no two goroutines
+// write one word of equal.
+func findPrevious(cfg *Config, cache *routeCache, prevs []*cachedRoute, equal []uint64) bool {
+	find := func(from, to int) bool {
+		inOrder := true
+		for i := from; i < to; i++ {
+			id := cfg.routeID(i)
+			var prev *cachedRoute
+			if i < len(cache.list) && cache.list[i].id() == id {
+				prev = cache.list[i]
+			} else {
+				inOrder = false
+				if k, ok := cache.index[id]; ok {
+					prev = cache.list[k]
+				}
+			}
+			prevs[i] = prev
+			if i < len(cfg.HTTPRoutes) && prev != nil && prev.grpc == nil && routeEqual(prev.obj, cfg.HTTPRoutes[i]) {
+				equal[i/64] |= 1 << (i % 64)
+			}
+		}
+		return inOrder
+	}
+	total := len(prevs)
+	parts := min(runtime.GOMAXPROCS(0), total/minRoutesPerPart)
+	if parts <= 1 {
+		return find(0, total)
+	}
+	size := (total/parts + 63) &^ 63
+	inOrder := make([]bool, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		from, to := min(p*size, total), min((p+1)*size, total)
+		wg.Go(func() { inOrder[p] = find(from, to) })
+	}
+	wg.Wait()
+	return !slices.Contains(inOrder, false)
+}
 
+// minRoutesPerPart is the fewest routes findPrevious gives a goroutine:
+// comparing a few thousand routes takes about a millisecond, worth a
+// goroutine; fewer are compared on the caller's.
+const minRoutesPerPart = 2048
+
+// routeEqual reports whether two routes compile to the same thing.
 func routeEqual(a, b *gatewayv1.HTTPRoute) bool {
-	return a == b || (sameMeta(&a.ObjectMeta, &b.ObjectMeta) && routeSpecEqual(&a.Spec, &b.Spec))
+	return a == b || (sameMeta(&a.ObjectMeta, &b.ObjectMeta) && deepequal.HTTPRouteSpec(&a.Spec, &b.Spec))
 }
 
 // sameMeta reports whether two routes' metadata compile to the same thing:
