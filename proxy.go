@@ -179,10 +179,11 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(res.StatusCode)
 	var rc *http.ResponseController // made only for the answers that flush
+	var fw *flushWriter
 	var dst io.Writer = w
 	if res.ContentLength == -1 || isEventStream(res.Header["Content-Type"]) {
 		rc = http.NewResponseController(w)
-		fw := newFlushWriter(w, rc)
+		fw = newFlushWriter(w, rc)
 		defer fw.stop()
 		dst = fw
 	}
@@ -202,6 +203,10 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.release(x, res)
 	if len(res.Trailer) == 0 {
 		return
+	}
+	if fw != nil {
+		// Its timer must not flush while the trailers are being added.
+		fw.stop()
 	}
 	// Chunked coding, so that the server does not compute a length for a
 	// short body and drop the trailers.

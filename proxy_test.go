@@ -601,3 +601,34 @@ func TestProxyReusedExchangeCarriesNothingOver(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyTrailersAfterSlowEmptyBody proxies a chunked answer whose
+// empty body ends, with a trailer, only after a pause: the header is
+// flushed from the proxy's timer during the pause, and the trailer must
+// still reach the client. Under -race it failed while the timer's flush
+// and the one before the trailers were not ordered.
+func TestProxyTrailersAfterSlowEmptyBody(t *testing.T) {
+	addr := loopbackServer(t, func(c net.Conn) {
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n")
+		time.Sleep(50 * time.Millisecond) // the header flush happens now
+		io.WriteString(c, "0\r\nX-T: v\r\n\r\n")
+	})
+	srv := proxyRouter(t, "", addr)
+	res, err := srv.Client().Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := http.Header{"X-T": {"v"}}
+	if diff := cmp.Diff(want, res.Trailer); diff != "" || len(body) != 0 {
+		t.Errorf("body %q, trailer (-want +got):\n%s", body, diff)
+	}
+}
