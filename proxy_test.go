@@ -462,12 +462,14 @@ func TestProxyReplaysRequestsOnConnectionsTheBackendClosed(t *testing.T) {
 
 // TestProxyAllocations pins the allocations of a request proxied by a
 // Router (100 routes, as BenchmarkProxy/router) through an Upstream's
-// lean transport to a loopback backend that answers with one allocation
-// of its own: the Router's request state and copy, the proxy's outgoing
-// request copy and trace context (its exchange, 1xx callback and header
-// map are reused), and the transport's answer (Response, head string,
-// header map). It was 29 per request with httputil.ReverseProxy and 17
-// before the exchanges were reused.
+// lean transport to a loopback backend: the Router's request state and
+// origin-form target, the proxy's outgoing request copy and trace
+// context (its exchange, 1xx callback and header map are reused), the
+// transport's Response, head string, header map and its first field,
+// the first field added to the writer's header, and three of the
+// test's own (writer, its header map, the backend's write). It was 29
+// per request with httputil.ReverseProxy and 17 before the exchanges
+// were reused.
 func TestProxyAllocations(t *testing.T) {
 	addr := loopbackServer(t, func(c net.Conn) {
 		fixedAnswers(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 29\r\n\r\n"+`{"ok":true,"service":"bench"}`)
@@ -630,5 +632,54 @@ func TestProxyTrailersAfterSlowEmptyBody(t *testing.T) {
 	want := http.Header{"X-T": {"v"}}
 	if diff := cmp.Diff(want, res.Trailer); diff != "" || len(body) != 0 {
 		t.Errorf("body %q, trailer (-want +got):\n%s", body, diff)
+	}
+}
+
+// TestUpstreamSuccessResetsFailureCounts sends answers of the given
+// statuses in turn through an Upstream that ejects its endpoint after two
+// 5xx in a row: a success between two 5xx starts the count again.
+func TestUpstreamSuccessResetsFailureCounts(t *testing.T) {
+	tests := []struct {
+		name     string
+		statuses []int
+		healthy  bool
+	}{
+		{"two 5xx in a row", []int{500, 503}, false},
+		{"a success between", []int{500, 200, 503}, true},
+		{"a success between, then two more", []int{500, 200, 503, 500}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			next := 0
+			addr := backendAddr(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				code := tt.statuses[next]
+				next++
+				mu.Unlock()
+				w.WriteHeader(code)
+			}))
+			up, err := httproute.NewUpstream(httproute.UpstreamConfig{
+				Endpoints: []string{addr},
+				Health:    httproute.HealthConfig{Consecutive5xx: 2},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(up.CloseIdleConnections)
+			for range tt.statuses {
+				req := httptest.NewRequest("GET", "http://svc/", nil)
+				req.RequestURI = ""
+				res, err := up.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+			if got := up.Endpoints()[addr]; got != tt.healthy {
+				t.Errorf("healthy = %v after %v, want %v", got, tt.statuses, tt.healthy)
+			}
+		})
 	}
 }
