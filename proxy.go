@@ -41,6 +41,8 @@ type proxy struct {
 	// fail answers (or records) a failed exchange.
 	fail    func(w http.ResponseWriter, r *http.Request, err error)
 	upgrade *httputil.ReverseProxy
+	// exchanges holds exchanges for reuse; see release.
+	exchanges sync.Pool
 }
 
 // newProxy returns the proxy to b for ref.
@@ -81,12 +83,14 @@ func forwardRewrite(host string) func(*httputil.ProxyRequest) {
 	}
 }
 
-// exchange is the state of one proxied request, allocated once: the
-// outgoing request, its URL, the values of the fields the proxy sets,
-// and the trace passing 1xx answers to the client.
+// exchange is the state of one proxied request, allocated together and
+// reused: the outgoing request, its URL and header map, the values of
+// the fields the proxy sets, and the trace passing 1xx answers to the
+// client (its callback bound once, when the exchange is made).
 type exchange struct {
 	req    http.Request
 	url    url.URL
+	header http.Header
 	values [4]string // X-Forwarded-For, -Host, -Proto, User-Agent
 	trace  httptrace.ClientTrace
 	w      http.ResponseWriter
@@ -95,12 +99,47 @@ type exchange struct {
 	done bool // RoundTrip returned: 1xx answers no longer reach w
 }
 
+// maxPooledFields bounds the header map of an exchange kept for reuse,
+// so that one request with many fields does not pin a large map.
+const maxPooledFields = 64
+
+// newExchange returns an exchange for w, reused when one is free.
+func (p *proxy) newExchange(w http.ResponseWriter) *exchange {
+	x, _ := p.exchanges.Get().(*exchange)
+	if x == nil {
+		x = &exchange{header: make(http.Header)}
+		x.trace.Got1xxResponse = x.got1xx
+	}
+	x.w = w
+	return x
+}
+
+// release keeps x for another request when nothing can use it any more:
+// the backend is an Upstream whose lean transport carried the request
+// (res.Request is then the outgoing request itself, which the Upstream
+// copies before handing it to any other transport). That transport
+// writes the request and reads the answer's head in RoundTrip, and calls
+// the trace only from there, so once RoundTrip has returned and the
+// answer's body is closed, no goroutine holds the request, its header
+// or the trace. Other transports (net/http's) may still write the
+// request, or pass on a 1xx, after RoundTrip returns; their exchanges
+// are left to the collector.
+func (p *proxy) release(x *exchange, res *http.Response) {
+	if _, ok := p.backend.(*Upstream); !ok || res.Request != &x.req || len(x.header) > maxPooledFields {
+		return
+	}
+	clear(x.header)
+	h := x.header
+	*x = exchange{header: h, trace: httptrace.ClientTrace{Got1xxResponse: x.trace.Got1xxResponse}}
+	p.exchanges.Put(x)
+}
+
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == "CONNECT" || httpguts.HeaderValuesContainsToken(r.Header["Connection"], "upgrade") {
 		p.upgrade.ServeHTTP(w, r)
 		return
 	}
-	x := &exchange{w: w}
+	x := p.newExchange(w)
 	out := p.outgoing(x, r)
 	if out.Body != nil {
 		// The transport may read the body after RoundTrip returns; closing
@@ -139,10 +178,12 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Add("Trailer", strings.Join(keys, ", "))
 	}
 	w.WriteHeader(res.StatusCode)
-	rc := http.NewResponseController(w)
+	var rc *http.ResponseController // made only for the answers that flush
+	var fw *flushWriter
 	var dst io.Writer = w
 	if res.ContentLength == -1 || isEventStream(res.Header["Content-Type"]) {
-		fw := newFlushWriter(w, rc)
+		rc = http.NewResponseController(w)
+		fw = newFlushWriter(w, rc)
 		defer fw.stop()
 		dst = fw
 	}
@@ -159,11 +200,19 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	res.Body.Close() // fills res.Trailer
+	p.release(x, res)
 	if len(res.Trailer) == 0 {
 		return
 	}
+	if fw != nil {
+		// Its timer must not flush while the trailers are being added.
+		fw.stop()
+	}
 	// Chunked coding, so that the server does not compute a length for a
 	// short body and drop the trailers.
+	if rc == nil {
+		rc = http.NewResponseController(w)
+	}
 	_ = rc.Flush()
 	h = w.Header() // a wrapper's map may have changed with WriteHeader
 	if len(res.Trailer) == announced {
@@ -180,7 +229,6 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // outgoing fills x.req with the request to send for r and returns it.
 func (p *proxy) outgoing(x *exchange, r *http.Request) *http.Request {
-	x.trace.Got1xxResponse = x.got1xx
 	ctx := httptrace.WithClientTrace(r.Context(), &x.trace)
 	x.req = *r.WithContext(ctx)
 	out := &x.req
@@ -200,7 +248,7 @@ func (p *proxy) outgoing(x *exchange, r *http.Request) *http.Request {
 		// the copy it took before.
 		out.Trailer = r.Trailer.Clone()
 	}
-	h := make(http.Header, len(r.Header)+3)
+	h := x.header
 	for k, vv := range r.Header {
 		if !hopField(k) && !forwardingField(k) {
 			h[k] = vv // read-only: nothing appends to or edits a request's values

@@ -254,11 +254,21 @@ func (u *Upstream) roundTrip(r *http.Request, t http.RoundTripper, scheme string
 	if res.StatusCode >= 500 {
 		u.failed(st, ep, now, &ep.fails5xx, u.health.Consecutive5xx, Eject5xx)
 	} else {
-		ep.connFailures.Store(0)
-		ep.fails5xx.Store(0)
-		ep.ejections.Store(0)
+		ep.succeeded()
 	}
 	return res, nil
+}
+
+// succeeded resets the failure counts of the endpoint after a success.
+// They are nearly always zero already: looking before storing spares
+// every request three locked writes to memory that the other cores
+// running requests to the same endpoint share.
+func (ep *endpoint) succeeded() {
+	for _, c := range [...]*atomic.Int32{&ep.connFailures, &ep.fails5xx, &ep.ejections} {
+		if c.Load() != 0 {
+			c.Store(0)
+		}
+	}
 }
 
 // send carries the request to the endpoint: over the lean transport for
