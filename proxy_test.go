@@ -291,14 +291,7 @@ func TestUpstreamRoundRobinAndSetEndpoints(t *testing.T) {
 	}
 	send := func(n int) {
 		for i := 0; i < n; i++ {
-			req := httptest.NewRequest("GET", "http://x/", nil).WithContext(t.Context())
-			req.RequestURI = ""
-			res, err := up.RoundTrip(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
+			roundTripAndDrain(t, up, httptest.NewRequest("GET", "http://x/", nil).WithContext(t.Context()))
 		}
 	}
 	send(10)
@@ -347,6 +340,20 @@ func rawBackend(t *testing.T, raw string) string {
 
 // loopbackServer serves each connection to a loopback listener with
 // serve, in a goroutine of its own, and returns the listener's address.
+// roundTripAndDrain sends req (a server-side request made with httptest,
+// whose RequestURI a client must not set) through rt and reads the whole
+// answer.
+func roundTripAndDrain(t *testing.T, rt http.RoundTripper, req *http.Request) {
+	t.Helper()
+	req.RequestURI = ""
+	res, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+}
+
 func loopbackServer(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -668,14 +675,7 @@ func TestUpstreamSuccessResetsFailureCounts(t *testing.T) {
 			}
 			t.Cleanup(up.CloseIdleConnections)
 			for range tt.statuses {
-				req := httptest.NewRequest("GET", "http://svc/", nil)
-				req.RequestURI = ""
-				res, err := up.RoundTrip(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
+				roundTripAndDrain(t, up, httptest.NewRequest("GET", "http://svc/", nil))
 			}
 			if got := up.Endpoints()[addr]; got != tt.healthy {
 				t.Errorf("healthy = %v after %v, want %v", got, tt.statuses, tt.healthy)
