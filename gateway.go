@@ -51,8 +51,9 @@ type listener struct {
 
 	supportedKinds []gatewayv1.RouteGroupKind
 	conditions     []metav1.Condition
-	// routes are the routes attached to the listener; attached counts them
-	// for the listener's status.
+	// routes are the routes attached to the listener, until its index is
+	// built from them (the compile then drops the list); attached counts
+	// them for the listener's status.
 	routes   []attachment
 	attached int32
 
