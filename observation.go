@@ -186,15 +186,7 @@ func (o *observation) beginAttempt(r *http.Request, entry *backendEntry, direct 
 	if !direct || len(o.rec.Attempts) > 0 || o.h.requestStarter != nil {
 		start = o.elapsed()
 	}
-	if n := len(o.rec.Attempts); n < cap(o.rec.Attempts) {
-		// The slot is zero (recycle clears it): set what is known, in
-		// place, rather than copying a whole Attempt in.
-		o.rec.Attempts = o.rec.Attempts[:n+1]
-		a := &o.rec.Attempts[n]
-		a.Backend, a.Start = &entry.choice, start
-	} else {
-		o.rec.Attempts = append(o.rec.Attempts, Attempt{Backend: &entry.choice, Start: start})
-	}
+	o.rec.Attempts = append(o.rec.Attempts, Attempt{Backend: &entry.choice, Start: start})
 	if s := o.h.attemptStarter; s != nil {
 		r2, end := s.StartAttempt(r, &o.rec)
 		o.ends = append(o.ends, end)
