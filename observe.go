@@ -62,12 +62,13 @@ type AttemptStarter interface {
 // A FirstByteObserver is an Observer that wants the time to first byte
 // of backends' answers: Record.UpstreamFirstByte and Attempt.FirstByte.
 // Measuring it takes one more clock reading per attempt, when its answer
-// starts, which is a fifth to a quarter of what recording a request costs
+// starts, about an eighth of what recording a request costs
 // (BENCHMARKS.md); the Router takes it only when the Observer implements
 // FirstByteObserver and ObservesFirstByte returns true (asked once, by
 // New and Update), or when the request has a WithRecord holder. Otherwise
-// those fields are 0. The access log, promroute and otelroute want it;
-// so does Observers when any of its observers does.
+// those fields are 0. The access log wants it when it writes
+// upstream_service_time, and promroute always (otelroute does not use
+// it); so does Observers when any of its observers does.
 type FirstByteObserver interface {
 	ObservesFirstByte() bool
 }
