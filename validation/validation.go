@@ -579,11 +579,12 @@ func fromContent(content map[string]any, obj runtime.Object) error {
 }
 
 // Config defaults and validates every object of cfg in place (Gateways,
-// HTTPRoutes, GRPCRoutes, ListenerSets, ReferenceGrants, Namespaces, Secrets
-// and Objects) and
-// returns the problems as *httproute.Error values joined with errors.Join,
-// nil when there are none. Since it changes the objects, call it before
-// handing them to a Router, not on objects a Router is serving. A Router built from Go structs opts into the
+// HTTPRoutes, GRPCRoutes, ListenerSets, ReferenceGrants, Namespaces,
+// Secrets, ConfigMaps, BackendTLSPolicies, XBackends, XTelemetryPolicies
+// and Objects) and returns the problems as *httproute.Error values joined
+// with errors.Join, nil when there are none. Since it changes the
+// objects, call it before handing them to a Router, not on objects a
+// Router is serving. A Router built from Go structs opts into the
 // validation the manifest loader applies by calling it before New or
 // Update:
 //
