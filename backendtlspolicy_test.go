@@ -38,9 +38,9 @@ func (s namedServices) ServicePortName(namespace, name string, port int32) (stri
 	return "https", nil
 }
 
-// tlsConfig builds a Config of YAML documents: Gateways, HTTPRoutes,
-// BackendTLSPolicies, ConfigMaps and Secrets.
-func tlsConfig(t *testing.T, docs ...string) httproute.Config {
+// yamlConfig builds a Config of YAML documents: Gateways, HTTPRoutes,
+// BackendTLSPolicies, XBackends, ConfigMaps and Secrets.
+func yamlConfig(t *testing.T, docs ...string) httproute.Config {
 	t.Helper()
 	var cfg httproute.Config
 	for _, d := range docs {
@@ -53,6 +53,8 @@ func tlsConfig(t *testing.T, docs ...string) httproute.Config {
 			decodeInto(t, d, &cfg.HTTPRoutes)
 		case "BackendTLSPolicy":
 			decodeInto(t, d, &cfg.BackendTLSPolicies)
+		case "XBackend":
+			decodeInto(t, d, &cfg.XBackends)
 		case "ConfigMap":
 			decodeInto(t, d, &cfg.ConfigMaps)
 		case "Secret":
@@ -172,7 +174,7 @@ func TestBackendTLSPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			docs := append([]string{httpGateway(""), webRoute, caConfigMap("ca", ca), caConfigMap("other", other),
 				"kind: ConfigMap\nmetadata: {name: empty, namespace: default}\ndata: {ca.crt: \"\"}\n"}, tc.policies...)
-			cfg := tlsConfig(t, docs...)
+			cfg := yamlConfig(t, docs...)
 			cfg.Services = namedServices{"127.0.0.1:" + be.port}
 			rt, err := httproute.New(cfg)
 			require.NoError(t, err)
@@ -227,7 +229,7 @@ func TestGatewayBackendClientCertificate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gw := httpGateway("  tls: {backend: {clientCertificateRef: " + tc.ref + "}}\n")
-			cfg := tlsConfig(t, gw, webRoute, p, caConfigMap("ca", serverCA), tlsSecret("client", clientCA.Issue("gateway")),
+			cfg := yamlConfig(t, gw, webRoute, p, caConfigMap("ca", serverCA), tlsSecret("client", clientCA.Issue("gateway")),
 				"kind: Secret\nmetadata: {name: empty, namespace: default}\ntype: Opaque\n")
 			cfg.Services = namedServices{"127.0.0.1:" + be.port}
 			rt, err := httproute.New(cfg)
@@ -287,7 +289,7 @@ spec:
 			[]string{"Accepted=False/NoValidCACertificate", "ResolvedRefs=False/RefNotPermitted"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := tlsConfig(t, gateway(tc.validation), route, caConfigMap("ca", clientCA), tlsSecret("server", serverCA.Issue("www.example.com")))
+			cfg := yamlConfig(t, gateway(tc.validation), route, caConfigMap("ca", clientCA), tlsSecret("server", serverCA.Issue("www.example.com")))
 			cfg.Services = httproute.Services{{Namespace: "default", Name: "app", Port: 80}: httproute.InProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				io.WriteString(w, "app")
 			}))}
