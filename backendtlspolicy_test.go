@@ -95,15 +95,6 @@ func policy(name, created, target, validation string) string {
 		name, created, target, validation)
 }
 
-// conditionReasons returns "Type=Status/Reason" of each condition.
-func conditionReasons(cs []metav1.Condition) []string {
-	var out []string
-	for _, c := range cs {
-		out = append(out, fmt.Sprintf("%s=%s/%s", c.Type, c.Status, c.Reason))
-	}
-	return out
-}
-
 // TestBackendTLSPolicy sends requests through a Router to a loopback HTTPS
 // backend whose Service port a BackendTLSPolicy covers, and checks the
 // answer, the SNI the backend saw and the policy's conditions.
@@ -200,7 +191,7 @@ func TestBackendTLSPolicy(t *testing.T) {
 				if len(st.Ancestors) != 1 || st.Ancestors[0].AncestorRef.Name != "gw" {
 					t.Fatalf("policy %s: ancestors %+v, want the Gateway gw", name, st.Ancestors)
 				}
-				if diff := cmp.Diff(want, conditionReasons(st.Ancestors[0].Conditions)); diff != "" {
+				if diff := cmp.Diff(want, condReasons(st.Ancestors[0].Conditions)); diff != "" {
 					t.Errorf("policy %s conditions (-want +got):\n%s", name, diff)
 				}
 			}
@@ -239,7 +230,7 @@ func TestGatewayBackendClientCertificate(t *testing.T) {
 				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body, tc.code, tc.body)
 			}
 			st := rt.Status().Gateways[types.NamespacedName{Namespace: "default", Name: "gw"}]
-			got := conditionReasons(st.Conditions)
+			got := condReasons(st.Conditions)
 			if diff := cmp.Diff([]string{"Accepted=True/Accepted", "Programmed=True/Programmed", tc.resolved}, got); diff != "" {
 				t.Errorf("Gateway conditions (-want +got):\n%s", diff)
 			}
@@ -321,7 +312,7 @@ spec:
 				t.Errorf("the request succeeded with status %d, want a failed handshake", res.StatusCode)
 			}
 			st := rt.Status().Gateways[types.NamespacedName{Namespace: "default", Name: "gw"}]
-			got := conditionReasons(st.Listeners[0].Conditions)[:2]
+			got := condReasons(st.Listeners[0].Conditions)[:2]
 			if diff := cmp.Diff(tc.listener, got); diff != "" {
 				t.Errorf("listener conditions (-want +got):\n%s", diff)
 			}
