@@ -328,3 +328,27 @@ spec:
 		})
 	}
 }
+
+// TestBackendTLSPolicyOptions checks that a policy with spec.options,
+// none of which is implemented, is refused with a message naming the
+// first option in key order, the same on every compile (a status message
+// that changed from one compile to the next would be rewritten each time).
+func TestBackendTLSPolicyOptions(t *testing.T) {
+	p := policy("p", "2026-01-01T00:00:00Z", `{group: "", kind: Service, name: web}`, "{hostname: abc.example.com, wellKnownCACertificates: System}") +
+		"  options: {example.com/b: \"2\", example.com/a: \"1\", example.com/c: \"3\"}\n"
+	cfg := yamlConfig(t, httpGateway(""), webRoute, p)
+	cfg.Services = namedServices{"127.0.0.1:1"}
+	want := `Accepted=False/Invalid: spec.options: unsupported option "example.com/a"`
+	for range 20 {
+		rt, err := httproute.New(cfg)
+		require.NoError(t, err)
+		st := rt.Status().BackendTLSPolicies[types.NamespacedName{Namespace: "default", Name: "p"}]
+		if len(st.Ancestors) != 1 {
+			t.Fatalf("ancestors %+v, want the Gateway gw", st.Ancestors)
+		}
+		c := st.Ancestors[0].Conditions[0]
+		if got := fmt.Sprintf("%s=%s/%s: %s", c.Type, c.Status, c.Reason, c.Message); got != want {
+			t.Fatalf("condition %s, want %s", got, want)
+		}
+	}
+}
