@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 
@@ -161,8 +162,11 @@ func (c *compiler) compileTLSPolicy(p *gatewayv1.BackendTLSPolicy) *tlsPolicy {
 				fmt.Sprintf("spec.targetRefs[%d]: unsupported kind %s (group %q): a BackendTLSPolicy targets Services", i, ref.Kind, ref.Group)}
 		}
 	}
-	for k := range p.Spec.Options {
-		// No option is implemented: refuse rather than ignore one.
+	if len(p.Spec.Options) > 0 {
+		// No option is implemented: refuse rather than ignore one. The
+		// first in key order is named, so that the message is the same on
+		// every compile.
+		k := slices.Min(slices.Collect(maps.Keys(p.Spec.Options)))
 		tp.err = &tlsRefError{string(gatewayv1.PolicyReasonInvalid), fmt.Sprintf("spec.options: unsupported option %q", k)}
 	}
 	h := sha256.New()

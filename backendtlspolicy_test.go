@@ -38,9 +38,9 @@ func (s namedServices) ServicePortName(namespace, name string, port int32) (stri
 	return "https", nil
 }
 
-// tlsConfig builds a Config of YAML documents: Gateways, HTTPRoutes,
-// BackendTLSPolicies, ConfigMaps and Secrets.
-func tlsConfig(t *testing.T, docs ...string) httproute.Config {
+// yamlConfig builds a Config of YAML documents: Gateways, HTTPRoutes,
+// BackendTLSPolicies, XBackends, ConfigMaps and Secrets.
+func yamlConfig(t *testing.T, docs ...string) httproute.Config {
 	t.Helper()
 	var cfg httproute.Config
 	for _, d := range docs {
@@ -53,6 +53,8 @@ func tlsConfig(t *testing.T, docs ...string) httproute.Config {
 			decodeInto(t, d, &cfg.HTTPRoutes)
 		case "BackendTLSPolicy":
 			decodeInto(t, d, &cfg.BackendTLSPolicies)
+		case "XBackend":
+			decodeInto(t, d, &cfg.XBackends)
 		case "ConfigMap":
 			decodeInto(t, d, &cfg.ConfigMaps)
 		case "Secret":
@@ -91,15 +93,6 @@ spec:
 func policy(name, created, target, validation string) string {
 	return fmt.Sprintf("kind: BackendTLSPolicy\nmetadata: {name: %s, namespace: default, creationTimestamp: %q}\nspec:\n  targetRefs: [%s]\n  validation: %s\n",
 		name, created, target, validation)
-}
-
-// conditionReasons returns "Type=Status/Reason" of each condition.
-func conditionReasons(cs []metav1.Condition) []string {
-	var out []string
-	for _, c := range cs {
-		out = append(out, fmt.Sprintf("%s=%s/%s", c.Type, c.Status, c.Reason))
-	}
-	return out
 }
 
 // TestBackendTLSPolicy sends requests through a Router to a loopback HTTPS
@@ -172,7 +165,7 @@ func TestBackendTLSPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			docs := append([]string{httpGateway(""), webRoute, caConfigMap("ca", ca), caConfigMap("other", other),
 				"kind: ConfigMap\nmetadata: {name: empty, namespace: default}\ndata: {ca.crt: \"\"}\n"}, tc.policies...)
-			cfg := tlsConfig(t, docs...)
+			cfg := yamlConfig(t, docs...)
 			cfg.Services = namedServices{"127.0.0.1:" + be.port}
 			rt, err := httproute.New(cfg)
 			require.NoError(t, err)
@@ -198,7 +191,7 @@ func TestBackendTLSPolicy(t *testing.T) {
 				if len(st.Ancestors) != 1 || st.Ancestors[0].AncestorRef.Name != "gw" {
 					t.Fatalf("policy %s: ancestors %+v, want the Gateway gw", name, st.Ancestors)
 				}
-				if diff := cmp.Diff(want, conditionReasons(st.Ancestors[0].Conditions)); diff != "" {
+				if diff := cmp.Diff(want, condReasons(st.Ancestors[0].Conditions)); diff != "" {
 					t.Errorf("policy %s conditions (-want +got):\n%s", name, diff)
 				}
 			}
@@ -227,7 +220,7 @@ func TestGatewayBackendClientCertificate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gw := httpGateway("  tls: {backend: {clientCertificateRef: " + tc.ref + "}}\n")
-			cfg := tlsConfig(t, gw, webRoute, p, caConfigMap("ca", serverCA), tlsSecret("client", clientCA.Issue("gateway")),
+			cfg := yamlConfig(t, gw, webRoute, p, caConfigMap("ca", serverCA), tlsSecret("client", clientCA.Issue("gateway")),
 				"kind: Secret\nmetadata: {name: empty, namespace: default}\ntype: Opaque\n")
 			cfg.Services = namedServices{"127.0.0.1:" + be.port}
 			rt, err := httproute.New(cfg)
@@ -237,7 +230,7 @@ func TestGatewayBackendClientCertificate(t *testing.T) {
 				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body, tc.code, tc.body)
 			}
 			st := rt.Status().Gateways[types.NamespacedName{Namespace: "default", Name: "gw"}]
-			got := conditionReasons(st.Conditions)
+			got := condReasons(st.Conditions)
 			if diff := cmp.Diff([]string{"Accepted=True/Accepted", "Programmed=True/Programmed", tc.resolved}, got); diff != "" {
 				t.Errorf("Gateway conditions (-want +got):\n%s", diff)
 			}
@@ -287,7 +280,7 @@ spec:
 			[]string{"Accepted=False/NoValidCACertificate", "ResolvedRefs=False/RefNotPermitted"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := tlsConfig(t, gateway(tc.validation), route, caConfigMap("ca", clientCA), tlsSecret("server", serverCA.Issue("www.example.com")))
+			cfg := yamlConfig(t, gateway(tc.validation), route, caConfigMap("ca", clientCA), tlsSecret("server", serverCA.Issue("www.example.com")))
 			cfg.Services = httproute.Services{{Namespace: "default", Name: "app", Port: 80}: httproute.InProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				io.WriteString(w, "app")
 			}))}
@@ -319,7 +312,7 @@ spec:
 				t.Errorf("the request succeeded with status %d, want a failed handshake", res.StatusCode)
 			}
 			st := rt.Status().Gateways[types.NamespacedName{Namespace: "default", Name: "gw"}]
-			got := conditionReasons(st.Listeners[0].Conditions)[:2]
+			got := condReasons(st.Listeners[0].Conditions)[:2]
 			if diff := cmp.Diff(tc.listener, got); diff != "" {
 				t.Errorf("listener conditions (-want +got):\n%s", diff)
 			}
@@ -333,5 +326,29 @@ spec:
 				t.Errorf("InsecureFrontendValidationMode %v, want %v", insecure, tc.insecure)
 			}
 		})
+	}
+}
+
+// TestBackendTLSPolicyOptions checks that a policy with spec.options,
+// none of which is implemented, is refused with a message naming the
+// first option in key order, the same on every compile (a status message
+// that changed from one compile to the next would be rewritten each time).
+func TestBackendTLSPolicyOptions(t *testing.T) {
+	p := policy("p", "2026-01-01T00:00:00Z", `{group: "", kind: Service, name: web}`, "{hostname: abc.example.com, wellKnownCACertificates: System}") +
+		"  options: {example.com/b: \"2\", example.com/a: \"1\", example.com/c: \"3\"}\n"
+	cfg := yamlConfig(t, httpGateway(""), webRoute, p)
+	cfg.Services = namedServices{"127.0.0.1:1"}
+	want := `Accepted=False/Invalid: spec.options: unsupported option "example.com/a"`
+	for range 20 {
+		rt, err := httproute.New(cfg)
+		require.NoError(t, err)
+		st := rt.Status().BackendTLSPolicies[types.NamespacedName{Namespace: "default", Name: "p"}]
+		if len(st.Ancestors) != 1 {
+			t.Fatalf("ancestors %+v, want the Gateway gw", st.Ancestors)
+		}
+		c := st.Ancestors[0].Conditions[0]
+		if got := fmt.Sprintf("%s=%s/%s: %s", c.Type, c.Status, c.Reason, c.Message); got != want {
+			t.Fatalf("condition %s, want %s", got, want)
+		}
 	}
 }

@@ -54,14 +54,7 @@ func TestCompareCandidatesGRPCTiers(t *testing.T) {
 			mk(true, name(nameExact, "pkg.A"), name(nameExact, "Get"), 1, created, 0)},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := compareCandidates(tt.winner, tt.loser); got >= 0 {
-				t.Errorf("compare(winner, loser) = %d, want < 0", got)
-			}
-			if got := compareCandidates(tt.loser, tt.winner); got <= 0 {
-				t.Errorf("compare(loser, winner) = %d, want > 0", got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkPrecedence(t, tt.winner, tt.loser) })
 	}
 }
 

@@ -116,16 +116,18 @@ func (c *compiler) compileGRPCRoute(gr *gatewayv1.GRPCRoute) *compiledRoute {
 // filters and backendRefs as those of the equivalent HTTPRouteRule.
 func (c *compiler) compileGRPCRule(r *compiledRoute, i int, gs *gatewayv1.GRPCRouteRule) *rule {
 	path := field.NewPath("spec", "rules").Index(i)
+	invalid := func(fe *field.Error) *rule {
+		ru := &rule{route: r, index: i, invalid: c.routeError(r, reasonUnsupportedValue, fe)}
+		if gs.Name != nil {
+			ru.name = *gs.Name
+		}
+		return ru
+	}
 	var matches []*routeMatch
 	for j := range gs.Matches {
 		m, fe := compileGRPCMatch(&gs.Matches[j], path.Child("matches").Index(j))
 		if fe != nil {
-			ru := &rule{route: r, index: i}
-			if gs.Name != nil {
-				ru.name = *gs.Name
-			}
-			ru.invalid = c.routeError(r, reasonUnsupportedValue, fe)
-			return ru
+			return invalid(fe)
 		}
 		matches = append(matches, m)
 	}
@@ -146,11 +148,7 @@ func (c *compiler) compileGRPCRule(r *compiledRoute, i int, gs *gatewayv1.GRPCRo
 		}
 	}
 	if fe != nil {
-		ru := &rule{route: r, index: i, invalid: c.routeError(r, reasonUnsupportedValue, fe)}
-		if gs.Name != nil {
-			ru.name = *gs.Name
-		}
-		return ru
+		return invalid(fe)
 	}
 	ru := c.compileRule(r, i, hs)
 	ru.matches = matches

@@ -26,11 +26,17 @@ func grpcRoute(name string, sec int64, hosts []string, rules ...gatewayv1.GRPCRo
 		gr.Spec.Hostnames = append(gr.Spec.Hostnames, gatewayv1.Hostname(h))
 	}
 	for _, r := range rules {
-		r.BackendRefs = []gatewayv1.GRPCBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
-			Name: "svc", Port: ptr(gatewayv1.PortNumber(80))}}}}
+		r.BackendRefs = grpcBackend("svc")
 		gr.Spec.Rules = append(gr.Spec.Rules, r)
 	}
 	return gr
+}
+
+// grpcBackend returns the backendRefs of a rule sending to port 80 of
+// Service svc.
+func grpcBackend(svc string) []gatewayv1.GRPCBackendRef {
+	return []gatewayv1.GRPCBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
+		Name: gatewayv1.ObjectName(svc), Port: ptr(gatewayv1.PortNumber(80))}}}}
 }
 
 // method returns a rule matching service and method ("" leaves one out)

@@ -127,8 +127,7 @@ func TestGRPCRouteServe(t *testing.T) {
 		{Namespace: "default", Name: "mirror", Port: 80}:  mirror,
 	}
 	to := func(svc string, rule gatewayv1.GRPCRouteRule) gatewayv1.GRPCRouteRule {
-		rule.BackendRefs = []gatewayv1.GRPCBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
-			Name: gatewayv1.ObjectName(svc), Port: ptr(gatewayv1.PortNumber(80))}}}}
+		rule.BackendRefs = grpcBackend(svc)
 		return rule
 	}
 	filtered := to("proxied", method("", "pkg.Echo", ""))

@@ -77,17 +77,22 @@ func TestCompareCandidatesTiers(t *testing.T) {
 			mk("x.com", pathPrefix, 5, true, 3, 2, old, "a", "a", 1, 1)},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := compareCandidates(tt.winner, tt.loser); got >= 0 {
-				t.Errorf("compare(winner, loser) = %d, want < 0", got)
-			}
-			if got := compareCandidates(tt.loser, tt.winner); got <= 0 {
-				t.Errorf("compare(loser, winner) = %d, want > 0", got)
-			}
-			if got := compareCandidates(tt.winner, tt.winner); got != 0 {
-				t.Errorf("compare(winner, winner) = %d, want 0", got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkPrecedence(t, tt.winner, tt.loser) })
+	}
+}
+
+// checkPrecedence checks that compareCandidates puts winner before loser,
+// whichever comes first, and ties winner with itself.
+func checkPrecedence(t *testing.T, winner, loser *candidate) {
+	t.Helper()
+	if got := compareCandidates(winner, loser); got >= 0 {
+		t.Errorf("compare(winner, loser) = %d, want < 0", got)
+	}
+	if got := compareCandidates(loser, winner); got <= 0 {
+		t.Errorf("compare(loser, winner) = %d, want > 0", got)
+	}
+	if got := compareCandidates(winner, winner); got != 0 {
+		t.Errorf("compare(winner, winner) = %d, want 0", got)
 	}
 }
 

@@ -17,12 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/httproute/httproute"
@@ -65,27 +63,8 @@ func xbackendConfig(t *testing.T, rules string, objects ...string) httproute.Con
 	t.Helper()
 	var route gatewayv1.HTTPRoute
 	require.NoError(t, yaml.UnmarshalStrict([]byte("metadata: {name: r, namespace: default}\nspec:\n  rules:\n"+indent(rules, "  ")), &route))
-	cfg := httproute.Config{HTTPRoutes: []*gatewayv1.HTTPRoute{&route}}
-	for _, o := range objects {
-		var meta metav1.TypeMeta
-		require.NoError(t, yaml.Unmarshal([]byte(o), &meta))
-		switch meta.Kind {
-		case "XBackend":
-			x := &xv1alpha1.XBackend{}
-			require.NoError(t, yaml.UnmarshalStrict([]byte(o), x))
-			cfg.XBackends = append(cfg.XBackends, x)
-		case "ConfigMap":
-			cm := &corev1.ConfigMap{}
-			require.NoError(t, yaml.UnmarshalStrict([]byte(o), cm))
-			cfg.ConfigMaps = append(cfg.ConfigMaps, cm)
-		case "Secret":
-			s := &corev1.Secret{}
-			require.NoError(t, yaml.UnmarshalStrict([]byte(o), s))
-			cfg.Secrets = append(cfg.Secrets, s)
-		default:
-			t.Fatalf("unexpected kind %q", meta.Kind)
-		}
-	}
+	cfg := yamlConfig(t, objects...)
+	cfg.HTTPRoutes = append(cfg.HTTPRoutes, &route)
 	return cfg
 }
 
