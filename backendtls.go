@@ -38,28 +38,24 @@ func (e *tlsRefError) Error() string { return e.msg }
 // When some caCertificateRefs are invalid but others are not, it returns
 // the configuration with the valid ones and the first problem: the
 // policy is applied, and its ResolvedRefs condition is False.
-func (c *compiler) backendTLSConfig(ns string, v *gatewayv1.BackendTLSPolicyValidation, clientCert *tls.Certificate) (cfg *tls.Config, te *tlsRefError) {
+func (c *compiler) backendTLSConfig(ns string, v *gatewayv1.BackendTLSPolicyValidation, clientCert *tls.Certificate) (*tls.Config, *tlsRefError) {
 	if v == nil {
 		return nil, &tlsRefError{string(gatewayv1.PolicyReasonInvalid), "validation is required for TLS to a backend"}
 	}
-	cfg = &tls.Config{ServerName: string(v.Hostname), MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{ServerName: string(v.Hostname), MinVersion: tls.VersionTLS12}
 	if clientCert != nil {
 		cfg.Certificates = []tls.Certificate{*clientCert}
 	}
+	var partial *tlsRefError // a caCertificateRef that is invalid while others are valid
 	switch {
 	case len(v.CACertificateRefs) > 0 && v.WellKnownCACertificates != nil && *v.WellKnownCACertificates != "":
 		return nil, &tlsRefError{string(gatewayv1.PolicyReasonInvalid), "only one of caCertificateRefs or wellKnownCACertificates may be specified"}
 	case len(v.CACertificateRefs) > 0:
-		pool, partial := c.caPool(ns, v.CACertificateRefs)
-		if pool == nil {
+		var pool *x509.CertPool
+		if pool, partial = c.caPool(ns, v.CACertificateRefs); pool == nil {
 			return nil, partial
 		}
 		cfg.RootCAs = pool
-		defer func() {
-			if te == nil {
-				te = partial
-			}
-		}()
 	case v.WellKnownCACertificates != nil && *v.WellKnownCACertificates == gatewayv1.WellKnownCACertificatesSystem:
 		pool, err := x509.SystemCertPool()
 		if err != nil {
@@ -83,7 +79,7 @@ func (c *compiler) backendTLSConfig(ns string, v *gatewayv1.BackendTLSPolicyVali
 		cfg.InsecureSkipVerify = true
 		cfg.VerifyConnection = func(cs tls.ConnectionState) error { return verifySANs(cs, roots, sans) }
 	}
-	return cfg, nil
+	return cfg, partial
 }
 
 // caPool returns the pool of the CA certificates refs name in namespace

@@ -123,7 +123,7 @@ func (rc *ruleCompiler) compileMirror(f *gatewayv1.HTTPRequestMirrorFilter, path
 		return func(next http.Handler) http.Handler { return next }, nil
 	}
 	m.name = ref.String()
-	m.handler = mirrorHandler(b, ref, rc.c.env, m.logger)
+	m.handler = mirrorHandler(b, ref, rc.c.env)
 	if mo, ok := rc.c.env.observer.(MirrorObserver); ok {
 		m.observer = mo
 		m.drop = MirrorDrop{
@@ -138,11 +138,11 @@ func (rc *ruleCompiler) compileMirror(f *gatewayv1.HTTPRequestMirrorFilter, path
 // mirrorHandler sends mirrored requests to b: an in-process handler
 // directly, any other Backend through a proxy that reports transport
 // errors to the mirrorWriter instead of answering them.
-func mirrorHandler(b Backend, ref BackendRef, e *env, logger *slog.Logger) http.Handler {
+func mirrorHandler(b Backend, ref BackendRef, e *env) http.Handler {
 	if h, ok := inProcessHandler(b); ok {
 		return h
 	}
-	return newProxy(b, ref, e.buffers, logger, func(w http.ResponseWriter, _ *http.Request, err error) {
+	return newProxy(b, ref, e.buffers, e.logger, func(w http.ResponseWriter, _ *http.Request, err error) {
 		if mw, ok := w.(*mirrorWriter); ok {
 			mw.err = err
 		}

@@ -300,13 +300,8 @@ func (x *exchange) got1xx(code int, header textproto.MIMEHeader) error {
 // copyBody copies the answer's body to w with a pooled buffer. It returns
 // the first write error, or read error other than the end of the body.
 func (p *proxy) copyBody(w io.Writer, body io.Reader) error {
-	var buf []byte
-	if p.buffers != nil {
-		buf = p.buffers.Get()
-		defer p.buffers.Put(buf)
-	} else {
-		buf = make([]byte, copyBufferSize)
-	}
+	buf := p.buffers.Get()
+	defer p.buffers.Put(buf)
 	for {
 		nr, rerr := body.Read(buf)
 		if rerr != nil && rerr != io.EOF && rerr != context.Canceled {

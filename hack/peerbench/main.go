@@ -91,7 +91,7 @@ func handler(mode, backend, transport string, n, size int) (http.Handler, error)
 	case "bare":
 		return bare, nil
 	case "inprocess":
-		b = httproute.Handler(bare)
+		b = httproute.InProcess(bare)
 	case "proxy":
 		u, err := url.Parse(backend)
 		if err != nil {

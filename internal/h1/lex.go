@@ -1,47 +1,27 @@
 package h1
 
-import "strings"
+import (
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
 
 // Lexical rules of RFC 9110 (section 5.6) and RFC 9112.
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// tokenByte holds the bytes allowed in a token (tchar).
-var tokenByte = alnumAnd("!#$%&'*+-.^_`|~")
+// The checks of tokens, field values and Host values are httpguts's, the
+// ones net/http applies, so that this transport refuses what net/http
+// refuses.
 
-// alnumAnd returns the set of ASCII letters, digits and the given bytes.
-func alnumAnd(extra string) (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for i := 0; i < len(extra); i++ {
-		t[extra[i]] = true
-	}
-	return t
-}
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenByte[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
+// validTokenBytes is httpguts.ValidHeaderFieldName for a field name still
+// in the read buffer.
 func validTokenBytes(b []byte) bool {
 	if len(b) == 0 {
 		return false
 	}
 	for _, c := range b {
-		if !tokenByte[c] {
+		if !httpguts.IsTokenRune(rune(c)) {
 			return false
 		}
 	}
@@ -49,30 +29,8 @@ func validTokenBytes(b []byte) bool {
 }
 
 // validValueByte reports whether c may appear in a field value or reason
-// phrase: VCHAR, SP, HTAB or obs-text.
+// phrase: VCHAR, SP, HTAB or obs-text (httpguts.ValidHeaderFieldValue).
 func validValueByte(c byte) bool { return c >= ' ' && c != 0x7f || c == '\t' }
-
-func validValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !validValueByte(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// hostByte holds the bytes of a URI host and port, as net/http checks a
-// Host value.
-var hostByte = alnumAnd("!$%&'()*+,-.:;=[]_~")
-
-func validHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		if !hostByte[h[i]] {
-			return false
-		}
-	}
-	return true
-}
 
 // canonicalize turns a valid field name into its canonical form in place,
 // as textproto.CanonicalMIMEHeaderKey does.
@@ -101,21 +59,6 @@ func trimValue(s string) string {
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
-
-// hasToken reports whether a comma-separated list in any of vv holds the
-// token, compared without case.
-func hasToken(vv []string, token string) bool {
-	for _, v := range vv {
-		for len(v) > 0 {
-			var elem string
-			elem, v = cutComma(v)
-			if equalFold(elem, token) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // cutComma returns the first element of a comma-separated list, trimmed,
 // and the rest.

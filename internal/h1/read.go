@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/http"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // readHead appends one message head to buf, from its first line up to
@@ -187,8 +189,8 @@ func frame(r *response, method string, te []string) error {
 	}
 	conn := h["Connection"]
 	if res.ProtoMinor == 0 {
-		res.Close = hasToken(conn, "close") || !hasToken(conn, "keep-alive")
-	} else if hasToken(conn, "close") {
+		res.Close = httpguts.HeaderValuesContainsToken(conn, "close") || !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
+	} else if httpguts.HeaderValuesContainsToken(conn, "close") {
 		res.Close = true
 		delete(h, "Connection")
 	}

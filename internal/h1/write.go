@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // requestWriter is a request ready to be written: its head, and its body
@@ -78,14 +80,14 @@ func (t *Transport) prepare(r *http.Request, addr string, s *scratch) (*requestW
 	*w = requestWriter{req: r, s: s, method: r.Method}
 	if w.method == "" {
 		w.method = "GET"
-	} else if !validToken(w.method) {
+	} else if !httpguts.ValidHeaderFieldName(w.method) {
 		return nil, fmt.Errorf("h1: invalid method %q", w.method)
 	}
 	host := r.Host
 	if host == "" {
 		host = addr
 	}
-	if !validHost(host) {
+	if !httpguts.ValidHostHeader(host) {
 		host = "" // as net/http does: an empty Host is valid, a smuggled one is not
 	}
 	w.length = outgoingLength(r)
@@ -95,8 +97,8 @@ func (t *Transport) prepare(r *http.Request, addr string, s *scratch) (*requestW
 	if w.length != 0 {
 		w.body = r.Body
 	}
-	w.expect = w.length != 0 && r.ProtoAtLeast(1, 1) && hasToken(r.Header["Expect"], "100-continue")
-	w.wantClose = r.Close || hasToken(r.Header["Connection"], "close")
+	w.expect = w.length != 0 && r.ProtoAtLeast(1, 1) && httpguts.HeaderValuesContainsToken(r.Header["Expect"], "100-continue")
+	w.wantClose = r.Close || httpguts.HeaderValuesContainsToken(r.Header["Connection"], "close")
 
 	b := s.w[:0]
 	b = append(b, w.method...)
@@ -113,7 +115,7 @@ func (t *Transport) prepare(r *http.Request, addr string, s *scratch) (*requestW
 	b = append(b, "\r\n"...)
 	if ua := r.Header["User-Agent"]; len(ua) > 0 {
 		if v := trimValue(ua[0]); v != "" {
-			if !validValue(v) {
+			if !httpguts.ValidHeaderFieldValue(v) {
 				return nil, errors.New("h1: invalid header field value for \"User-Agent\"")
 			}
 			b = append(b, "User-Agent: "...)
@@ -121,7 +123,7 @@ func (t *Transport) prepare(r *http.Request, addr string, s *scratch) (*requestW
 			b = append(b, "\r\n"...)
 		}
 	}
-	if r.Close && !hasToken(r.Header["Connection"], "close") {
+	if r.Close && !httpguts.HeaderValuesContainsToken(r.Header["Connection"], "close") {
 		b = append(b, "Connection: close\r\n"...)
 	}
 	switch {
@@ -142,11 +144,11 @@ func (t *Transport) prepare(r *http.Request, addr string, s *scratch) (*requestW
 		if excludedField(k) {
 			continue
 		}
-		if !validToken(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return nil, fmt.Errorf("h1: invalid header field name %q", k)
 		}
 		for _, v := range vv {
-			if !validValue(v) {
+			if !httpguts.ValidHeaderFieldValue(v) {
 				return nil, fmt.Errorf("h1: invalid header field value for %q", k)
 			}
 			b = append(b, k...)
@@ -308,11 +310,11 @@ func appendTrailerNames(b []byte, tr http.Header) ([]byte, error) {
 	}
 	keys := make([]string, 0, len(tr))
 	for k, vv := range tr {
-		if !validToken(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return nil, fmt.Errorf("h1: invalid trailer field name %q", k)
 		}
 		for _, v := range vv {
-			if !validValue(v) {
+			if !httpguts.ValidHeaderFieldValue(v) {
 				return nil, fmt.Errorf("h1: invalid trailer field value for %q", k)
 			}
 		}
@@ -333,7 +335,7 @@ func appendTrailerNames(b []byte, tr http.Header) ([]byte, error) {
 // turned into spaces, as net/http writes them.
 func appendTrailers(b []byte, tr http.Header) []byte {
 	for k, vv := range tr {
-		if !validToken(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
 		for _, v := range vv {
