@@ -41,7 +41,7 @@ const (
 // compileListenerFilters compiles the pre-routing filters of listener i
 // of o (a Gateway or a ListenerSet). It returns the filters and, when they
 // cannot be served as written, the Accepted or ResolvedRefs problem to
-// report (ok false).
+// report (a non-zero listenerProblem).
 func (c *compiler) compileListenerFilters(o listenerOwner, i int, ls *gatewayv1.Listener) (mws []middleware, accepted, resolved listenerProblem) {
 	if ls.Filters == nil || len(ls.Filters.Requests) == 0 {
 		return nil, listenerProblem{}, listenerProblem{}
