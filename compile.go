@@ -357,9 +357,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		next.list = append(next.list, cr)
 		// The table's closers: the listeners' (compiled with the
 		// Gateways, above) and its routes'.
-		for k, v := range cr.closers {
-			c.closers[k] = v
-		}
+		maps.Copy(c.closers, cr.closers)
 	}
 	if len(cfg.GRPCRoutes) > 0 {
 		c.rejectCrossKindConflicts(listeners, next.list, gwListeners, func(id routeID) []gatewayv1.RouteParentStatus {
