@@ -357,9 +357,7 @@ func compile(cfg *Config, sessionKey []byte, xcache *xbackendCache, prevTable *t
 		next.list = append(next.list, cr)
 		// The table's closers: the listeners' (compiled with the
 		// Gateways, above) and its routes'.
-		for k, v := range cr.closers {
-			c.closers[k] = v
-		}
+		maps.Copy(c.closers, cr.closers)
 	}
 	if len(cfg.GRPCRoutes) > 0 {
 		c.rejectCrossKindConflicts(listeners, next.list, gwListeners, func(id routeID) []gatewayv1.RouteParentStatus {
@@ -481,15 +479,9 @@ func (c *compiler) index() error {
 		seen[k] = true
 		return false
 	}
-	for _, gw := range c.cfg.Gateways {
-		if gw == nil {
-			dup("Gateway", nil)
-			continue
-		}
-		if !dup("Gateway", gw) {
-			c.gatewayNames[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = true
-		}
-	}
+	indexObjects(dup, "Gateway", c.cfg.Gateways, func(gw *gatewayv1.Gateway) {
+		c.gatewayNames[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = true
+	})
 	for _, hr := range c.cfg.HTTPRoutes {
 		// Routes appearing twice are found while they are compiled.
 		switch {
@@ -507,63 +499,19 @@ func (c *compiler) index() error {
 			dup("GRPCRoute", gr)
 		}
 	}
-	for _, ls := range c.cfg.ListenerSets {
-		if ls == nil {
-			dup("ListenerSet", nil)
-			continue
-		}
-		dup("ListenerSet", ls)
-	}
-	for _, rg := range c.cfg.ReferenceGrants {
-		if rg == nil {
-			dup("ReferenceGrant", nil)
-			continue
-		}
-		dup("ReferenceGrant", rg)
-	}
-	for _, ns := range c.cfg.Namespaces {
-		if ns == nil {
-			dup("Namespace", nil)
-			continue
-		}
-		if !dup("Namespace", ns) {
-			c.nsLabels[ns.Name] = ns.Labels
-		}
-	}
-	for _, s := range c.cfg.Secrets {
-		if s == nil {
-			dup("Secret", nil)
-			continue
-		}
-		if !dup("Secret", s) {
-			c.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
-		}
-	}
-	for _, cm := range c.cfg.ConfigMaps {
-		if cm == nil {
-			dup("ConfigMap", nil)
-			continue
-		}
-		if !dup("ConfigMap", cm) {
-			c.configMaps[types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}] = cm
-		}
-	}
-	for _, p := range c.cfg.BackendTLSPolicies {
-		if p == nil {
-			dup("BackendTLSPolicy", nil)
-			continue
-		}
-		dup("BackendTLSPolicy", p)
-	}
-	for _, x := range c.cfg.XBackends {
-		if x == nil {
-			dup("XBackend", nil)
-			continue
-		}
-		if !dup("XBackend", x) {
-			c.xbackends[types.NamespacedName{Namespace: x.Namespace, Name: x.Name}] = x
-		}
-	}
+	indexObjects(dup, "ListenerSet", c.cfg.ListenerSets, nil)
+	indexObjects(dup, "ReferenceGrant", c.cfg.ReferenceGrants, nil)
+	indexObjects(dup, "Namespace", c.cfg.Namespaces, func(ns *corev1.Namespace) { c.nsLabels[ns.Name] = ns.Labels })
+	indexObjects(dup, "Secret", c.cfg.Secrets, func(s *corev1.Secret) {
+		c.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+	})
+	indexObjects(dup, "ConfigMap", c.cfg.ConfigMaps, func(cm *corev1.ConfigMap) {
+		c.configMaps[types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}] = cm
+	})
+	indexObjects(dup, "BackendTLSPolicy", c.cfg.BackendTLSPolicies, nil)
+	indexObjects(dup, "XBackend", c.cfg.XBackends, func(x *xv1alpha1.XBackend) {
+		c.xbackends[types.NamespacedName{Namespace: x.Namespace, Name: x.Name}] = x
+	})
 	for i := range c.cfg.Extensions {
 		e := &c.cfg.Extensions[i]
 		gk := e.Kind.GroupKind()
@@ -595,6 +543,23 @@ func (c *compiler) index() error {
 		c.objects[k] = o
 	}
 	return errors.Join(errs...)
+}
+
+// indexObjects checks each object of kind in list with dup (nil, nameless
+// or twice in the Config) and passes those that pass to keep, when set.
+func indexObjects[T any, P interface {
+	*T
+	metav1.Object
+}](dup func(kind string, m metav1.Object) bool, kind string, list []P, keep func(P)) {
+	for _, o := range list {
+		if o == nil {
+			dup(kind, nil) // not a typed nil in the interface
+			continue
+		}
+		if !dup(kind, o) && keep != nil {
+			keep(o)
+		}
+	}
 }
 
 // routeError records a problem with an HTTPRoute.

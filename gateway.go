@@ -129,12 +129,12 @@ func (c *compiler) compileListenerList(o listenerOwner, listeners []gatewayv1.Li
 		// and HTTPS listeners (on TLS ones they are invalid kinds).
 		if ar := ls.AllowedRoutes; ar != nil && len(ar.Kinds) > 0 {
 			var bad []string
+			httpish := ls.Protocol == gatewayv1.HTTPProtocolType || ls.Protocol == gatewayv1.HTTPSProtocolType
 			for _, k := range ar.Kinds {
 				g := gatewayv1.GroupName
 				if k.Group != nil {
 					g = string(*k.Group)
 				}
-				httpish := ls.Protocol == gatewayv1.HTTPProtocolType || ls.Protocol == gatewayv1.HTTPSProtocolType
 				if g == gatewayv1.GroupName && k.Kind == "HTTPRoute" && httpish {
 					l.allowsHTTPRoute = true
 					l.supportedKinds = append(l.supportedKinds, httpRouteKind)

@@ -145,16 +145,23 @@ func (w *world) allowListenerSets(gw *gatewayv1.Gateway) {
 
 // addListenerSet adds a ListenerSet of a random Gateway, whose listeners
 // may conflict with the Gateway's and other sets'.
+// newMeta returns the metadata of a new object of the world: a fresh
+// name after prefix, a random namespace, and a creation time among the
+// first ages seconds (objects of one age tie on it).
+func (w *world) newMeta(prefix string, ages int) metav1.ObjectMeta {
+	w.seq++
+	return metav1.ObjectMeta{
+		Namespace: w.pick(worldNS), Name: fmt.Sprintf("%s%d", prefix, w.seq),
+		CreationTimestamp: metav1.NewTime(time.Unix(int64(w.r.IntN(ages)), 0)),
+	}
+}
+
 func (w *world) addListenerSet() {
 	if len(w.gateways) == 0 {
 		return
 	}
-	w.seq++
 	gw := w.gateways[w.r.IntN(len(w.gateways))]
-	ls := &gatewayv1.ListenerSet{ObjectMeta: metav1.ObjectMeta{
-		Namespace: w.pick(worldNS), Name: fmt.Sprintf("ls%d", w.seq),
-		CreationTimestamp: metav1.NewTime(time.Unix(int64(w.r.IntN(3)), 0)),
-	}}
+	ls := &gatewayv1.ListenerSet{ObjectMeta: w.newMeta("ls", 3)}
 	ls.Spec.ParentRef = gatewayv1.ParentGatewayReference{Name: gatewayv1.ObjectName(gw.Name), Namespace: ptr(gatewayv1.Namespace(gw.Namespace))}
 	for i := 0; i < 1+w.r.IntN(2); i++ {
 		e := gatewayv1.ListenerEntry{Name: gatewayv1.SectionName(fmt.Sprintf("l%d", i)), Port: gatewayv1.PortNumber(80 + 8000*w.r.IntN(2)), Protocol: gatewayv1.HTTPProtocolType}
@@ -174,11 +181,7 @@ func (w *world) setEntryHostname(e *gatewayv1.ListenerEntry) {
 }
 
 func (w *world) addRoute() {
-	w.seq++
-	hr := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{
-		Namespace: w.pick(worldNS), Name: fmt.Sprintf("r%d", w.seq),
-		CreationTimestamp: metav1.NewTime(time.Unix(int64(w.r.IntN(5)), 0)),
-	}}
+	hr := &gatewayv1.HTTPRoute{ObjectMeta: w.newMeta("r", 5)}
 	w.fillRoute(hr)
 	w.routes = append(w.routes, hr)
 }
@@ -309,11 +312,7 @@ func (w *world) tweakRoute(hr *gatewayv1.HTTPRoute) string {
 var worldServices = []string{"pkg.Echo", "pkg.Other"}
 
 func (w *world) addGRPCRoute() {
-	w.seq++
-	gr := &gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{
-		Namespace: w.pick(worldNS), Name: fmt.Sprintf("g%d", w.seq),
-		CreationTimestamp: metav1.NewTime(time.Unix(int64(w.r.IntN(5)), 0)),
-	}}
+	gr := &gatewayv1.GRPCRoute{ObjectMeta: w.newMeta("g", 5)}
 	w.fillGRPCRoute(gr)
 	w.grpc = append(w.grpc, gr)
 }

@@ -247,56 +247,31 @@ func (t *table) build(listeners []*listener, prev *table) {
 		}
 		gs.add(l, p)
 	}
-	t.listenerSet.finish()
-	t.listenerSet.each(func(g *listenerGroup) { g.preRouting(t) })
+	t.listenerSet.finish(t)
 	for _, gs := range t.gateways {
-		gs.finish()
-		gs.each(func(g *listenerGroup) { g.preRouting(t) })
+		gs.finish(t)
 	}
 }
 
-// each calls fn with every listener group of the set.
-func (s *listenerSet) each(fn func(*listenerGroup)) {
-	for _, p := range append([]*portIndex{s.all}, mapValues(s.ports)...) {
-		for _, g := range p.exact {
-			fn(g)
-		}
-		for _, g := range p.wildcard {
-			fn(g)
-		}
-		if p.any != nil {
-			fn(p.any)
-		}
-	}
-}
-
-func mapValues[K comparable, V any](m map[K]V) []V {
-	out := make([]V, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
-}
-
-// finish builds the path indexes of every group of the set, sharing those
-// of the previous table's groups that were built from the same
-// contributions.
-func (s *listenerSet) finish() {
+// finish completes every listener group of the set: it builds the group's
+// path indexes, sharing those of the previous table's group that were
+// built from the same contributions, and its pre-routing chain.
+func (s *listenerSet) finish(t *table) {
+	s.all.finish(t)
 	for _, p := range s.ports {
-		p.finish()
+		p.finish(t)
 	}
-	s.all.finish()
 }
 
-func (p *portIndex) finish() {
+func (p *portIndex) finish(t *table) {
 	for _, g := range p.exact {
-		g.finish()
+		g.finish(t)
 	}
 	for _, g := range p.wildcard {
-		g.finish()
+		g.finish(t)
 	}
 	if p.any != nil {
-		p.any.finish()
+		p.any.finish(t)
 	}
 }
 
@@ -458,8 +433,9 @@ type routeHost struct {
 }
 
 // finish builds the group's path indexes, one per route hostname, sharing
-// the previous table's where it was built from the same contributions.
-func (g *listenerGroup) finish() {
+// the previous table's where it was built from the same contributions,
+// then its pre-routing chain, which serves requests from table t.
+func (g *listenerGroup) finish(t *table) {
 	g.paths = make(map[string]*builtPaths, len(g.contrib))
 	for key, p := range g.contrib {
 		cs := p.from
@@ -494,6 +470,7 @@ func (g *listenerGroup) finish() {
 		g.hosts.set(key, pi)
 	}
 	g.contrib, g.seen, g.prev = nil, nil, nil
+	g.preRouting(t)
 }
 
 // set installs the path index of a route hostname.

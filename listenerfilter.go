@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -40,7 +41,7 @@ const (
 // compileListenerFilters compiles the pre-routing filters of listener i
 // of o (a Gateway or a ListenerSet). It returns the filters and, when they
 // cannot be served as written, the Accepted or ResolvedRefs problem to
-// report (ok false).
+// report (a non-zero listenerProblem).
 func (c *compiler) compileListenerFilters(o listenerOwner, i int, ls *gatewayv1.Listener) (mws []middleware, accepted, resolved listenerProblem) {
 	if ls.Filters == nil || len(ls.Filters.Requests) == 0 {
 		return nil, listenerProblem{}, listenerProblem{}
@@ -115,30 +116,17 @@ type listenerProblem struct {
 // of the group's listeners (see the package comment above), nil when none
 // has filters.
 func (g *listenerGroup) preRouting(t *table) {
-	var lists [][]middleware
+	var all []middleware
 	var specs []*gatewayv1.ListenerFilters
 	for _, l := range g.listeners {
-		if len(l.pre) == 0 {
+		if len(l.pre) == 0 || slices.ContainsFunc(specs, func(s *gatewayv1.ListenerFilters) bool { return reflect.DeepEqual(s, l.filters) }) {
 			continue
 		}
-		dup := false
-		for _, s := range specs {
-			if reflect.DeepEqual(s, l.filters) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			specs = append(specs, l.filters)
-			lists = append(lists, l.pre)
-		}
+		specs = append(specs, l.filters)
+		all = append(all, l.pre...)
 	}
-	if len(lists) == 0 {
+	if len(all) == 0 {
 		return
-	}
-	var all []middleware
-	for _, l := range lists {
-		all = append(all, l...)
 	}
 	g.pre = chain(all, &groupRouter{t: t, g: g})
 }

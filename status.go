@@ -39,44 +39,35 @@ type Status struct {
 
 func (s Status) clone() Status {
 	out := Status{
-		Gateways:   make(map[types.NamespacedName]gatewayv1.GatewayStatus, len(s.Gateways)),
-		HTTPRoutes: make(map[types.NamespacedName]gatewayv1.HTTPRouteStatus, len(s.HTTPRoutes)),
+		Gateways:           cloneStatuses(s.Gateways),
+		HTTPRoutes:         cloneStatuses(s.HTTPRoutes),
+		GRPCRoutes:         cloneStatuses(s.GRPCRoutes),
+		XBackends:          cloneStatuses(s.XBackends),
+		BackendTLSPolicies: cloneStatuses(s.BackendTLSPolicies),
+		ListenerSets:       cloneStatuses(s.ListenerSets),
+		XTelemetryPolicies: cloneStatuses(s.XTelemetryPolicies),
 	}
-	for k, v := range s.Gateways {
-		out.Gateways[k] = *v.DeepCopy()
+	// The Gateways and HTTPRoutes of a clone are never nil.
+	if out.Gateways == nil {
+		out.Gateways = map[types.NamespacedName]gatewayv1.GatewayStatus{}
 	}
-	for k, v := range s.HTTPRoutes {
-		out.HTTPRoutes[k] = *v.DeepCopy()
+	if out.HTTPRoutes == nil {
+		out.HTTPRoutes = map[types.NamespacedName]gatewayv1.HTTPRouteStatus{}
 	}
-	if s.GRPCRoutes != nil {
-		out.GRPCRoutes = make(map[types.NamespacedName]gatewayv1.GRPCRouteStatus, len(s.GRPCRoutes))
-		for k, v := range s.GRPCRoutes {
-			out.GRPCRoutes[k] = *v.DeepCopy()
-		}
+	return out
+}
+
+// cloneStatuses deep-copies a map of statuses; nil stays nil.
+func cloneStatuses[V any, P interface {
+	*V
+	DeepCopy() *V
+}](m map[types.NamespacedName]V) map[types.NamespacedName]V {
+	if m == nil {
+		return nil
 	}
-	if s.XBackends != nil {
-		out.XBackends = make(map[types.NamespacedName]xv1alpha1.BackendStatus, len(s.XBackends))
-		for k, v := range s.XBackends {
-			out.XBackends[k] = *v.DeepCopy()
-		}
-	}
-	if s.BackendTLSPolicies != nil {
-		out.BackendTLSPolicies = make(map[types.NamespacedName]gatewayv1.PolicyStatus, len(s.BackendTLSPolicies))
-		for k, v := range s.BackendTLSPolicies {
-			out.BackendTLSPolicies[k] = *v.DeepCopy()
-		}
-	}
-	if s.ListenerSets != nil {
-		out.ListenerSets = make(map[types.NamespacedName]gatewayv1.ListenerSetStatus, len(s.ListenerSets))
-		for k, v := range s.ListenerSets {
-			out.ListenerSets[k] = *v.DeepCopy()
-		}
-	}
-	if s.XTelemetryPolicies != nil {
-		out.XTelemetryPolicies = make(map[types.NamespacedName]xv1alpha1.TelemetryPolicyStatus, len(s.XTelemetryPolicies))
-		for k, v := range s.XTelemetryPolicies {
-			out.XTelemetryPolicies[k] = *v.DeepCopy()
-		}
+	out := make(map[types.NamespacedName]V, len(m))
+	for k, v := range m {
+		out[k] = *P(&v).DeepCopy()
 	}
 	return out
 }
