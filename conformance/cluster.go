@@ -437,14 +437,7 @@ func (c *cluster) podData(kind, namespace, name string) (map[string][]byte, bool
 		if err := c.store.Get(context.Background(), key, &cm); err != nil {
 			return nil, false
 		}
-		out := map[string][]byte{}
-		for k, v := range cm.Data {
-			out[k] = []byte(v)
-		}
-		for k, v := range cm.BinaryData {
-			out[k] = v
-		}
-		return out, true
+		return podnet.ConfigMapFiles(&cm), true
 	default:
 		return nil, false
 	}

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/gateway-api/conformance/utils/suite"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/conformance/profile"
 )
 
 var updateReport = flag.Bool("update-report", false, "rewrite report.yaml from this run")
@@ -76,12 +77,12 @@ func TestConformance(t *testing.T) {
 	t.Cleanup(c.Close)
 
 	tc := timeouts()
-	supported := supportedSet(httproute.SupportedFeatures())
+	supported := profile.Supported(httproute.SupportedFeatures())
 	opts := suite.ConformanceOptions{
 		ConfigurableOptions: suite.ConfigurableOptions{
 			GatewayClassName:     gatewayClassName,
 			SupportedFeatures:    httproute.SupportedFeatures(),
-			ConformanceProfiles:  profileNames(),
+			ConformanceProfiles:  profile.Names(),
 			TimeoutConfig:        tc,
 			CleanupBaseResources: false,
 			CleanupTestResources: true,

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/gateway-api/pkg/features"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/conformance/profile"
 	"github.com/httproute/httproute/internal/podnet"
 )
 
@@ -244,7 +245,7 @@ func TestReport(t *testing.T) {
 		{test: test("A", core...), outcome: failed},
 		{test: test("C", append(core, features.SupportHTTPRouteQueryParamMatching)...), outcome: skipped, reason: "why"},
 	}
-	supported := supportedSet([]features.FeatureName{features.SupportHTTPRouteQueryParamMatching})
+	supported := profile.Supported([]features.FeatureName{features.SupportHTTPRouteQueryParamMatching})
 	rep := buildReport(results, supported, implementation(), time.Unix(0, 0))
 	pr := rep.ProfileReports[0]
 	if pr.Core.Result != confv1.Failure || pr.Core.Passed != 1 || pr.Core.Failed != 1 || len(pr.Core.FailedTests) != 1 || pr.Core.FailedTests[0] != "A" {
@@ -289,7 +290,7 @@ func TestPlan(t *testing.T) {
 		test("GatewayInfrastructureMetadata", features.SupportGateway, features.SupportGatewayInfrastructure),
 		test("TLSRouteSimple", features.SupportGateway, features.SupportTLSRoute),
 	}
-	run, skip := plan(all, supportedSet([]features.FeatureName{features.SupportGatewayInfrastructure, features.SupportTLSRoute}))
+	run, skip := plan(all, profile.Supported([]features.FeatureName{features.SupportGatewayInfrastructure, features.SupportTLSRoute}))
 	var ran []string
 	for _, r := range run {
 		ran = append(ran, r.ShortName)

@@ -56,8 +56,11 @@ func (ps *portServer) close() {
 // canBindGatewayAddresses reports whether this process may serve port 80
 // on a loopback address other than 127.0.0.1 (root, or
 // CAP_NET_BIND_SERVICE on Linux).
-func canBindGatewayAddresses() bool {
-	ln, err := net.Listen("tcp", "127.254.254.254:80")
+func canBindGatewayAddresses() bool { return canListen("127.254.254.254:80") }
+
+// canListen reports whether this process can listen on addr now.
+func canListen(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return false
 	}
@@ -89,14 +92,10 @@ func (n *network) addressLocked(nn types.NamespacedName) string {
 	for {
 		n.next++
 		a := fmt.Sprintf("127.0.%d.%d", 1+n.next/250, 1+n.next%250)
-		if n.direct && n.next < 60000 {
-			// Another process (a test binary of another package) may
-			// serve Gateways on this address: take the next one.
-			ln, err := net.Listen("tcp", net.JoinHostPort(a, "80"))
-			if err != nil {
-				continue
-			}
-			ln.Close()
+		// Another process (a test binary of another package) may serve
+		// Gateways on this address: take the next one.
+		if n.direct && n.next < 60000 && !canListen(net.JoinHostPort(a, "80")) {
+			continue
 		}
 		n.addrs[nn] = a
 		return a

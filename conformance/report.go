@@ -14,29 +14,9 @@ import (
 	"sigs.k8s.io/gateway-api/pkg/consts"
 	"sigs.k8s.io/gateway-api/pkg/features"
 	"sigs.k8s.io/yaml"
+
+	"github.com/httproute/httproute/conformance/profile"
 )
-
-// profiles returns the conformance profiles the run reports on:
-// GATEWAY-HTTP and GATEWAY-GRPC. Upstream's GATEWAY-GRPC (v1.7.0) leaves
-// the GRPCRoute extended features (GRPCRouteNamedRouteRule,
-// GRPCRouteRequestHeaderModifier) out of its extended features, so that no
-// profile would count the tests that need them; this run counts them
-// under GATEWAY-GRPC.
-func profiles() []suite.ConformanceProfile {
-	grpc := suite.GatewayGRPCConformanceProfile
-	grpc.ExtendedFeatures = grpc.ExtendedFeatures.Clone().Insert(
-		features.SetsToNamesSet(features.GRPCRouteExtendedFeatures).UnsortedList()...)
-	return []suite.ConformanceProfile{suite.GatewayHTTPConformanceProfile, grpc}
-}
-
-// profileNames returns the names of profiles(), for the suite's options.
-func profileNames() []suite.ConformanceProfileName {
-	var out []suite.ConformanceProfileName
-	for _, p := range profiles() {
-		out = append(out, p.Name)
-	}
-	return out
-}
 
 // notRunnable lists the tests of the run's scope that cannot run in
 // process, with the reason; when their features are claimed they are
@@ -70,36 +50,6 @@ type result struct {
 	reason  string
 }
 
-// supportedSet is the set of features the suite is run with: the Router's,
-// plus the profiles' core features, which a profile implies.
-func supportedSet(router []features.FeatureName) sets.Set[features.FeatureName] {
-	out := sets.New(router...)
-	for _, p := range profiles() {
-		out = out.Union(p.CoreFeatures)
-	}
-	return out
-}
-
-// inProfile reports whether every feature of t belongs to profile.
-func inProfile(profile suite.ConformanceProfile, t suite.ConformanceTest) bool {
-	for _, f := range t.Features {
-		if !profile.CoreFeatures.Has(f) && !profile.ExtendedFeatures.Has(f) {
-			return false
-		}
-	}
-	return true
-}
-
-// inAnyProfile reports whether t belongs to one of the run's profiles.
-func inAnyProfile(t suite.ConformanceTest) bool {
-	for _, p := range profiles() {
-		if inProfile(p, t) {
-			return true
-		}
-	}
-	return false
-}
-
 // inScope reports whether t is one of the tests this run is for: the
 // HTTPRoute and GRPCRoute tests, the Gateway tests (HTTP listeners, route
 // attachment, client certificates), the ListenerSet tests and the
@@ -120,7 +70,7 @@ func inScope(t suite.ConformanceTest) bool {
 func plan(all []suite.ConformanceTest, supported sets.Set[features.FeatureName]) (run []suite.ConformanceTest, skip []result) {
 	blocked := notRunnable()
 	for _, t := range all {
-		if !inAnyProfile(t) || !supported.HasAll(t.Features...) {
+		if !profile.InAny(t) || !supported.HasAll(t.Features...) {
 			continue
 		}
 		switch reason, ok := blocked[t.ShortName]; {
@@ -136,9 +86,9 @@ func plan(all []suite.ConformanceTest, supported sets.Set[features.FeatureName])
 }
 
 // isExtended reports whether t needs a feature beyond the profile's core.
-func isExtended(profile suite.ConformanceProfile, t suite.ConformanceTest) bool {
+func isExtended(p suite.ConformanceProfile, t suite.ConformanceTest) bool {
 	for _, f := range t.Features {
-		if !profile.CoreFeatures.Has(f) {
+		if !p.CoreFeatures.Has(f) {
 			return true
 		}
 	}
@@ -153,15 +103,15 @@ func buildReport(results []result, supported sets.Set[features.FeatureName], imp
 	slices.SortFunc(results, func(a, b result) int { return strings.Compare(a.test.ShortName, b.test.ShortName) })
 	provisional := sets.New[string]()
 	var reports []confv1.ProfileReport
-	for _, profile := range profiles() {
+	for _, p := range profile.All() {
 		var core confv1.Status
 		ext := &confv1.ExtendedStatus{}
 		for _, r := range results {
-			if !inProfile(profile, r.test) {
+			if !profile.Includes(p, r.test) {
 				continue
 			}
 			st := &core
-			if isExtended(profile, r.test) {
+			if isExtended(p, r.test) {
 				st = &ext.Status
 			}
 			switch r.outcome {
@@ -180,7 +130,7 @@ func buildReport(results []result, supported sets.Set[features.FeatureName], imp
 		}
 		core.Result = resultOf(core)
 		ext.Result = resultOf(ext.Status)
-		for _, f := range sets.List(profile.ExtendedFeatures) {
+		for _, f := range sets.List(p.ExtendedFeatures) {
 			if supported.Has(f) {
 				ext.SupportedFeatures = append(ext.SupportedFeatures, string(f))
 			} else {
@@ -188,7 +138,7 @@ func buildReport(results []result, supported sets.Set[features.FeatureName], imp
 			}
 		}
 		reports = append(reports, confv1.ProfileReport{
-			Name:     string(profile.Name),
+			Name:     string(p.Name),
 			Core:     core,
 			Extended: ext,
 			Summary:  fmt.Sprintf("Core tests %s. Extended tests %s.", summary(core), summary(ext.Status)),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -82,16 +81,8 @@ func TestBackendTLSPolicy(t *testing.T) {
 
 	want := "tls-web sni=" + hostname
 	eventually(t, 30*time.Second, func() (bool, string) {
-		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-		if err != nil {
-			return false, err.Error()
-		}
-		defer func() { _ = res.Body.Close() }()
-		body, err := io.ReadAll(res.Body)
-		if err != nil {
-			return false, err.Error()
-		}
-		return res.StatusCode == http.StatusOK && string(body) == want, fmt.Sprintf("got %d %q, want 200 %q", res.StatusCode, body, want)
+		code, body := fetch(fmt.Sprintf("http://127.0.0.1:%d/", port), "")
+		return code == http.StatusOK && body == want, fmt.Sprintf("got %d %q, want 200 %q", code, body, want)
 	})
 
 	ours := gatewayRef("gw")

@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -90,18 +89,8 @@ func TestListenerSet(t *testing.T) {
 	})
 
 	eventually(t, 30*time.Second, func() (bool, string) {
-		req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
-		if err != nil {
-			return false, err.Error()
-		}
-		req.Host = "ls.example.com"
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false, err.Error()
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		return res.StatusCode == 200 && string(body) == "web", fmt.Sprintf("%d %s", res.StatusCode, body)
+		code, body := fetch(fmt.Sprintf("http://127.0.0.1:%d/", port), "ls.example.com")
+		return code == http.StatusOK && body == "web", fmt.Sprintf("%d %s", code, body)
 	})
 
 	theirs, err := c.gateway.GatewayV1().ListenerSets(ns).Get(ctx, "theirs", metav1.GetOptions{})

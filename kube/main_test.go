@@ -307,6 +307,29 @@ func eventually(t testing.TB, timeout time.Duration, cond func() (bool, string))
 	}
 }
 
+// fetch sends GET url over the network, with Host host (the URL's when
+// empty), and returns the status and body; a request that fails has
+// status 0 and the error as body.
+func fetch(url, host string) (int, string) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	if host != "" {
+		req.Host = host
+	}
+	res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer func() { _ = res.Body.Close() }()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, err.Error()
+	}
+	return res.StatusCode, string(body)
+}
+
 // get serves a request through h and returns the status and body.
 func get(h http.Handler, host, path string) (int, string) {
 	req := httptest.NewRequest(http.MethodGet, "http://"+host+path, nil)

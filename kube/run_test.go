@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -62,22 +61,12 @@ func TestRun(t *testing.T) {
 		}
 	}()
 
-	client := &http.Client{Timeout: 5 * time.Second}
-	fetch := func(url string) (int, string) {
-		resp, err := client.Get(url)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	eventually(t, 30*time.Second, func() (bool, string) {
-		code, body := fetch(fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]))
+		code, body := fetch(fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), "")
 		return code == http.StatusOK, fmt.Sprintf("/readyz: %d %q", code, body)
 	})
 	eventually(t, 10*time.Second, func() (bool, string) {
-		code, body := fetch(fmt.Sprintf("http://127.0.0.1:%d/", ports[0]))
+		code, body := fetch(fmt.Sprintf("http://127.0.0.1:%d/", ports[0]), "")
 		return code == http.StatusOK && body == "web", fmt.Sprintf("GET / on the listener port: %d %q", code, body)
 	})
 	eventually(t, 30*time.Second, func() (bool, string) {

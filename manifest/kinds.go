@@ -166,7 +166,25 @@ func unknownKind(ks map[schema.GroupVersionKind]*kind, exts []httproute.Extensio
 		}
 	}
 	if gvk.Group == gatewayGroup {
-		return fmt.Sprintf("the router does not serve %s objects; it loads Gateway, HTTPRoute, GRPCRoute, ListenerSet, ReferenceGrant and GatewayClass", gvk.Kind)
+		return fmt.Sprintf("the router does not serve %s objects; it loads %s", gvk.Kind, groupKinds(ks, gatewayGroup))
 	}
 	return fmt.Sprintf("no kind %s is registered for apiVersion %q; register it with an httproute.Extension", gvk.Kind, gvk.GroupVersion())
+}
+
+// groupKinds lists the kinds of group that the loader decodes, sorted,
+// for the message about a kind it does not: "A, B and C".
+func groupKinds(ks map[schema.GroupVersionKind]*kind, group string) string {
+	seen := map[string]bool{}
+	var names []string
+	for gvk := range ks {
+		if gvk.Group == group && !seen[gvk.Kind] {
+			seen[gvk.Kind] = true
+			names = append(names, gvk.Kind)
+		}
+	}
+	sort.Strings(names)
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

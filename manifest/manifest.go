@@ -3,8 +3,8 @@
 //
 // It reads the kinds a Router is built from: Gateway, HTTPRoute,
 // ReferenceGrant and GatewayClass (gateway.networking.k8s.io v1, and v1beta1
-// read as v1, which has the same shape), GRPCRoute and ListenerSet (v1),
-// the core v1 Namespace, Secret, ConfigMap and Service, the
+// read as v1, which has the same shape), GRPCRoute, ListenerSet and
+// BackendTLSPolicy (v1), the core v1 Namespace, Secret, ConfigMap and Service, the
 // discovery.k8s.io/v1 EndpointSlice, and every kind an httproute.Extension
 // registers with a New function. Any other apiVersion and kind is an error.
 //
@@ -127,8 +127,9 @@ var ErrLimit = errors.New("manifest: limit reached")
 
 // Manifests are the objects read from a set of manifests.
 type Manifests struct {
-	// Config has the Gateways, HTTPRoutes, ListenerSets, ReferenceGrants, Namespaces,
-	// Secrets and extension Objects, in the order they were read. The
+	// Config has the Gateways, HTTPRoutes, GRPCRoutes, ListenerSets,
+	// BackendTLSPolicies, ReferenceGrants, Namespaces, Secrets,
+	// ConfigMaps and extension Objects, in the order they were read. The
 	// host program adds its hooks (Services resolver, Extensions, Logger
 	// ...) before building a Router from it.
 	Config httproute.Config

@@ -225,7 +225,7 @@ func TestDecodeErrors(t *testing.T) {
 	}, {
 		name: "Gateway API kind the router does not serve",
 		in:   "apiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\nmetadata:\n  name: g\n",
-		want: []string{`in.yaml:2:1: tlsroute g: kind: Invalid value: "TLSRoute": the router does not serve TLSRoute objects; it loads Gateway, HTTPRoute, GRPCRoute, ListenerSet, ReferenceGrant and GatewayClass`},
+		want: []string{`in.yaml:2:1: tlsroute g: kind: Invalid value: "TLSRoute": the router does not serve TLSRoute objects; it loads BackendTLSPolicy, GRPCRoute, Gateway, GatewayClass, HTTPRoute, ListenerSet and ReferenceGrant`},
 	}, {
 		name: "extension kind without objects",
 		in:   "apiVersion: gateway.kgateway.dev/v1alpha1\nkind: Parameter\nmetadata:\n  name: p\n",

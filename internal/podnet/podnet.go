@@ -20,6 +20,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
@@ -217,6 +218,17 @@ func echoTLS(env map[string]string, grpcMode bool, read func(string) ([]byte, er
 		}
 	}
 	return echo.ServerTLSConfig(cert, key, cas)
+}
+
+// ConfigMapFiles returns the files of a configMap volume of cm, for
+// Pods.Data: its data and its binary data, by key.
+func ConfigMapFiles(cm *corev1.ConfigMap) map[string][]byte {
+	out := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
+	for k, v := range cm.Data {
+		out[k] = []byte(v)
+	}
+	maps.Copy(out, cm.BinaryData)
+	return out
 }
 
 // ErrVolumeNotReady is the error of a Pod whose volumes cannot be read

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,5 +46,30 @@ func TestDialContext(t *testing.T) {
 			c.Close()
 			t.Errorf("DialContext(%q) connected; want it refused", addr)
 		}
+	}
+}
+
+// TestConfigMapFiles pins the files of a configMap volume: a key of data
+// and one of binaryData each become a file, and an empty ConfigMap has
+// none.
+func TestConfigMapFiles(t *testing.T) {
+	tests := []struct {
+		name string
+		cm   corev1.ConfigMap
+		want map[string][]byte
+	}{
+		{name: "empty", want: map[string][]byte{}},
+		{
+			name: "data and binaryData",
+			cm:   corev1.ConfigMap{Data: map[string]string{"ca.crt": "PEM"}, BinaryData: map[string][]byte{"key.der": {0, 1}}},
+			want: map[string][]byte{"ca.crt": []byte("PEM"), "key.der": {0, 1}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, ConfigMapFiles(&tt.cm)); diff != "" {
+				t.Errorf("ConfigMapFiles (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

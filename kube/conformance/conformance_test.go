@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/gateway-api/pkg/features"
 
 	"github.com/httproute/httproute"
+	"github.com/httproute/httproute/conformance/profile"
 	"github.com/httproute/httproute/kube"
 	"github.com/httproute/httproute/kube/internal/testenv"
 )
@@ -149,15 +150,12 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	claimed := httproute.SupportedFeatures()
-	supported := sets.New(claimed...)
-	for _, p := range profiles() {
-		supported = supported.Union(p.CoreFeatures)
-	}
+	supported := profile.Supported(claimed)
 	s, err := suite.NewConformanceTestSuite(suite.ConformanceOptions{
 		ConfigurableOptions: suite.ConfigurableOptions{
 			GatewayClassName:     gatewayClassName,
 			SupportedFeatures:    claimed,
-			ConformanceProfiles:  []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName, suite.GatewayGRPCConformanceProfileName},
+			ConformanceProfiles:  profile.Names(),
 			TimeoutConfig:        config.DefaultTimeoutConfig(),
 			CleanupBaseResources: false,
 			CleanupTestResources: true,
@@ -184,11 +182,11 @@ func TestConformance(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		slices.Sort(failed)
-		for _, p := range profiles() {
+		for _, p := range profile.All() {
 			var np, nf int
 			for _, test := range run {
 				switch {
-				case !inProfile(p, test):
+				case !profile.Includes(p, test):
 				case slices.Contains(failed, test.ShortName):
 					nf++
 				case slices.Contains(passed, test.ShortName):
@@ -216,33 +214,11 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// profiles returns the profiles the run covers: GATEWAY-HTTP and
-// GATEWAY-GRPC, whose extended features upstream (v1.7.0) leaves without
-// the GRPCRoute ones (GRPCRouteNamedRouteRule,
-// GRPCRouteRequestHeaderModifier); they count under GATEWAY-GRPC here as
-// in the in-process run.
-func profiles() []suite.ConformanceProfile {
-	grpc := suite.GatewayGRPCConformanceProfile
-	grpc.ExtendedFeatures = grpc.ExtendedFeatures.Clone().Insert(
-		features.SetsToNamesSet(features.GRPCRouteExtendedFeatures).UnsortedList()...)
-	return []suite.ConformanceProfile{suite.GatewayHTTPConformanceProfile, grpc}
-}
-
-// inProfile reports whether every feature of t belongs to profile.
-func inProfile(profile suite.ConformanceProfile, t suite.ConformanceTest) bool {
-	for _, f := range t.Features {
-		if !profile.CoreFeatures.Has(f) && !profile.ExtendedFeatures.Has(f) {
-			return false
-		}
-	}
-	return true
-}
-
 // plan returns the tests of the profiles whose features are all
 // supported, and the names of those among them that cannot run.
 func plan(all []suite.ConformanceTest, supported sets.Set[features.FeatureName]) (run []suite.ConformanceTest, skipped []string) {
 	for _, t := range all {
-		if !slices.ContainsFunc(profiles(), func(p suite.ConformanceProfile) bool { return inProfile(p, t) }) || !supported.HasAll(t.Features...) {
+		if !profile.InAny(t) || !supported.HasAll(t.Features...) {
 			continue
 		}
 		if _, blocked := notRunnable[t.ShortName]; blocked {

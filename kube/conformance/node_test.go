@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -357,12 +356,7 @@ func (n *node) volumeData(kind, namespace, name string) (map[string][]byte, bool
 		if err != nil {
 			return nil, false
 		}
-		out := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
-		for k, v := range cm.Data {
-			out[k] = []byte(v)
-		}
-		maps.Copy(out, cm.BinaryData)
-		return out, true
+		return podnet.ConfigMapFiles(cm), true
 	}
 	return nil, false
 }
