@@ -110,7 +110,8 @@ func TestBackendTLSPolicy(t *testing.T) {
 		policies []string
 		code     int
 		sni      string
-		// conds are the conditions of policy p (and q when given).
+		// conds are the conditions of policy p (and q when given) on
+		// its ancestor, Gateway gw; empty when it has no ancestor.
 		conds, qconds []string
 	}{
 		{name: "CA from a ConfigMap, hostname as SNI",
@@ -121,7 +122,7 @@ func TestBackendTLSPolicy(t *testing.T) {
 			code:     200, sni: "abc.example.com", conds: ok},
 		{name: "section name of another port",
 			policies: []string{policy("p", "2026-01-01T00:00:00Z", `{group: "", kind: Service, name: web, sectionName: grpc}`, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: other}]}")},
-			code:     400, conds: ok}, // plain HTTP to the TLS port: the backend's 400
+			code:     400, conds: []string{}}, // plain HTTP to the TLS port: the backend's 400; no route uses port grpc, so no ancestor
 		{name: "wrong CA",
 			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: other}]}")},
 			code:     502, conds: ok},
@@ -188,6 +189,12 @@ func TestBackendTLSPolicy(t *testing.T) {
 					continue
 				}
 				st := rt.Status().BackendTLSPolicies[types.NamespacedName{Namespace: "default", Name: name}]
+				if len(want) == 0 {
+					if len(st.Ancestors) != 0 {
+						t.Errorf("policy %s: ancestors %+v, want none", name, st.Ancestors)
+					}
+					continue
+				}
 				if len(st.Ancestors) != 1 || st.Ancestors[0].AncestorRef.Name != "gw" {
 					t.Fatalf("policy %s: ancestors %+v, want the Gateway gw", name, st.Ancestors)
 				}
@@ -350,5 +357,115 @@ func TestBackendTLSPolicyOptions(t *testing.T) {
 		if got := fmt.Sprintf("%s=%s/%s: %s", c.Type, c.Status, c.Reason, c.Message); got != want {
 			t.Fatalf("condition %s, want %s", got, want)
 		}
+	}
+}
+
+// portServices resolves every port of Service default/web named in ports
+// to an Upstream of a closed loopback port; its ServicePortName names them.
+type portServices struct{ ports map[int32]string }
+
+func (s portServices) ResolveService(ref httproute.BackendRef) (httproute.Backend, error) {
+	if _, ok := s.ports[ref.Port]; ref.Name != "web" || !ok {
+		return nil, fmt.Errorf("service %s: %w", ref, httproute.ErrNotFound)
+	}
+	return httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: []string{"127.0.0.1:1"}})
+}
+
+func (s portServices) ServicePortName(namespace, name string, port int32) (string, error) {
+	if p, ok := s.ports[port]; name == "web" && ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("service %s/%s port %d: %w", namespace, name, port, httproute.ErrNotFound)
+}
+
+// unnamedServices is portServices without ServicePortName.
+type unnamedServices struct{ s portServices }
+
+func (u unnamedServices) ResolveService(ref httproute.BackendRef) (httproute.Backend, error) {
+	return u.s.ResolveService(ref)
+}
+
+// TestBackendTLSPolicyAncestors checks which Gateways a BackendTLSPolicy
+// lists as ancestors: those whose routes reference a Service port the
+// policy targets, the port chosen by targetRefs[].sectionName when it has
+// one (GEP-1897, GEP-713). Gateway a routes to port 443 ("https") of
+// Service web, Gateway b to port 8443 ("grpc").
+func TestBackendTLSPolicyAncestors(t *testing.T) {
+	gateway := func(name string) string {
+		return "kind: Gateway\nmetadata: {name: " + name + ", namespace: default}\nspec:\n  gatewayClassName: c\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n"
+	}
+	route := func(name, gw string, port int) string {
+		return fmt.Sprintf("kind: HTTPRoute\nmetadata: {name: %s, namespace: default}\nspec:\n  parentRefs: [{name: %s}]\n  rules: [{backendRefs: [{name: web, port: %d}]}]\n", name, gw, port)
+	}
+	const valid = "{hostname: abc.example.com, wellKnownCACertificates: System}"
+	const svc = `{group: "", kind: Service, name: web}`
+	section := func(s string) string { return `{group: "", kind: Service, name: web, sectionName: ` + s + `}` }
+	ports := portServices{map[int32]string{443: "https", 8443: "grpc", 9000: "admin"}}
+	for _, tc := range []struct {
+		name     string
+		policies []string
+		unnamed  bool
+		// want are the ancestors of each policy, as Gateway names.
+		want   map[string][]string
+		reason string
+	}{
+		{name: "the whole Service",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, valid)},
+			want:     map[string][]string{"p": {"a", "b"}}},
+		{name: "port https",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", section("https"), valid)},
+			want:     map[string][]string{"p": {"a"}}},
+		{name: "port grpc",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", section("grpc"), valid)},
+			want:     map[string][]string{"p": {"b"}}},
+		{name: "a port no route references",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", section("admin"), valid)},
+			want:     map[string][]string{"p": {}}},
+		{name: "two ports of the Service",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", section("https")+", "+section("grpc"), valid)},
+			want:     map[string][]string{"p": {"a", "b"}}},
+		{name: "a conflicted policy on a port",
+			policies: []string{
+				policy("p", "2026-01-01T00:00:00Z", section("grpc"), valid),
+				policy("q", "2026-01-02T00:00:00Z", section("grpc"), valid),
+			},
+			want:   map[string][]string{"p": {"b"}, "q": {"b"}},
+			reason: "the loser is reported Conflicted on the Gateways where the port is used"},
+		{name: "a policy on the port beside one on the Service",
+			policies: []string{
+				policy("p", "2026-01-01T00:00:00Z", section("https"), valid),
+				policy("q", "2026-01-01T00:00:00Z", svc, valid),
+			},
+			want:   map[string][]string{"p": {"a"}, "q": {"a", "b"}},
+			reason: "a policy without a sectionName is attached to the Service, all its ports"},
+		{name: "ports cannot be named",
+			policies: []string{
+				policy("p", "2026-01-01T00:00:00Z", section("https"), valid),
+				policy("q", "2026-01-01T00:00:00Z", `{group: "", kind: Service, name: web}`, valid),
+			},
+			unnamed: true,
+			want:    map[string][]string{"p": {}, "q": {"a", "b"}},
+			reason:  "without a ServicePortNamer no referenced port is known to be the policy's; the routes report the error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docs := append([]string{gateway("a"), gateway("b"), route("ra", "a", 443), route("rb", "b", 8443)}, tc.policies...)
+			cfg := yamlConfig(t, docs...)
+			cfg.Services = ports
+			if tc.unnamed {
+				cfg.Services = unnamedServices{ports}
+			}
+			rt, err := httproute.New(cfg)
+			require.NoError(t, err)
+			got := map[string][]string{}
+			for nn, st := range rt.Status().BackendTLSPolicies {
+				got[nn.Name] = []string{}
+				for _, a := range st.Ancestors {
+					got[nn.Name] = append(got[nn.Name], string(a.AncestorRef.Name))
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("ancestors (-want +got):\n%s\n%s", diff, tc.reason)
+			}
+		})
 	}
 }
