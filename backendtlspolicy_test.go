@@ -40,7 +40,7 @@ func (s namedServices) ServicePortName(namespace, name string, port int32) (stri
 
 // yamlConfig builds a Config of YAML documents: Gateways, HTTPRoutes,
 // BackendTLSPolicies, XBackends, ConfigMaps and Secrets.
-func yamlConfig(t *testing.T, docs ...string) httproute.Config {
+func yamlConfig(t testing.TB, docs ...string) httproute.Config {
 	t.Helper()
 	var cfg httproute.Config
 	for _, d := range docs {
@@ -67,7 +67,7 @@ func yamlConfig(t *testing.T, docs ...string) httproute.Config {
 }
 
 // decodeInto decodes the YAML document d into a new T appended to list.
-func decodeInto[T any](t *testing.T, d string, list *[]*T) {
+func decodeInto[T any](t testing.TB, d string, list *[]*T) {
 	t.Helper()
 	o := new(T)
 	require.NoError(t, yaml.UnmarshalStrict([]byte(d), o))
