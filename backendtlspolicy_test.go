@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"testing"
@@ -294,11 +293,7 @@ spec:
 			rt, err := httproute.New(cfg)
 			require.NoError(t, err)
 			gr := rt.Gateway("default", "gw")
-			ln, err := tls.Listen("tcp", "127.0.0.1:0", gr.TLSConfig(443))
-			require.NoError(t, err)
-			srv := &http.Server{Handler: gr.Port(443), ErrorLog: log.New(io.Discard, "", 0)}
-			go srv.Serve(ln)
-			t.Cleanup(func() { srv.Close() })
+			addr := serveHTTPS(t, gr.TLSConfig(443), gr.Port(443))
 
 			ccfg := &tls.Config{RootCAs: serverCA.Pool(), ServerName: "www.example.com"}
 			if tc.client != nil {
@@ -306,7 +301,7 @@ spec:
 			}
 			client := &http.Client{Transport: &http.Transport{TLSClientConfig: ccfg, DialContext: (&net.Dialer{}).DialContext}}
 			t.Cleanup(client.CloseIdleConnections)
-			res, err := client.Get("https://" + ln.Addr().String() + "/")
+			res, err := client.Get("https://" + addr + "/")
 			if tc.ok {
 				require.NoError(t, err)
 				body, _ := io.ReadAll(res.Body)
@@ -465,6 +460,63 @@ func TestBackendTLSPolicyAncestors(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("ancestors (-want +got):\n%s\n%s", diff, tc.reason)
+			}
+		})
+	}
+}
+
+// TestMergePolicyAncestors checks the ancestor entries a status writer
+// puts into a policy: the Router's replace its controller's, keeping a
+// condition's transition time while its status is unchanged, and other
+// controllers' entries stay as they are.
+func TestMergePolicyAncestors(t *testing.T) {
+	const ours, theirs = httproute.DefaultControllerName, gatewayv1.GatewayController("example.com/other")
+	t0, t1 := metav1.Unix(1000, 0), metav1.Unix(2000, 0)
+	entry := func(c gatewayv1.GatewayController, gw string, status metav1.ConditionStatus, at metav1.Time) gatewayv1.PolicyAncestorStatus {
+		return gatewayv1.PolicyAncestorStatus{
+			AncestorRef:    gatewayv1.ParentReference{Name: gatewayv1.ObjectName(gw)},
+			ControllerName: c,
+			Conditions:     []metav1.Condition{{Type: "Accepted", Status: status, Reason: "R", LastTransitionTime: at}},
+		}
+	}
+	for _, tc := range []struct {
+		name            string
+		cur, next, want []gatewayv1.PolicyAncestorStatus
+	}{
+		{name: "nothing yet, nothing computed", want: []gatewayv1.PolicyAncestorStatus{}},
+		{name: "first write", next: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t1)},
+			want: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t1)}},
+		{name: "unchanged status keeps its transition time",
+			cur:  []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t0)},
+			next: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t1)},
+			want: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t0)}},
+		{name: "changed status takes the new time",
+			cur:  []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t0)},
+			next: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "False", t1)},
+			want: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "False", t1)}},
+		{name: "an ancestor no longer computed is dropped",
+			cur:  []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t0), entry(ours, "b", "True", t0)},
+			next: []gatewayv1.PolicyAncestorStatus{entry(ours, "b", "True", t1)},
+			want: []gatewayv1.PolicyAncestorStatus{entry(ours, "b", "True", t0)}},
+		{name: "another controller's entries are kept, its times not borrowed",
+			cur:  []gatewayv1.PolicyAncestorStatus{entry(theirs, "a", "True", t0)},
+			next: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t1)},
+			want: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t1), entry(theirs, "a", "True", t0)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := httproute.MergePolicyAncestors(tc.cur, tc.next, ours)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("MergePolicyAncestors (-want +got):\n%s", diff)
+			}
+			for i := range got {
+				got[i].Conditions[0].Reason = "changed"
+			}
+			for _, l := range [][]gatewayv1.PolicyAncestorStatus{tc.cur, tc.next} {
+				for _, a := range l {
+					if a.Conditions[0].Reason != "R" {
+						t.Fatal("the result shares conditions with an argument")
+					}
+				}
 			}
 		})
 	}

@@ -37,6 +37,18 @@ func handshakeRouter(t testing.TB, serverCA, clientCA *testcert.CA) (*httproute.
 	return rt, leaves
 }
 
+// serveHTTPS serves h over TLS with cfg on a loopback port until the test
+// ends, and returns the port's address.
+func serveHTTPS(t testing.TB, cfg *tls.Config, h http.Handler) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	require.NoError(t, err)
+	srv := &http.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
 // TestTLSHandshakeListener checks over loopback that the server name of a
 // ClientHello selects one listener of the port, whose certificate and
 // client-certificate requirement the handshake uses together, across two
@@ -45,11 +57,7 @@ func TestTLSHandshakeListener(t *testing.T) {
 	serverCA, clientCA := testcert.NewCA("server CA"), testcert.NewCA("client CA")
 	rt, leaves := handshakeRouter(t, serverCA, clientCA)
 	client := clientCA.Issue("client")
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", rt.TLSConfig(443))
-	require.NoError(t, err)
-	srv := &http.Server{Handler: rt.Port(443), ErrorLog: log.New(io.Discard, "", 0)}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	addr := serveHTTPS(t, rt.TLSConfig(443), rt.Port(443))
 
 	// hostOf names the listener of a certificate by its hostname.
 	hostOf := func(der []byte) string {
@@ -106,7 +114,7 @@ func TestTLSHandshakeListener(t *testing.T) {
 			}
 			tr := &http.Transport{TLSClientConfig: ccfg}
 			t.Cleanup(tr.CloseIdleConnections)
-			req, err := http.NewRequest("GET", "https://"+ln.Addr().String()+"/", nil)
+			req, err := http.NewRequest("GET", "https://"+addr+"/", nil)
 			require.NoError(t, err)
 			req.Host = tc.sni
 			if res, err := tr.RoundTrip(req); err == nil {
@@ -125,27 +133,11 @@ func TestTLSHandshakeListener(t *testing.T) {
 func BenchmarkTLSHandshake(b *testing.B) {
 	serverCA, clientCA := testcert.NewCA("server CA"), testcert.NewCA("client CA")
 	rt, _ := handshakeRouter(b, serverCA, clientCA)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", rt.TLSConfig(443))
-	require.NoError(b, err)
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if c.(*tls.Conn).Handshake() == nil {
-					c.Read(make([]byte, 1)) // until the client closes
-				}
-			}()
-		}
-	}()
+	addr := serveHTTPS(b, rt.TLSConfig(443), rt.Port(443))
 	ccfg := &tls.Config{RootCAs: serverCA.Pool(), ServerName: "b.example.com"}
 	b.ReportAllocs()
 	for b.Loop() {
-		c, err := tls.Dial("tcp", ln.Addr().String(), ccfg)
+		c, err := tls.Dial("tcp", addr, ccfg)
 		if err != nil {
 			b.Fatal(err)
 		}
