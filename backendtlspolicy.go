@@ -351,20 +351,48 @@ func (s *tlsService) CloseIdleConnections() {
 
 // backendTLSPolicyStatus computes the status of every BackendTLSPolicy: an
 // ancestor per Gateway whose routes reference a Service port the policy
-// targets, with its Accepted and ResolvedRefs conditions.
+// targets (the port named by targetRefs[].sectionName when it has one, any
+// port of the Service otherwise), with its Accepted and ResolvedRefs
+// conditions. A port whose name is unknown (no ServicePortNamer, or it
+// fails) is no policy's by sectionName; the route reports the error.
 func (c *compiler) backendTLSPolicyStatus(routes []*cachedRoute) map[types.NamespacedName]gatewayv1.PolicyStatus {
 	out := make(map[types.NamespacedName]gatewayv1.PolicyStatus, len(c.cfg.BackendTLSPolicies))
 	if c.tls == nil || len(c.tls.policies) == 0 {
 		return out
 	}
-	byService := map[types.NamespacedName][]*tlsPolicy{}
+	type sectionPolicy struct {
+		tp      *tlsPolicy
+		section string // "" for the whole Service
+	}
+	byService := map[types.NamespacedName][]sectionPolicy{}
 	for _, tp := range c.tls.policies {
 		for _, ref := range tp.obj.Spec.TargetRefs {
+			if ref.Group != "" || ref.Kind != "Service" {
+				continue
+			}
+			sp := sectionPolicy{tp: tp}
+			if ref.SectionName != nil {
+				sp.section = string(*ref.SectionName)
+			}
 			svc := types.NamespacedName{Namespace: tp.obj.Namespace, Name: string(ref.Name)}
-			if ref.Group == "" && ref.Kind == "Service" && !slices.Contains(byService[svc], tp) {
-				byService[svc] = append(byService[svc], tp)
+			if !slices.Contains(byService[svc], sp) {
+				byService[svc] = append(byService[svc], sp)
 			}
 		}
+	}
+	// names memoizes the names of the Service ports routes reference, ""
+	// when unknown.
+	names := map[serviceKey]string{}
+	nameOf := func(ref BackendRef) string {
+		k := serviceKey{ref.Namespace, ref.Name, ref.Port}
+		name, ok := names[k]
+		if !ok {
+			if namer, isNamer := c.cfg.Services.(ServicePortNamer); isNamer {
+				name, _ = portName(namer, ref)
+			}
+			names[k] = name
+		}
+		return name
 	}
 	ancestors := map[*tlsPolicy][]gatewayv1.ParentReference{}
 	for _, cr := range routes {
@@ -373,7 +401,10 @@ func (c *compiler) backendTLSPolicyStatus(routes []*cachedRoute) map[types.Names
 				if b.Ref.Group != "" || b.Ref.Kind != "Service" {
 					continue
 				}
-				for _, tp := range byService[types.NamespacedName{Namespace: b.Ref.Namespace, Name: b.Ref.Name}] {
+				for _, sp := range byService[types.NamespacedName{Namespace: b.Ref.Namespace, Name: b.Ref.Name}] {
+					if sp.section != "" && sp.section != nameOf(b.Ref) {
+						continue
+					}
 					for _, ps := range cr.parents {
 						if ps.ParentRef.Name == "" {
 							continue // the implicit listener has no Gateway to name
@@ -382,10 +413,10 @@ func (c *compiler) backendTLSPolicyStatus(routes []*cachedRoute) map[types.Names
 						if ref.Namespace == nil {
 							ref.Namespace = ptr(gatewayv1.Namespace(cr.obj.Namespace))
 						}
-						if !slices.ContainsFunc(ancestors[tp], func(a gatewayv1.ParentReference) bool {
+						if !slices.ContainsFunc(ancestors[sp.tp], func(a gatewayv1.ParentReference) bool {
 							return a.Name == ref.Name && *a.Namespace == *ref.Namespace
 						}) {
-							ancestors[tp] = append(ancestors[tp], ref)
+							ancestors[sp.tp] = append(ancestors[sp.tp], ref)
 						}
 					}
 				}

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"testing"
@@ -40,7 +39,7 @@ func (s namedServices) ServicePortName(namespace, name string, port int32) (stri
 
 // yamlConfig builds a Config of YAML documents: Gateways, HTTPRoutes,
 // BackendTLSPolicies, XBackends, ConfigMaps and Secrets.
-func yamlConfig(t *testing.T, docs ...string) httproute.Config {
+func yamlConfig(t testing.TB, docs ...string) httproute.Config {
 	t.Helper()
 	var cfg httproute.Config
 	for _, d := range docs {
@@ -67,7 +66,7 @@ func yamlConfig(t *testing.T, docs ...string) httproute.Config {
 }
 
 // decodeInto decodes the YAML document d into a new T appended to list.
-func decodeInto[T any](t *testing.T, d string, list *[]*T) {
+func decodeInto[T any](t testing.TB, d string, list *[]*T) {
 	t.Helper()
 	o := new(T)
 	require.NoError(t, yaml.UnmarshalStrict([]byte(d), o))
@@ -110,7 +109,8 @@ func TestBackendTLSPolicy(t *testing.T) {
 		policies []string
 		code     int
 		sni      string
-		// conds are the conditions of policy p (and q when given).
+		// conds are the conditions of policy p (and q when given) on
+		// its ancestor, Gateway gw; empty when it has no ancestor.
 		conds, qconds []string
 	}{
 		{name: "CA from a ConfigMap, hostname as SNI",
@@ -121,7 +121,7 @@ func TestBackendTLSPolicy(t *testing.T) {
 			code:     200, sni: "abc.example.com", conds: ok},
 		{name: "section name of another port",
 			policies: []string{policy("p", "2026-01-01T00:00:00Z", `{group: "", kind: Service, name: web, sectionName: grpc}`, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: other}]}")},
-			code:     400, conds: ok}, // plain HTTP to the TLS port: the backend's 400
+			code:     400, conds: []string{}}, // plain HTTP to the TLS port: the backend's 400; no route uses port grpc, so no ancestor
 		{name: "wrong CA",
 			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, "{hostname: abc.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: other}]}")},
 			code:     502, conds: ok},
@@ -188,6 +188,12 @@ func TestBackendTLSPolicy(t *testing.T) {
 					continue
 				}
 				st := rt.Status().BackendTLSPolicies[types.NamespacedName{Namespace: "default", Name: name}]
+				if len(want) == 0 {
+					if len(st.Ancestors) != 0 {
+						t.Errorf("policy %s: ancestors %+v, want none", name, st.Ancestors)
+					}
+					continue
+				}
 				if len(st.Ancestors) != 1 || st.Ancestors[0].AncestorRef.Name != "gw" {
 					t.Fatalf("policy %s: ancestors %+v, want the Gateway gw", name, st.Ancestors)
 				}
@@ -287,11 +293,7 @@ spec:
 			rt, err := httproute.New(cfg)
 			require.NoError(t, err)
 			gr := rt.Gateway("default", "gw")
-			ln, err := tls.Listen("tcp", "127.0.0.1:0", gr.TLSConfig(443))
-			require.NoError(t, err)
-			srv := &http.Server{Handler: gr.Port(443), ErrorLog: log.New(io.Discard, "", 0)}
-			go srv.Serve(ln)
-			t.Cleanup(func() { srv.Close() })
+			addr := serveHTTPS(t, gr.TLSConfig(443), gr.Port(443))
 
 			ccfg := &tls.Config{RootCAs: serverCA.Pool(), ServerName: "www.example.com"}
 			if tc.client != nil {
@@ -299,7 +301,7 @@ spec:
 			}
 			client := &http.Client{Transport: &http.Transport{TLSClientConfig: ccfg, DialContext: (&net.Dialer{}).DialContext}}
 			t.Cleanup(client.CloseIdleConnections)
-			res, err := client.Get("https://" + ln.Addr().String() + "/")
+			res, err := client.Get("https://" + addr + "/")
 			if tc.ok {
 				require.NoError(t, err)
 				body, _ := io.ReadAll(res.Body)
@@ -350,5 +352,172 @@ func TestBackendTLSPolicyOptions(t *testing.T) {
 		if got := fmt.Sprintf("%s=%s/%s: %s", c.Type, c.Status, c.Reason, c.Message); got != want {
 			t.Fatalf("condition %s, want %s", got, want)
 		}
+	}
+}
+
+// portServices resolves every port of Service default/web named in ports
+// to an Upstream of a closed loopback port; its ServicePortName names them.
+type portServices struct{ ports map[int32]string }
+
+func (s portServices) ResolveService(ref httproute.BackendRef) (httproute.Backend, error) {
+	if _, ok := s.ports[ref.Port]; ref.Name != "web" || !ok {
+		return nil, fmt.Errorf("service %s: %w", ref, httproute.ErrNotFound)
+	}
+	return httproute.NewUpstream(httproute.UpstreamConfig{Endpoints: []string{"127.0.0.1:1"}})
+}
+
+func (s portServices) ServicePortName(namespace, name string, port int32) (string, error) {
+	if p, ok := s.ports[port]; name == "web" && ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("service %s/%s port %d: %w", namespace, name, port, httproute.ErrNotFound)
+}
+
+// unnamedServices is portServices without ServicePortName.
+type unnamedServices struct{ s portServices }
+
+func (u unnamedServices) ResolveService(ref httproute.BackendRef) (httproute.Backend, error) {
+	return u.s.ResolveService(ref)
+}
+
+// TestBackendTLSPolicyAncestors checks which Gateways a BackendTLSPolicy
+// lists as ancestors: those whose routes reference a Service port the
+// policy targets, the port chosen by targetRefs[].sectionName when it has
+// one (GEP-1897, GEP-713). Gateway a routes to port 443 ("https") of
+// Service web, Gateway b to port 8443 ("grpc").
+func TestBackendTLSPolicyAncestors(t *testing.T) {
+	gateway := func(name string) string {
+		return "kind: Gateway\nmetadata: {name: " + name + ", namespace: default}\nspec:\n  gatewayClassName: c\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n"
+	}
+	route := func(name, gw string, port int) string {
+		return fmt.Sprintf("kind: HTTPRoute\nmetadata: {name: %s, namespace: default}\nspec:\n  parentRefs: [{name: %s}]\n  rules: [{backendRefs: [{name: web, port: %d}]}]\n", name, gw, port)
+	}
+	const valid = "{hostname: abc.example.com, wellKnownCACertificates: System}"
+	const svc = `{group: "", kind: Service, name: web}`
+	section := func(s string) string { return `{group: "", kind: Service, name: web, sectionName: ` + s + `}` }
+	ports := portServices{map[int32]string{443: "https", 8443: "grpc", 9000: "admin"}}
+	for _, tc := range []struct {
+		name     string
+		policies []string
+		unnamed  bool
+		// want are the ancestors of each policy, as Gateway names.
+		want   map[string][]string
+		reason string
+	}{
+		{name: "the whole Service",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", svc, valid)},
+			want:     map[string][]string{"p": {"a", "b"}}},
+		{name: "port https",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", section("https"), valid)},
+			want:     map[string][]string{"p": {"a"}}},
+		{name: "port grpc",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", section("grpc"), valid)},
+			want:     map[string][]string{"p": {"b"}}},
+		{name: "a port no route references",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", section("admin"), valid)},
+			want:     map[string][]string{"p": {}}},
+		{name: "two ports of the Service",
+			policies: []string{policy("p", "2026-01-01T00:00:00Z", section("https")+", "+section("grpc"), valid)},
+			want:     map[string][]string{"p": {"a", "b"}}},
+		{name: "a conflicted policy on a port",
+			policies: []string{
+				policy("p", "2026-01-01T00:00:00Z", section("grpc"), valid),
+				policy("q", "2026-01-02T00:00:00Z", section("grpc"), valid),
+			},
+			want:   map[string][]string{"p": {"b"}, "q": {"b"}},
+			reason: "the loser is reported Conflicted on the Gateways where the port is used"},
+		{name: "a policy on the port beside one on the Service",
+			policies: []string{
+				policy("p", "2026-01-01T00:00:00Z", section("https"), valid),
+				policy("q", "2026-01-01T00:00:00Z", svc, valid),
+			},
+			want:   map[string][]string{"p": {"a"}, "q": {"a", "b"}},
+			reason: "a policy without a sectionName is attached to the Service, all its ports"},
+		{name: "ports cannot be named",
+			policies: []string{
+				policy("p", "2026-01-01T00:00:00Z", section("https"), valid),
+				policy("q", "2026-01-01T00:00:00Z", `{group: "", kind: Service, name: web}`, valid),
+			},
+			unnamed: true,
+			want:    map[string][]string{"p": {}, "q": {"a", "b"}},
+			reason:  "without a ServicePortNamer no referenced port is known to be the policy's; the routes report the error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docs := append([]string{gateway("a"), gateway("b"), route("ra", "a", 443), route("rb", "b", 8443)}, tc.policies...)
+			cfg := yamlConfig(t, docs...)
+			cfg.Services = ports
+			if tc.unnamed {
+				cfg.Services = unnamedServices{ports}
+			}
+			rt, err := httproute.New(cfg)
+			require.NoError(t, err)
+			got := map[string][]string{}
+			for nn, st := range rt.Status().BackendTLSPolicies {
+				got[nn.Name] = []string{}
+				for _, a := range st.Ancestors {
+					got[nn.Name] = append(got[nn.Name], string(a.AncestorRef.Name))
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("ancestors (-want +got):\n%s\n%s", diff, tc.reason)
+			}
+		})
+	}
+}
+
+// TestMergePolicyAncestors checks the ancestor entries a status writer
+// puts into a policy: the Router's replace its controller's, keeping a
+// condition's transition time while its status is unchanged, and other
+// controllers' entries stay as they are.
+func TestMergePolicyAncestors(t *testing.T) {
+	const ours, theirs = httproute.DefaultControllerName, gatewayv1.GatewayController("example.com/other")
+	t0, t1 := metav1.Unix(1000, 0), metav1.Unix(2000, 0)
+	entry := func(c gatewayv1.GatewayController, gw string, status metav1.ConditionStatus, at metav1.Time) gatewayv1.PolicyAncestorStatus {
+		return gatewayv1.PolicyAncestorStatus{
+			AncestorRef:    gatewayv1.ParentReference{Name: gatewayv1.ObjectName(gw)},
+			ControllerName: c,
+			Conditions:     []metav1.Condition{{Type: "Accepted", Status: status, Reason: "R", LastTransitionTime: at}},
+		}
+	}
+	for _, tc := range []struct {
+		name            string
+		cur, next, want []gatewayv1.PolicyAncestorStatus
+	}{
+		{name: "nothing yet, nothing computed", want: []gatewayv1.PolicyAncestorStatus{}},
+		{name: "first write", next: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t1)},
+			want: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t1)}},
+		{name: "unchanged status keeps its transition time",
+			cur:  []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t0)},
+			next: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t1)},
+			want: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t0)}},
+		{name: "changed status takes the new time",
+			cur:  []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t0)},
+			next: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "False", t1)},
+			want: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "False", t1)}},
+		{name: "an ancestor no longer computed is dropped",
+			cur:  []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t0), entry(ours, "b", "True", t0)},
+			next: []gatewayv1.PolicyAncestorStatus{entry(ours, "b", "True", t1)},
+			want: []gatewayv1.PolicyAncestorStatus{entry(ours, "b", "True", t0)}},
+		{name: "another controller's entries are kept, its times not borrowed",
+			cur:  []gatewayv1.PolicyAncestorStatus{entry(theirs, "a", "True", t0)},
+			next: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t1)},
+			want: []gatewayv1.PolicyAncestorStatus{entry(ours, "a", "True", t1), entry(theirs, "a", "True", t0)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := httproute.MergePolicyAncestors(tc.cur, tc.next, ours)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("MergePolicyAncestors (-want +got):\n%s", diff)
+			}
+			for i := range got {
+				got[i].Conditions[0].Reason = "changed"
+			}
+			for _, l := range [][]gatewayv1.PolicyAncestorStatus{tc.cur, tc.next} {
+				for _, a := range l {
+					if a.Conditions[0].Reason != "R" {
+						t.Fatal("the result shares conditions with an argument")
+					}
+				}
+			}
+		})
 	}
 }

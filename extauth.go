@@ -67,18 +67,16 @@ const extAuthTimeout = 10 * time.Second
 // extAuthPathRE is the pattern of HTTPAuthConfig.Path.
 var extAuthPathRE = regexp.MustCompile(`^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$`)
 
-// extAuthNotCopied are the headers of a 200 authorization answer that are
-// not set on the request when allowedResponseHeaders is empty.
-var extAuthNotCopied = map[string]bool{
-	"Host": true, "Authority": true,
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
-	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-	"Content-Length": true, "Content-Type": true, "Content-Encoding": true, "Date": true,
+// extAuthNotCopied reports whether header k of a 200 authorization answer
+// is not set on the request when allowedResponseHeaders is empty: a
+// hop-by-hop field (hopField), or one that describes the answer itself.
+func extAuthNotCopied(k string) bool {
+	switch k {
+	case "Host", "Authority", "Content-Length", "Content-Type", "Content-Encoding", "Date":
+		return true
+	}
+	return hopField(k)
 }
-
-// hopByHop are the headers of one connection, never passed on.
-var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 func (rc *ruleCompiler) compileExtAuth(f *gatewayv1.HTTPExternalAuthFilter, path *field.Path) (middleware, *Error) {
 	invalid := func(fe *field.Error) (middleware, *Error) {
@@ -240,8 +238,10 @@ func (a *extAuth) check(w http.ResponseWriter, r *http.Request) (*http.Request, 
 		for k, v := range res.Header {
 			h[k] = v
 		}
-		for _, k := range hopByHop {
-			delete(h, k)
+		for k := range h {
+			if hopField(k) {
+				delete(h, k)
+			}
 		}
 		delete(h, "Content-Length")
 		w.WriteHeader(res.StatusCode)
@@ -304,7 +304,7 @@ func sameFieldName(a, b string) bool {
 func (a *extAuth) copyAllowed(h, ah http.Header) {
 	if a.respHeaders == nil {
 		for k, v := range ah {
-			if !extAuthNotCopied[k] {
+			if !extAuthNotCopied(k) {
 				h[k] = slices.Clone(v)
 			}
 		}

@@ -95,6 +95,36 @@ func TestExtAuthAllResponseHeadersAndBody(t *testing.T) {
 	}
 }
 
+// TestExtAuthHopByHop checks that the hop-by-hop fields of the auth
+// answer (RFC 9110 section 7.6.1) reach neither the backend, when the
+// request is allowed and every answer header is copied, nor the client,
+// when it is denied; the other fields do.
+func TestExtAuthHopByHop(t *testing.T) {
+	env := httproutetest.New(t, httproutetest.Options{Channel: validation.Experimental}, extAuthRoute(`        http: {}
+`))
+	auth := env.Backend("default", "auth", 9000)
+	hop := []string{"Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Upgrade"}
+	auth.SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, k := range hop {
+			w.Header()[k] = []string{"from-auth"}
+		}
+		w.Header().Set("X-User", "alice")
+		if r.Header.Get("Authorization") != "Bearer good" {
+			w.WriteHeader(http.StatusForbidden)
+		}
+	}))
+	env.Run(t, []httproutetest.Case{
+		{Name: "allowed: hop-by-hop answer fields not set on the request",
+			Request: httproutetest.Request{Path: "/", Header: http.Header{"Authorization": {"Bearer good"}}},
+			Want: httproutetest.Want{Status: 200, Backend: "default/web:80",
+				BackendHeader: map[string]string{"X-User": "alice"}, BackendAbsentHeader: hop}},
+		{Name: "denied: hop-by-hop answer fields not sent to the client",
+			Request: httproutetest.Request{Path: "/"},
+			Want: httproutetest.Want{Status: 403, Backend: "default/auth:9000",
+				Header: map[string]string{"X-User": "alice"}, AbsentHeader: hop}},
+	})
+}
+
 func TestExtAuthFailsClosed(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

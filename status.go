@@ -203,22 +203,54 @@ func MergeRouteParents(cur, next []gatewayv1.RouteParentStatus, controller gatew
 }
 
 func mergeParents(cur, next []gatewayv1.RouteParentStatus, controller gatewayv1.GatewayController, keepImplicit bool) []gatewayv1.RouteParentStatus {
-	out := make([]gatewayv1.RouteParentStatus, 0, len(cur)+len(next))
-	for _, n := range next {
-		if n.ParentRef.Name == "" && !keepImplicit {
+	return mergeEntries(cur, next, controller, func(ref gatewayv1.ParentReference) bool { return keepImplicit || ref.Name != "" },
+		func(p *gatewayv1.RouteParentStatus) (gatewayv1.GatewayController, gatewayv1.ParentReference, *[]metav1.Condition) {
+			return p.ControllerName, p.ParentRef, &p.Conditions
+		})
+}
+
+// MergePolicyAncestors is MergeRouteParents for the ancestor entries of a
+// policy (a BackendTLSPolicy): the entries to write into a policy whose
+// status lists cur, from the ones the Router computed for controller.
+// The result is never nil: the API requires the list.
+func MergePolicyAncestors(cur, next []gatewayv1.PolicyAncestorStatus, controller gatewayv1.GatewayController) []gatewayv1.PolicyAncestorStatus {
+	return mergeEntries(cur, next, controller, func(gatewayv1.ParentReference) bool { return true },
+		func(a *gatewayv1.PolicyAncestorStatus) (gatewayv1.GatewayController, gatewayv1.ParentReference, *[]metav1.Condition) {
+			return a.ControllerName, a.AncestorRef, &a.Conditions
+		})
+}
+
+// statusEntry is a route parent or policy ancestor status entry.
+type statusEntry[E any] interface {
+	*E
+	DeepCopy() *E
+}
+
+// mergeEntries returns the entries of one object's status, one a
+// controller and parent or ancestor, to write where cur stands: next's
+// that keep accepts, replacing controller's, each with the transition
+// times of the cur entry of its controller and reference
+// (MergeConditions), then cur's entries of other controllers, unmodified.
+// fields returns an entry's controller, reference and conditions.
+func mergeEntries[E any, P statusEntry[E]](cur, next []E, controller gatewayv1.GatewayController, keep func(gatewayv1.ParentReference) bool,
+	fields func(P) (gatewayv1.GatewayController, gatewayv1.ParentReference, *[]metav1.Condition)) []E {
+	out := make([]E, 0, len(cur)+len(next))
+	for i := range next {
+		if _, ref, _ := fields(&next[i]); !keep(ref) {
 			continue
 		}
-		n = *n.DeepCopy()
-		for _, o := range cur {
-			if o.ControllerName == n.ControllerName && equality.Semantic.DeepEqual(o.ParentRef, n.ParentRef) {
-				n.Conditions = MergeConditions(o.Conditions, n.Conditions)
+		n := P(&next[i]).DeepCopy()
+		nc, nref, nconds := fields(n)
+		for j := range cur {
+			if oc, oref, oconds := fields(&cur[j]); oc == nc && equality.Semantic.DeepEqual(oref, nref) {
+				*nconds = MergeConditions(*oconds, *nconds)
 			}
 		}
-		out = append(out, n)
+		out = append(out, *n)
 	}
-	for _, o := range cur {
-		if o.ControllerName != controller {
-			out = append(out, *o.DeepCopy())
+	for j := range cur {
+		if oc, _, _ := fields(&cur[j]); oc != controller {
+			out = append(out, *P(&cur[j]).DeepCopy())
 		}
 	}
 	return out

@@ -393,23 +393,7 @@ func (c *cluster) writePolicyStatus(ctx context.Context, policies []gatewayv1.Ba
 	for i := range policies {
 		p := &policies[i]
 		next := rs.BackendTLSPolicies[client.ObjectKeyFromObject(p)]
-		var out []gatewayv1.PolicyAncestorStatus
-		for _, a := range p.Status.Ancestors {
-			if a.ControllerName != httproute.DefaultControllerName {
-				out = append(out, a)
-			}
-		}
-		for _, a := range next.Ancestors {
-			for _, old := range p.Status.Ancestors {
-				if old.ControllerName == a.ControllerName && reflect.DeepEqual(old.AncestorRef, a.AncestorRef) {
-					a.Conditions = httproute.MergeConditions(old.Conditions, a.Conditions)
-				}
-			}
-			out = append(out, a)
-		}
-		if out == nil {
-			out = []gatewayv1.PolicyAncestorStatus{}
-		}
+		out := httproute.MergePolicyAncestors(p.Status.Ancestors, next.Ancestors, httproute.DefaultControllerName)
 		if reflect.DeepEqual(p.Status.Ancestors, out) || (len(p.Status.Ancestors) == 0 && len(out) == 0) {
 			continue
 		}

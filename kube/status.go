@@ -135,22 +135,13 @@ func (s *statusWriter) routeParents(ns string, cur, ours []gatewayv1.RouteParent
 // other controllers and of Gateways of another class are kept. The list
 // is never nil: the API requires it.
 func (s *statusWriter) policyAncestors(ns string, cur, ours []gatewayv1.PolicyAncestorStatus) []gatewayv1.PolicyAncestorStatus {
-	out := make([]gatewayv1.PolicyAncestorStatus, 0, len(cur)+len(ours))
-	for _, a := range ours {
-		a = *a.DeepCopy()
-		for _, o := range cur {
-			if o.ControllerName == a.ControllerName && equality.Semantic.DeepEqual(o.AncestorRef, a.AncestorRef) {
-				a.Conditions = httproute.MergeConditions(o.Conditions, a.Conditions)
-			}
-		}
-		out = append(out, a)
-	}
+	merged := httproute.MergePolicyAncestors(cur, ours, s.c.controller)
 	for _, o := range cur {
-		if o.ControllerName != s.c.controller || s.otherClass(ns, o.AncestorRef) {
-			out = append(out, *o.DeepCopy())
+		if o.ControllerName == s.c.controller && s.otherClass(ns, o.AncestorRef) {
+			merged = append(merged, *o.DeepCopy())
 		}
 	}
-	return out
+	return merged
 }
 
 // otherClass reports whether ref, from a route in namespace ns, is a
