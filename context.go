@@ -131,7 +131,7 @@ func (t *table) route(ctx *stateContext, w http.ResponseWriter, r *http.Request,
 		o.request(r2)
 	}
 	ctx.st.env = t.env
-	g, err := t.group(r2, port, gw)
+	g, host, err := t.group(r2, port, gw)
 	if err == nil && g.pre != nil {
 		// Pre-routing filters first (listenerfilter.go); they end in
 		// matchIn, on the request as they leave it.
@@ -144,14 +144,15 @@ func (t *table) route(ctx *stateContext, w http.ResponseWriter, r *http.Request,
 		t.unmatched(&ctx.st, w, r2, raw, path, err)
 		return
 	}
-	t.matchIn(&ctx.st, g, w, r2, true, raw, path)
+	t.matchIn(&ctx.st, g, w, r2, true, raw, host, path)
 }
 
 // matchIn serves a request with the rule of group g that matches it, or
 // Config.NotFound or an error when none does.
-// owned reports whether r is a copy the Router made, which it may modify.
-func (t *table) matchIn(st *requestState, g *listenerGroup, w http.ResponseWriter, r *http.Request, owned bool, raw, path string) {
-	c := g.findIn(r, path)
+// owned reports whether r is a copy the Router made, which it may modify;
+// host is r's host as matching sees it (requestHost).
+func (t *table) matchIn(st *requestState, g *listenerGroup, w http.ResponseWriter, r *http.Request, owned bool, raw, host, path string) {
+	c := g.findIn(r, host, path)
 	if c == nil {
 		t.unmatched(st, w, r, raw, path, ErrNoRoute)
 		return

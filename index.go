@@ -536,11 +536,11 @@ func (pi *pathIndex) sort() {
 //
 // path is the normalized escaped path of r (normalizePath).
 func (t *table) find(r *http.Request, path string, port int32, gw *types.NamespacedName) (*candidate, error) {
-	g, err := t.group(r, port, gw)
+	g, host, err := t.group(r, port, gw)
 	if err != nil {
 		return nil, err
 	}
-	if c := g.findIn(r, path); c != nil {
+	if c := g.findIn(r, host, path); c != nil {
 		return c, nil
 	}
 	return nil, ErrNoRoute
@@ -548,12 +548,13 @@ func (t *table) find(r *http.Request, path string, port int32, gw *types.Namespa
 
 // group returns the listener group that serves r: the listener of the
 // port (see find) whose hostname matches the request's Host most
-// specifically, or an error wrapping ErrNoRoute or ErrMisdirected.
-func (t *table) group(r *http.Request, port int32, gw *types.NamespacedName) (*listenerGroup, error) {
+// specifically, with the request's host as matching sees it
+// (requestHost), or an error wrapping ErrNoRoute or ErrMisdirected.
+func (t *table) group(r *http.Request, port int32, gw *types.NamespacedName) (*listenerGroup, string, error) {
 	set := &t.listenerSet
 	if gw != nil && t.implicit == nil {
 		if set = t.gateways[*gw]; set == nil {
-			return nil, ErrNoRoute
+			return nil, "", ErrNoRoute
 		}
 	}
 	p := set.all
@@ -563,7 +564,7 @@ func (t *table) group(r *http.Request, port int32, gw *types.NamespacedName) (*l
 		// port, the ones named with Router.Port included.
 	case port > 0:
 		if p = set.ports[port]; p == nil {
-			return nil, ErrNoRoute
+			return nil, "", ErrNoRoute
 		}
 	case port < 0:
 		if pp := set.ports[-port]; pp != nil {
@@ -578,19 +579,19 @@ func (t *table) group(r *http.Request, port int32, gw *types.NamespacedName) (*l
 		// hostname, see TLSConfig); a Host that selects another listener
 		// of the port is misdirected (421).
 		if p.listenerFor(requestHost(r.TLS.ServerName)) != g {
-			return nil, ErrMisdirected
+			return nil, "", ErrMisdirected
 		}
 	}
 	if g == nil {
-		return nil, ErrNoRoute
+		return nil, "", ErrNoRoute
 	}
-	return g, nil
+	return g, host, nil
 }
 
 // findIn returns the candidate of highest precedence of group g matching
-// r, or nil.
-func (g *listenerGroup) findIn(r *http.Request, path string) *candidate {
-	return g.hosts.find(requestHost(r.Host), path, r)
+// r, whose host (requestHost) and normalized path are given, or nil.
+func (g *listenerGroup) findIn(r *http.Request, host, path string) *candidate {
+	return g.hosts.find(host, path, r)
 }
 
 func (p *portIndex) listenerFor(host string) *listenerGroup {

@@ -163,7 +163,7 @@ func (gr *groupRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		path = np
 	}
-	gr.t.matchIn(st, gr.g, w, r, false, pre.raw, path)
+	gr.t.matchIn(st, gr.g, w, r, false, pre.raw, requestHost(r.Host), path)
 }
 
 // preState is what the end of a pre-routing chain needs of the request

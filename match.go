@@ -500,13 +500,21 @@ func checkMatchPath(v string) string {
 
 const pathCharsMessage = "must only contain valid characters (matching ^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$) for types ['Exact', 'PathPrefix']"
 
+// isPathChar reports whether c may appear unescaped in a path match
+// value (pathCharsMessage): a bit of pathCharsLo for bytes below 64, of
+// pathCharsHi for 64 to 127.
 func isPathChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+	if c < 64 {
+		return pathCharsLo>>c&1 != 0
 	}
-	return strings.IndexByte("-/._~!$&'()*+,;=:@", c) >= 0
+	return c < 128 && pathCharsHi>>(c-64)&1 != 0
 }
+
+const (
+	pathCharsLo = 1<<'!' | 1<<'$' | 1<<'&' | 1<<'\'' | 1<<'(' | 1<<')' | 1<<'*' | 1<<'+' | 1<<',' |
+		1<<'-' | 1<<'.' | 1<<'/' | (1<<10-1)<<'0' | 1<<':' | 1<<';' | 1<<'='
+	pathCharsHi = 1<<('@'-64) | (1<<26-1)<<('A'-64) | 1<<('_'-64) | (1<<26-1)<<('a'-64) | 1<<('~'-64)
+)
 
 // validHeaderName reports whether s is an RFC 7230 token, the pattern of
 // gatewayv1.HTTPHeaderName.

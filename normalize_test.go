@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -228,4 +229,16 @@ func FuzzNormalizedPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestIsPathCharEveryByte compares isPathChar's bit sets with the
+// character class of the CRD's path pattern (pathCharsMessage), byte by
+// byte.
+func TestIsPathCharEveryByte(t *testing.T) {
+	class := regexp.MustCompile(`^[-A-Za-z0-9/._~!$&'()*+,;=:@]$`)
+	for c := 0; c < 256; c++ {
+		if got, want := isPathChar(byte(c)), class.Match([]byte{byte(c)}); got != want {
+			t.Errorf("isPathChar(%#x %q) = %v, want %v", c, rune(c), got, want)
+		}
+	}
 }

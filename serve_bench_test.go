@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
@@ -98,5 +99,20 @@ func BenchmarkServeObserved(b *testing.B) {
 	for _, tc := range cases[1:] {
 		rt := benchserve.Router(b, tc.obs)
 		b.Run("overhead/"+tc.name, func(b *testing.B) { benchserve.Overhead(b, base, rt) })
+	}
+}
+
+// BenchmarkClockReading is the floor under what a record costs: a
+// reading of the monotonic clock, of which a record takes two (its start
+// and its duration). It depends on the machine (the vDSO's clock source
+// and, in a VM, the hypervisor's), not on this package.
+func BenchmarkClockReading(b *testing.B) {
+	start := time.Now()
+	var sum time.Duration
+	for b.Loop() {
+		sum += time.Since(start)
+	}
+	if sum < 0 {
+		b.Fatal("the monotonic clock went back")
 	}
 }
