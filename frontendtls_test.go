@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"testing"
 
@@ -142,5 +143,57 @@ func BenchmarkTLSHandshake(b *testing.B) {
 			b.Fatal(err)
 		}
 		c.Close()
+	}
+}
+
+// TestTLSHandshakeProtocols checks that a listener verifying client
+// certificates offers the application protocols of the Config TLSConfig
+// returned, as the others do: an http.Server that speaks HTTP/1 only,
+// with NextProtos set to http/1.1 as TLSConfig's documentation says,
+// serves a client that offers h2 on both kinds of listener, and one that
+// speaks HTTP/2 serves it over h2 on both.
+func TestTLSHandshakeProtocols(t *testing.T) {
+	serverCA, clientCA := testcert.NewCA("server CA"), testcert.NewCA("client CA")
+	rt, _ := handshakeRouter(t, serverCA, clientCA)
+	client := clientCA.Issue("client")
+	for _, tc := range []struct {
+		name      string
+		http1Only bool
+		wantProto string
+	}{
+		{name: "server speaking HTTP/1 only", http1Only: true, wantProto: "HTTP/1.1"},
+		{name: "server speaking HTTP/1 and HTTP/2", wantProto: "HTTP/2.0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := rt.TLSConfig(443)
+			srv := &http.Server{Handler: rt.Port(443), TLSConfig: cfg, ErrorLog: log.New(io.Discard, "", 0)}
+			if tc.http1Only {
+				cfg.NextProtos = []string{"http/1.1"}
+				srv.Protocols = new(http.Protocols)
+				srv.Protocols.SetHTTP1(true)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			go srv.ServeTLS(ln, "", "")
+			t.Cleanup(func() { srv.Close() })
+			for _, host := range []string{"a.example.com", "b.example.com"} {
+				tr := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{
+					RootCAs: serverCA.Pool(), ServerName: host, Certificates: []tls.Certificate{client.TLS},
+				}}
+				t.Cleanup(tr.CloseIdleConnections)
+				req, err := http.NewRequest("GET", "https://"+ln.Addr().String()+"/", nil)
+				require.NoError(t, err)
+				req.Host = host
+				res, err := tr.RoundTrip(req)
+				if err != nil {
+					t.Errorf("%s: %v", host, err)
+					continue
+				}
+				res.Body.Close()
+				if res.StatusCode != 200 || res.Proto != tc.wantProto {
+					t.Errorf("%s: %d over %s, want 200 over %s", host, res.StatusCode, res.Proto, tc.wantProto)
+				}
+			}
+		})
 	}
 }

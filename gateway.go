@@ -3,6 +3,7 @@ package httproute
 import (
 	"crypto/tls"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -420,10 +421,18 @@ func (l *listener) admitsNamespace(ns string, nsLabels map[string]map[string]str
 // A request whose Host selects a different listener of the port than the
 // one whose certificate the handshake used gets 421 Misdirected Request,
 // with or without SNI (without, that is the listener without hostname).
+//
+// The Config offers h2 and http/1.1 (NextProtos). A listener that verifies
+// client certificates answers its handshakes with a Config of its own,
+// which offers what the returned Config's NextProtos hold when the
+// handshake starts, not what an http.Server offers on its copy of it: a
+// server that does not speak HTTP/2 (http.Server.Protocols without
+// HTTP2) must set NextProtos to []string{"http/1.1"} on the returned
+// Config, or clients that offer h2 get it on those listeners and fail.
 func (rt *Router) TLSConfig(p int32) *tls.Config { return rt.tlsConfig(p, nil) }
 
 func (rt *Router) tlsConfig(p int32, gw *types.NamespacedName) *tls.Config {
-	return &tls.Config{
+	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"h2", "http/1.1"},
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -433,15 +442,23 @@ func (rt *Router) tlsConfig(p int32, gw *types.NamespacedName) *tls.Config {
 			}
 			return &l.certs[0], nil
 		},
-		// A listener whose Gateway verifies client certificates on its
-		// port has a configuration of its own (frontendtls.go).
-		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			if l := rt.tlsListener(p, gw, hello.ServerName); l != nil && l.clientTLS != nil {
-				return l.clientTLS, nil
-			}
-			return nil, nil
-		},
 	}
+	// A listener whose Gateway verifies client certificates on its port
+	// has a configuration of its own (frontendtls.go), which offers the
+	// application protocols cfg offers when the host has changed them.
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		l := rt.tlsListener(p, gw, hello.ServerName)
+		if l == nil || l.clientTLS == nil {
+			return nil, nil
+		}
+		if slices.Equal(l.clientTLS.NextProtos, cfg.NextProtos) {
+			return l.clientTLS, nil
+		}
+		own := l.clientTLS.Clone()
+		own.NextProtos = cfg.NextProtos
+		return own, nil
+	}
+	return cfg
 }
 
 // tlsListener returns the HTTPS listener of the current table whose
