@@ -200,7 +200,6 @@ func TestIdleConnectionClosedByTheServerIsNotUsed(t *testing.T) {
 	p := tr.pool(be.addr)
 	p.mu.Lock()
 	c := p.idle[0]
-	c.idleSince = time.Now().Add(-probeAfter) // idle long enough to be checked
 	p.mu.Unlock()
 	for alive(c.nc) {
 		time.Sleep(time.Millisecond) // until the server's close arrives

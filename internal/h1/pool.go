@@ -35,6 +35,9 @@ type conn struct {
 	deadline time.Time
 	// expectUntil, when set, ends a wait for 100 Continue.
 	expectUntil time.Time
+	// probe looks for bytes from the server before a reuse, and while a
+	// write is blocked.
+	probe probe
 }
 
 // watchPeriod bounds how long blocked I/O goes without looking at the
@@ -106,7 +109,14 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 }
 
-// write writes all of b to the server.
+// errAnsweredEarly stops a write blocked while the server has answered
+// (or closed the connection) without reading what was sent.
+var errAnsweredEarly = errors.New("h1: server answered before reading the whole request")
+
+// write writes all of b to the server. A write blocked past a watch
+// period gives up when the server has sent something meanwhile: a server
+// that answers early and stops reading must get its answer read, not
+// wait forever for the rest of the request.
 func (c *conn) write(b []byte) error {
 	for {
 		n, err := c.nc.Write(b)
@@ -115,6 +125,9 @@ func (c *conn) write(b []byte) error {
 		}
 		if err := c.deadlinePassed(); err != nil {
 			return err
+		}
+		if c.br != nil && c.br.Buffered() > 0 || !c.probe.quiet() {
+			return errAnsweredEarly
 		}
 		b = b[n:]
 	}
@@ -153,13 +166,13 @@ type pool struct {
 	armed  bool
 }
 
-// probeAfter is how long a connection must have been idle before it is
-// checked for a close by the server before use. Connections used again
-// sooner are not checked: a server that closes a connection right after
-// an answer says so with "Connection: close".
-const probeAfter = 50 * time.Millisecond
-
-// get returns an idle connection that the server has not closed, or nil.
+// get returns an idle connection that the server has neither closed nor
+// written to, or nil. Every connection is looked at before it is handed
+// out, however briefly it was idle: bytes a server sends after an answer
+// has ended (a body a 204 or a HEAD answer must not have, a second
+// answer) would otherwise be read as the answer to the next request on
+// it, someone else's. Bytes that arrive after the look and before the
+// request is written cannot be told from its answer, as in net/http.
 func (p *pool) get(now time.Time) *conn {
 	for {
 		p.mu.Lock()
@@ -185,15 +198,15 @@ func (p *pool) get(now time.Time) *conn {
 		}
 		p.active++
 		p.mu.Unlock()
-		if idle >= probeAfter {
-			// The deadline of the last request may have passed, and would
-			// fail the probe.
+		if !c.deadline.IsZero() && c.deadline.Before(now.Add(watchPeriod/2)) {
+			// The deadline of the last request has passed, or is about
+			// to, and would fail the look.
 			c.nc.SetDeadline(time.Time{})
 			c.deadline = time.Time{}
-			if !alive(c.nc) {
-				c.close()
-				continue
-			}
+		}
+		if !c.probe.quiet() {
+			c.close()
+			continue
 		}
 		c.reused = true
 		return c

@@ -282,7 +282,9 @@ func (t *Transport) dial(ctx context.Context, p *pool) (*conn, error) {
 		return nil, err
 	}
 	p.added()
-	return &conn{nc: nc, pool: p}, nil
+	c := &conn{nc: nc, pool: p}
+	c.probe.init(nc)
+	return c, nil
 }
 
 // CloseIdleConnections closes the connections that are idle in the pools.
@@ -362,8 +364,12 @@ func (x *exchange) writeFailed(err error) (*http.Response, error) {
 	if errors.As(err, &ce) {
 		return nil, err
 	}
-	if res, rerr := x.readAnswer(); rerr == nil {
+	res, rerr := x.readAnswer()
+	switch {
+	case rerr == nil:
 		return res, nil
+	case err == errAnsweredEarly:
+		return nil, rerr // what the server sent is the failure
 	}
 	return nil, x.ioError(err)
 }
