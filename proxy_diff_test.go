@@ -203,7 +203,11 @@ func runDiff(t testing.TB, c diffCase, transport string) (backend, client [2]see
 	be := newDiffBackend(t, c.answer)
 	addr := be.ln.Addr().String()
 	if c.answer == "" {
-		be.ln.Close() // nothing listens: connection refused
+		// Nothing listens on port 1 (below the ephemeral range, so no
+		// listener of this test can be handed it, as a port just closed
+		// can be): connection refused.
+		be.ln.Close()
+		addr = "127.0.0.1:1"
 	}
 	logger := slog.New(slog.DiscardHandler)
 	ref := BackendRef{Namespace: "default", Name: "backend", Port: 80}
