@@ -1,0 +1,497 @@
+package httproute_test
+
+// Spec cases: one row per MUST/SHOULD of the Gateway API v1.7.0 text about
+// request handling (apis/v1/httproute_types.go, shared_types.go,
+// gateway_types.go), each named after the sentence it checks, paraphrased.
+// Where the spec leaves the behaviour to implementations, the row says so in
+// its reason and pins what the Router does.
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/httproute/httproute/httproutetest"
+)
+
+// specEnv builds an Env from manifests with the CRDs' defaults applied, as
+// a cluster would store them.
+func specEnv(t *testing.T, opts httproutetest.Options, manifests ...string) *httproutetest.Env {
+	t.Helper()
+	return httproutetest.New(t, opts, manifests...)
+}
+
+// specRoute is an HTTPRoute in namespace default with the given metadata
+// lines (indented by two spaces, after the name) and spec body (indented by
+// two spaces).
+func specRoute(name, created, spec string) string {
+	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: %s
+  namespace: default
+  creationTimestamp: %q
+spec:
+%s`, name, created, spec)
+}
+
+// to is the Want of a request the named Service (port 80, namespace
+// default) answers with 200.
+func to(service string) httproutetest.Want {
+	return httproutetest.Want{Status: 200, Backend: "default/" + service + ":80"}
+}
+
+func specGet(host, path string) httproutetest.Request {
+	return httproutetest.Request{Host: host, Path: path}
+}
+
+func withHeader(r httproutetest.Request, kv ...string) httproutetest.Request {
+	r.Header = http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		r.Header.Add(kv[i], kv[i+1])
+	}
+	return r
+}
+
+func TestSpecPathMatching(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{}, specRoute("paths", "2026-01-01T00:00:00Z", `  rules:
+  - matches: [{path: {type: Exact, value: /exact}}]
+    backendRefs: [{name: exact, port: 80}]
+  - matches: [{path: {type: Exact, value: /exact-slash/}}]
+    backendRefs: [{name: exact-slash, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /prefix}}]
+    backendRefs: [{name: prefix, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /trail/}}]
+    backendRefs: [{name: trail, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /a/b}}]
+    backendRefs: [{name: ab, port: 80}]
+  - matches: [{path: {type: Exact, value: "/enc%20oded"}}]
+    backendRefs: [{name: encoded, port: 80}]
+  - matches: [{path: {type: RegularExpression, value: "/re/[0-9]+"}}]
+    backendRefs: [{name: regex, port: 80}]
+  - matches: [{path: {type: Exact, value: /}}]
+    backendRefs: [{name: root, port: 80}]
+`))
+	env.Run(t, []httproutetest.Case{
+		// Exact: "Matches the URL path exactly and with case sensitivity."
+		{Name: "Exact matches the path itself", Request: specGet("a.com", "/exact"), Want: to("exact")},
+		{Name: "Exact ignores the query", Request: specGet("a.com", "/exact?x=1"), Want: to("exact")},
+		{Name: "Exact is case-sensitive", Request: specGet("a.com", "/EXACT"), Want: httproutetest.Want{Status: 404}},
+		{Name: "Exact does not match a longer path", Request: specGet("a.com", "/exact/x"), Want: httproutetest.Want{Status: 404}},
+		{Name: "Exact does not match with an added trailing slash", Request: specGet("a.com", "/exact/"), Want: httproutetest.Want{Status: 404}},
+		{Name: "Exact with trailing slash needs it", Request: specGet("a.com", "/exact-slash"), Want: httproutetest.Want{Status: 404}},
+		{Name: "Exact with trailing slash matches it", Request: specGet("a.com", "/exact-slash/"), Want: to("exact-slash")},
+		{Name: "Exact root matches /", Request: specGet("a.com", "/"), Want: to("root")},
+		{Name: "Exact percent-encoded value matches the same escape", Request: specGet("a.com", "/enc%20oded"), Want: to("encoded")},
+		// PathPrefix: "element by element ... a trailing / is ignored ...
+		// /abc, /abc/ and /abc/def match /abc, /abcd does not."
+		{Name: "PathPrefix matches the prefix itself", Request: specGet("a.com", "/prefix"), Want: to("prefix")},
+		{Name: "PathPrefix matches the prefix with trailing slash", Request: specGet("a.com", "/prefix/"), Want: to("prefix")},
+		{Name: "PathPrefix matches a sub path", Request: specGet("a.com", "/prefix/x/y"), Want: to("prefix")},
+		{Name: "PathPrefix does not match within an element", Request: specGet("a.com", "/prefixed"), Want: httproutetest.Want{Status: 404}},
+		{Name: "PathPrefix is case-sensitive", Request: specGet("a.com", "/Prefix/x"), Want: httproutetest.Want{Status: 404}},
+		{Name: "PathPrefix with trailing slash ignores it for the bare path", Request: specGet("a.com", "/trail"), Want: to("trail")},
+		{Name: "PathPrefix with trailing slash matches a sub path", Request: specGet("a.com", "/trail/x"), Want: to("trail")},
+		{Name: "PathPrefix with trailing slash does not match within an element", Request: specGet("a.com", "/trailer"), Want: httproutetest.Want{Status: 404}},
+		{Name: "PathPrefix of two elements", Request: specGet("a.com", "/a/b/c"), Want: to("ab")},
+		{Name: "PathPrefix of two elements not within the second", Request: specGet("a.com", "/a/bc"), Want: httproutetest.Want{Status: 404}},
+		{Name: "PathPrefix ignores the query", Request: specGet("a.com", "/prefix?q=/x"), Want: to("prefix")},
+		// RegularExpression: implementation-specific dialect (RE2 here),
+		// matched against the whole path.
+		{Name: "RegularExpression matches the whole path", Request: specGet("a.com", "/re/123"), Want: to("regex")},
+		{Name: "RegularExpression is anchored at the end", Request: specGet("a.com", "/re/123/x"), Want: httproutetest.Want{Status: 404}},
+		// "When no rules matching a request have been successfully attached
+		// to the parent a request is coming from, a HTTP 404 status code MUST
+		// be returned."
+		{Name: "no rule matches: 404", Request: specGet("a.com", "/nothing"), Want: httproutetest.Want{Status: 404, Backend: "-"}},
+	})
+}
+
+func TestSpecHeaderQueryMethodMatching(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{}, specRoute("hqm", "2026-01-01T00:00:00Z", `  rules:
+  - matches: [{path: {value: /h}, headers: [{name: X-Version, value: v1}]}]
+    backendRefs: [{name: header-v1, port: 80}]
+  - matches: [{path: {value: /h2}, headers: [{name: a, value: "1"}, {name: b, value: "2"}]}]
+    backendRefs: [{name: two-headers, port: 80}]
+  - matches: [{path: {value: /dup}, headers: [{name: x-dup, value: first}, {name: X-Dup, value: second}]}]
+    backendRefs: [{name: dup-header, port: 80}]
+  - matches: [{path: {value: /hre}, headers: [{name: x-re, type: RegularExpression, value: "v[0-9]"}]}]
+    backendRefs: [{name: header-regex, port: 80}]
+  - matches: [{path: {value: /q}, queryParams: [{name: animal, value: whale}]}]
+    backendRefs: [{name: query, port: 80}]
+  - matches: [{path: {value: /q2}, queryParams: [{name: a, value: "1"}, {name: b, value: "2"}]}]
+    backendRefs: [{name: two-queries, port: 80}]
+  - matches: [{path: {value: /qre}, queryParams: [{name: id, type: RegularExpression, value: "[0-9]+"}]}]
+    backendRefs: [{name: query-regex, port: 80}]
+  - matches: [{path: {value: /m}, method: POST}]
+    backendRefs: [{name: post, port: 80}]
+  - matches: [{path: {value: /or}, headers: [{name: k, value: a}]}, {path: {value: /or}, headers: [{name: k, value: b}]}]
+    backendRefs: [{name: ored, port: 80}]
+`))
+	env.Run(t, []httproutetest.Case{
+		// "Name matching MUST be case-insensitive."
+		{Name: "header name matches without case", Request: withHeader(specGet("a.com", "/h"), "x-version", "v1"), Want: to("header-v1")},
+		{Name: "header value Exact is case-sensitive", Request: withHeader(specGet("a.com", "/h"), "X-Version", "V1"), Want: httproutetest.Want{Status: 404}},
+		{Name: "header absent does not match", Request: specGet("a.com", "/h"), Want: httproutetest.Want{Status: 404}},
+		// "Multiple match values are ANDed together."
+		{Name: "headers are ANDed: both", Request: withHeader(specGet("a.com", "/h2"), "a", "1", "b", "2"), Want: to("two-headers")},
+		{Name: "headers are ANDed: one missing", Request: withHeader(specGet("a.com", "/h2"), "a", "1"), Want: httproutetest.Want{Status: 404}},
+		// "If multiple entries specify equivalent header names, only the
+		// first entry with an equivalent name MUST be considered for a
+		// match. Subsequent entries ... MUST be ignored."
+		{Name: "equivalent header names: first entry decides", Request: withHeader(specGet("a.com", "/dup"), "X-Dup", "first"), Want: to("dup-header")},
+		{Name: "equivalent header names: later entry ignored", Request: withHeader(specGet("a.com", "/dup"), "X-Dup", "second"), Want: httproutetest.Want{Status: 404}},
+		// Repeated header: "implementation-specific ... proxies should
+		// follow RFC 7230 3.2.2": values joined by ",".
+		{Name: "repeated header joined by comma (implementation-specific)", Request: withHeader(specGet("a.com", "/h"), "X-Version", "v1", "X-Version", "v2"), Want: httproutetest.Want{Status: 404}},
+		{Name: "header RegularExpression matches", Request: withHeader(specGet("a.com", "/hre"), "X-Re", "v7"), Want: to("header-regex")},
+		{Name: "header RegularExpression is anchored (implementation-specific)", Request: withHeader(specGet("a.com", "/hre"), "X-Re", "xv7x"), Want: httproutetest.Want{Status: 404}},
+		// Query: "Name ... must be an exact string match."
+		{Name: "query param matches", Request: specGet("a.com", "/q?animal=whale"), Want: to("query")},
+		{Name: "query param name is case-sensitive", Request: specGet("a.com", "/q?Animal=whale"), Want: httproutetest.Want{Status: 404}},
+		{Name: "query param value is case-sensitive", Request: specGet("a.com", "/q?animal=Whale"), Want: httproutetest.Want{Status: 404}},
+		{Name: "query param among others", Request: specGet("a.com", "/q?x=1&animal=whale&y=2"), Want: to("query")},
+		// "it is recommended that implementations should match against the
+		// first value of the param".
+		{Name: "repeated query param: first value matches", Request: specGet("a.com", "/q?animal=whale&animal=dolphin"), Want: to("query")},
+		{Name: "repeated query param: later value does not", Request: specGet("a.com", "/q?animal=dolphin&animal=whale"), Want: httproutetest.Want{Status: 404}},
+		{Name: "query params are ANDed", Request: specGet("a.com", "/q2?a=1"), Want: httproutetest.Want{Status: 404}},
+		{Name: "query params are ANDed: both", Request: specGet("a.com", "/q2?b=2&a=1"), Want: to("two-queries")},
+		{Name: "query param value percent-decoded", Request: specGet("a.com", "/q?animal=%77hale"), Want: to("query")},
+		{Name: "query RegularExpression", Request: specGet("a.com", "/qre?id=42"), Want: to("query-regex")},
+		// Method: "this route will be matched only if the request has the
+		// specified method."
+		{Name: "method matches", Request: httproutetest.Request{Method: "POST", Host: "a.com", Path: "/m"}, Want: to("post")},
+		{Name: "method differs", Request: httproutetest.Request{Method: "GET", Host: "a.com", Path: "/m"}, Want: httproutetest.Want{Status: 404}},
+		// Matches of a rule are ORed.
+		{Name: "matches are ORed: first", Request: withHeader(specGet("a.com", "/or"), "k", "a"), Want: to("ored")},
+		{Name: "matches are ORed: second", Request: withHeader(specGet("a.com", "/or"), "k", "b"), Want: to("ored")},
+	})
+}
+
+// TestSpecPrecedence follows HTTPRouteRule.Matches: "Exact path match;
+// Prefix path match with largest number of characters; Method match;
+// Largest number of header matches; Largest number of query param matches",
+// then across routes the oldest, then "{namespace}/{name}", then within a
+// route the first rule.
+func TestSpecPrecedence(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{},
+		specRoute("young", "2026-01-02T00:00:00Z", `  rules:
+  - matches: [{path: {type: PathPrefix, value: /p/exact}}]
+    backendRefs: [{name: young-prefix, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /p/longer/x}}]
+    backendRefs: [{name: young-longer, port: 80}]
+  - matches: [{path: {value: /t/method}, method: GET}]
+    backendRefs: [{name: young-method, port: 80}]
+  - matches: [{path: {value: /t/headers}, headers: [{name: a, value: "1"}, {name: b, value: "1"}]}]
+    backendRefs: [{name: young-two-headers, port: 80}]
+  - matches: [{path: {value: /t/query}, queryParams: [{name: a, value: "1"}, {name: b, value: "1"}]}]
+    backendRefs: [{name: young-two-queries, port: 80}]
+  - matches: [{path: {value: /t/age}}]
+    backendRefs: [{name: young-age, port: 80}]
+  - matches: [{path: {value: /slash/}}]
+    backendRefs: [{name: young-slash, port: 80}]
+`),
+		specRoute("old", "2026-01-01T00:00:00Z", `  rules:
+  - matches: [{path: {type: Exact, value: /p/exact}}]
+    backendRefs: [{name: old-exact, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /p/longer}}]
+    backendRefs: [{name: old-shorter, port: 80}]
+  - matches: [{path: {value: /t/method}, headers: [{name: a, value: "1"}, {name: b, value: "1"}], queryParams: [{name: a, value: "1"}]}]
+    backendRefs: [{name: old-headers-no-method, port: 80}]
+  - matches: [{path: {value: /t/headers}, headers: [{name: a, value: "1"}], queryParams: [{name: a, value: "1"}, {name: b, value: "1"}]}]
+    backendRefs: [{name: old-one-header, port: 80}]
+  - matches: [{path: {value: /t/query}, queryParams: [{name: a, value: "1"}]}]
+    backendRefs: [{name: old-one-query, port: 80}]
+  - matches: [{path: {value: /t/age}}]
+    backendRefs: [{name: old-age, port: 80}]
+  - matches: [{path: {value: /t/rule}}]
+    backendRefs: [{name: old-rule-0, port: 80}]
+  - matches: [{path: {value: /t/rule}}]
+    backendRefs: [{name: old-rule-1, port: 80}]
+  - matches: [{path: {value: /slash}}]
+    backendRefs: [{name: old-slash, port: 80}]
+`),
+		specRoute("b-same-age", "2026-01-03T00:00:00Z", `  rules:
+  - matches: [{path: {value: /t/name}}]
+    backendRefs: [{name: b-name, port: 80}]
+`),
+		specRoute("a-same-age", "2026-01-03T00:00:00Z", `  rules:
+  - matches: [{path: {value: /t/name}}]
+    backendRefs: [{name: a-name, port: 80}]
+`),
+	)
+	env.Run(t, []httproutetest.Case{
+		{Name: "Exact before a prefix of the same value", Request: specGet("a.com", "/p/exact"), Want: to("old-exact")},
+		{Name: "prefix of the same value serves what Exact does not", Request: specGet("a.com", "/p/exact/x"), Want: to("young-prefix")},
+		{Name: "longest prefix first, whatever the age", Request: specGet("a.com", "/p/longer/x/y"), Want: to("young-longer")},
+		{Name: "shorter prefix for the rest", Request: specGet("a.com", "/p/longer/y"), Want: to("old-shorter")},
+		{Name: "method match before header and query counts", Request: httproutetest.Request{Host: "a.com", Path: "/t/method?a=1", Header: http.Header{"A": {"1"}, "B": {"1"}}}, Want: to("young-method")},
+		{Name: "more header matches before query matches", Request: httproutetest.Request{Host: "a.com", Path: "/t/headers?a=1&b=1", Header: http.Header{"A": {"1"}, "B": {"1"}}}, Want: to("young-two-headers")},
+		{Name: "more query matches", Request: specGet("a.com", "/t/query?a=1&b=1"), Want: to("young-two-queries")},
+		{Name: "oldest route on a tie", Request: specGet("a.com", "/t/age"), Want: to("old-age")},
+		{Name: "namespace/name order on equal age", Request: specGet("a.com", "/t/name"), Want: to("a-name")},
+		{Name: "first rule within a route", Request: specGet("a.com", "/t/rule"), Want: to("old-rule-0")},
+		// "Prefix path match with largest number of characters": "/slash/"
+		// has one character more than "/slash". Its trailing "/" is ignored
+		// for matching, so both match the same requests; the spec counts
+		// the characters of the value as written, and so does the Router
+		// (ambiguous: one could also rank them as the same prefix).
+		{Name: "prefix with trailing slash has one character more", Request: specGet("a.com", "/slash/x"), Want: to("young-slash")},
+	})
+}
+
+// TestSpecHostnames follows HTTPRouteSpec.Hostnames and Listener.Hostname.
+func TestSpecHostnames(t *testing.T) {
+	gateway := `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: test
+  listeners:
+  - {name: wild, port: 80, protocol: HTTP, hostname: "*.example.com"}
+  - {name: exact, port: 80, protocol: HTTP, hostname: "foo.bar.com"}
+  - {name: any, port: 80, protocol: HTTP}
+`
+	env := specEnv(t, httproutetest.Options{Port: 80}, gateway,
+		specRoute("mixed", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw, sectionName: wild}]
+  hostnames: [test.example.com, test.example.net]
+  rules:
+  - backendRefs: [{name: mixed, port: 80}]
+`),
+		specRoute("wild-route", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw, sectionName: exact}]
+  hostnames: ["*.bar.com"]
+  rules:
+  - backendRefs: [{name: wild-route, port: 80}]
+`),
+		specRoute("no-hostnames", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw, sectionName: wild}]
+  rules:
+  - matches: [{path: {value: /nohost}}]
+    backendRefs: [{name: no-hostnames, port: 80}]
+`),
+		specRoute("exact-host", "2026-01-02T00:00:00Z", `  parentRefs: [{name: gw, sectionName: any}]
+  hostnames: [exact.org]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs: [{name: exact-host, port: 80}]
+`),
+		specRoute("wildcard-host", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw, sectionName: any}]
+  hostnames: ["*.org"]
+  rules:
+  - matches: [{path: {type: Exact, value: /x}}]
+    backendRefs: [{name: wildcard-host, port: 80}]
+`),
+	)
+	env.Run(t, []httproutetest.Case{
+		{Name: "route hostname within the listener's serves", Request: specGet("test.example.com", "/"), Want: to("mixed")},
+		// "any HTTPRoute hostnames that do not match the Listener hostname
+		// MUST be ignored"
+		{Name: "route hostname outside the listener's is ignored", Request: specGet("test.example.net", "/"), Want: httproutetest.Want{Status: 404}},
+		// "MUST ignore any port value specified in the HTTP Host header"
+		{Name: "Host port is ignored", Request: specGet("test.example.com:8080", "/"), Want: to("mixed")},
+		// "... and MUST forward this header unmodified to the backend"
+		{Name: "Host forwarded unmodified, port included", Request: specGet("test.example.com:8080", "/"), Want: httproutetest.Want{Status: 200, BackendHost: "test.example.com:8080"}},
+		{Name: "Host is matched without case", Request: specGet("TEST.Example.com", "/"), Want: to("mixed")},
+		{Name: "Host forwarded unmodified, case kept", Request: specGet("TEST.Example.com", "/"), Want: httproutetest.Want{Status: 200, BackendHost: "TEST.Example.com"}},
+		// "A Listener with foo.bar.com matches routes with *.bar.com"; the
+		// intersection is the listener's hostname.
+		{Name: "wildcard route on exact listener serves the listener host", Request: specGet("foo.bar.com", "/"), Want: to("wild-route")},
+		{Name: "wildcard route on exact listener serves no other host", Request: specGet("baz.bar.com", "/"), Want: httproutetest.Want{Status: 404}},
+		// A route without hostnames takes the listener's.
+		{Name: "route without hostnames serves the listener wildcard", Request: specGet("any.example.com", "/nohost"), Want: to("no-hostnames")},
+		{Name: "route without hostnames: deeper subdomain", Request: specGet("a.b.example.com", "/nohost"), Want: to("no-hostnames")},
+		// "*.example.com would match test.example.com and
+		// foo.test.example.com, but not example.com"
+		{Name: "wildcard listener does not match the bare domain", Request: specGet("example.com", "/nohost"), Want: httproutetest.Want{Status: 404}},
+		// Hostname precedence before path precedence: "precedence must be
+		// given to rules from the HTTPRoute with the largest number of
+		// characters in a matching non-wildcard hostname."
+		{Name: "exact hostname route before a wildcard route's Exact path", Request: specGet("exact.org", "/x"), Want: to("exact-host")},
+		{Name: "wildcard hostname route for other hosts", Request: specGet("other.org", "/x"), Want: to("wildcard-host")},
+		{Name: "wildcard does not match the bare suffix", Request: specGet("org", "/x"), Want: httproutetest.Want{Status: 404}},
+	})
+}
+
+// TestSpecHostnameIntersectionPrecedence: "When multiple HTTPRoutes attach
+// to the same Listener and yield identical Listener/Route intersected
+// hostnames, implementations SHOULD evaluate precedence using the original
+// hostnames configured on the Route."
+func TestSpecHostnameIntersectionPrecedence(t *testing.T) {
+	gateway := `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: test
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, hostname: "foo.example.com"}
+`
+	env := specEnv(t, httproutetest.Options{Port: 80}, gateway,
+		specRoute("a-wild", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw}]
+  hostnames: ["*.example.com"]
+  rules:
+  - backendRefs: [{name: wild, port: 80}]
+`),
+		specRoute("b-exact", "2026-01-02T00:00:00Z", `  parentRefs: [{name: gw}]
+  hostnames: ["foo.example.com"]
+  rules:
+  - backendRefs: [{name: exact, port: 80}]
+`),
+	)
+	env.Run(t, []httproutetest.Case{
+		{Name: "original exact hostname before the older wildcard", Request: specGet("foo.example.com", "/"), Want: to("exact")},
+	})
+}
+
+func TestSpecHeaderModifiers(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{}, specRoute("hm", "2026-01-01T00:00:00Z", `  rules:
+  - matches: [{path: {value: /req}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set: [{name: X-Set, value: set}]
+        add: [{name: X-Add, value: "bar,baz"}]
+        remove: [x-remove]
+    backendRefs: [{name: req, port: 80}]
+  - matches: [{path: {value: /res}}]
+    filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        set: [{name: X-Res-Set, value: set}]
+        add: [{name: X-Res-Add, value: added}]
+        remove: [httproutetest-backend]
+    backendRefs: [{name: res, port: 80}]
+  - matches: [{path: {value: /backendref}}]
+    backendRefs:
+    - name: br
+      port: 80
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier:
+          set: [{name: X-Br, value: from-backendref}]
+`))
+	env.Run(t, []httproutetest.Case{
+		// Set: "overwrites the request with the given header".
+		{Name: "set overwrites an existing value, name without case", Request: withHeader(specGet("a.com", "/req"), "x-set", "old"),
+			Want: httproutetest.Want{Status: 200, BackendHeader: map[string]string{"X-Set": "set"}}},
+		{Name: "set adds an absent header", Request: specGet("a.com", "/req"),
+			Want: httproutetest.Want{Status: 200, BackendHeader: map[string]string{"X-Set": "set"}}},
+		// Add: "appends to any existing values": my-header: foo,bar,baz.
+		{Name: "add appends to existing values", Request: withHeader(specGet("a.com", "/req"), "X-Add", "foo"),
+			Want: httproutetest.Want{Status: 200, BackendHeader: map[string]string{"X-Add": "foo,bar,baz"}}},
+		{Name: "add without existing value", Request: specGet("a.com", "/req"),
+			Want: httproutetest.Want{Status: 200, BackendHeader: map[string]string{"X-Add": "bar,baz"}}},
+		// Remove: "header names are case-insensitive".
+		{Name: "remove without case", Request: withHeader(specGet("a.com", "/req"), "X-REMOVE", "v", "X-Keep", "k"),
+			Want: httproutetest.Want{Status: 200, BackendHeader: map[string]string{"X-Keep": "k"}, BackendAbsentHeader: []string{"X-Remove"}}},
+		{Name: "response set, add", Request: specGet("a.com", "/res"),
+			Want: httproutetest.Want{Status: 200, Header: map[string]string{"X-Res-Set": "set", "X-Res-Add": "added"}}},
+		{Name: "response remove", Request: specGet("a.com", "/res"),
+			Want: httproutetest.Want{Status: 200, AbsentHeader: []string{"Httproutetest-Backend"}}},
+		{Name: "backendRef filter applies to its backend", Request: specGet("a.com", "/backendref"),
+			Want: httproutetest.Want{Status: 200, BackendHeader: map[string]string{"X-Br": "from-backendref"}}},
+	})
+}
+
+func TestSpecRedirectAndRewrite(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{}, specRoute("rr", "2026-01-01T00:00:00Z", `  rules:
+  - matches: [{path: {value: /redir-host}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {hostname: example.org}
+  - matches: [{path: {value: /redir-full}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /new}}
+  - matches: [{path: {value: /redir-prefix}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /np}}
+  - matches: [{path: {value: /redir-301}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {statusCode: 301, scheme: https}
+  - matches: [{path: {value: /rw-root}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}
+    backendRefs: [{name: rw, port: 80}]
+  - matches: [{path: {value: /}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /api}}
+    backendRefs: [{name: rw-from-root, port: 80}]
+  - matches: [{path: {value: /rw-host}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {hostname: rewritten.org}
+    backendRefs: [{name: rw, port: 80}]
+  - matches: [{path: {value: /rw-full}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /full}}
+    backendRefs: [{name: rw, port: 80}]
+`))
+	loc := func(status int, location string) httproutetest.Want {
+		return httproutetest.Want{Status: status, Header: map[string]string{"Location": location}, Backend: "-"}
+	}
+	env.Run(t, []httproutetest.Case{
+		// StatusCode defaults to 302; the path and query are kept ("When
+		// empty, the request path is used as-is").
+		{Name: "redirect hostname, default 302, path and query kept", Request: specGet("a.com", "/redir-host/x?q=1"), Want: loc(302, "http://example.org/redir-host/x?q=1")},
+		{Name: "redirect ReplaceFullPath keeps the query", Request: specGet("a.com", "/redir-full/x?q=1"), Want: loc(302, "http://a.com/new?q=1")},
+		{Name: "redirect ReplacePrefixMatch", Request: specGet("a.com", "/redir-prefix/x/y"), Want: loc(302, "http://a.com/np/x/y")},
+		{Name: "redirect ReplacePrefixMatch keeps a trailing slash", Request: specGet("a.com", "/redir-prefix/"), Want: loc(302, "http://a.com/np/")},
+		// Hostname: "When empty, the hostname in the Host header of the
+		// request is used"; a scheme given sets its well-known port.
+		{Name: "redirect scheme https drops the Host port", Request: specGet("a.com:8080", "/redir-301"), Want: loc(301, "https://a.com/redir-301")},
+		{Name: "rewrite ReplacePrefixMatch / strips the prefix", Request: specGet("a.com", "/rw-root/x?q=1"), Want: httproutetest.Want{Status: 200, BackendPath: "/x?q=1"}},
+		{Name: "rewrite ReplacePrefixMatch / of the bare prefix is /", Request: specGet("a.com", "/rw-root"), Want: httproutetest.Want{Status: 200, BackendPath: "/"}},
+		{Name: "rewrite ReplacePrefixMatch / of prefix with slash is /", Request: specGet("a.com", "/rw-root/"), Want: httproutetest.Want{Status: 200, BackendPath: "/"}},
+		{Name: "rewrite prefix / to /api", Request: specGet("a.com", "/x/y"), Want: httproutetest.Want{Status: 200, BackendPath: "/api/x/y"}},
+		// The spec's table has no row for a "/" prefix (gateway-api issues
+		// 3592, 4660): with its trailing "/" ignored the prefix is empty,
+		// and "/" is that prefix plus a trailing slash, kept as in the row
+		// "/foo/ | /foo | /xyz | /xyz/". Ambiguous; pinned as is.
+		{Name: "rewrite prefix / to /api, root keeps the slash (ambiguous)", Request: specGet("a.com", "/"), Want: httproutetest.Want{Status: 200, BackendPath: "/api/"}},
+		// URLRewrite.Hostname: "the value to be used to replace the Host
+		// header value during forwarding".
+		{Name: "rewrite hostname replaces Host", Request: specGet("a.com:8080", "/rw-host/x"), Want: httproutetest.Want{Status: 200, BackendHost: "rewritten.org", BackendPath: "/rw-host/x"}},
+		{Name: "rewrite full path keeps the query", Request: specGet("a.com", "/rw-full/x?y=1"), Want: httproutetest.Want{Status: 200, BackendPath: "/full?y=1", BackendHost: "a.com"}},
+	})
+}
+
+func TestSpecBackends(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{}, specRoute("be", "2026-01-01T00:00:00Z", `  rules:
+  - matches: [{path: {value: /none}}]
+  - matches: [{path: {value: /invalid}}]
+    backendRefs: [{name: missing, port: 80, kind: Unknown, group: example.org}]
+  - matches: [{path: {value: /zero}}]
+    backendRefs: [{name: zero, port: 80, weight: 0}, {name: one, port: 80, weight: 1}]
+  - matches: [{path: {value: /allzero}}]
+    backendRefs: [{name: zero, port: 80, weight: 0}]
+  - matches: [{path: {value: /filters-only}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {set: [{name: x, value: "1"}]}
+`))
+	env.Run(t, []httproutetest.Case{
+		// A rule without backendRefs and with no filter that answers has
+		// nowhere to send the request.
+		{Name: "rule without backendRefs answers 500", Request: specGet("a.com", "/none"), Want: httproutetest.Want{Status: 500, Backend: "-"}},
+		// "If all entries in BackendRefs are invalid, and there are also no
+		// filters specified in this route rule, all traffic which matches
+		// this rule MUST receive a 500 status code."
+		{Name: "all backendRefs invalid answers 500", Request: specGet("a.com", "/invalid"), Want: httproutetest.Want{Status: 500, Backend: "-"}},
+		// "If weight is set to 0, no traffic should be forwarded for this
+		// entry."
+		{Name: "zero weight gets no traffic", Request: specGet("a.com", "/zero"), Want: to("one")},
+		{Name: "all weights zero: no backend to forward to", Request: specGet("a.com", "/allzero"), Want: httproutetest.Want{Status: 500, Backend: "-"}},
+		{Name: "filters that do not answer and no backendRefs: 500", Request: specGet("a.com", "/filters-only"), Want: httproutetest.Want{Status: 500, Backend: "-"}},
+	})
+	for i := range 20 {
+		ex := env.Do(specGet("a.com", "/zero"))
+		if ex.Backend != "default/one:80" {
+			t.Fatalf("request %d to /zero went to %q, want default/one:80 only", i, ex.Backend)
+		}
+	}
+}
