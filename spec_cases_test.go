@@ -8,6 +8,7 @@ package httproute_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"testing"
 
@@ -340,6 +341,23 @@ spec:
 	env.Run(t, []httproutetest.Case{
 		{Name: "original exact hostname before the older wildcard", Request: specGet("foo.example.com", "/"), Want: to("exact")},
 	})
+	// A route without hostnames configures none: by its original
+	// hostnames it is less specific than any route that names one, even
+	// an older one.
+	noHost := specEnv(t, httproutetest.Options{Port: 80}, gateway,
+		specRoute("a-none", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs: [{name: none, port: 80}]
+`),
+		specRoute("b-wild", "2026-01-02T00:00:00Z", `  parentRefs: [{name: gw}]
+  hostnames: ["*.example.com"]
+  rules:
+  - backendRefs: [{name: wild, port: 80}]
+`),
+	)
+	noHost.Run(t, []httproutetest.Case{
+		{Name: "newer wildcard before the older route without hostnames", Request: specGet("foo.example.com", "/"), Want: to("wild")},
+	})
 }
 
 func TestSpecHeaderModifiers(t *testing.T) {
@@ -494,4 +512,213 @@ func TestSpecBackends(t *testing.T) {
 			t.Fatalf("request %d to /zero went to %q, want default/one:80 only", i, ex.Backend)
 		}
 	}
+}
+
+// TestSpecListeners follows Listener.Hostname and Listener.Port: a request
+// is handled by the routes of the listener whose hostname matches its Host
+// most specifically, on the port it arrived on.
+func TestSpecListeners(t *testing.T) {
+	gateway := `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: test
+  listeners:
+  - {name: wild, port: 80, protocol: HTTP, hostname: "*.example.com"}
+  - {name: exact, port: 80, protocol: HTTP, hostname: "foo.example.com"}
+  - {name: other-port, port: 8080, protocol: HTTP}
+`
+	manifests := []string{gateway,
+		specRoute("on-wild", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw, sectionName: wild}]
+  rules:
+  - backendRefs: [{name: on-wild, port: 80}]
+`),
+		specRoute("on-exact", "2026-01-02T00:00:00Z", `  parentRefs: [{name: gw, sectionName: exact}]
+  rules:
+  - matches: [{path: {type: Exact, value: /only}}]
+    backendRefs: [{name: on-exact, port: 80}]
+`),
+		specRoute("on-8080", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw, sectionName: other-port}]
+  rules:
+  - matches: [{path: {value: /redirect}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {hostname: example.org}
+  - backendRefs: [{name: on-8080, port: 80}]
+`),
+	}
+	port80 := specEnv(t, httproutetest.Options{Port: 80}, manifests...)
+	port80.Run(t, []httproutetest.Case{
+		{Name: "wildcard listener serves its hosts", Request: specGet("bar.example.com", "/x"), Want: to("on-wild")},
+		// Listener isolation: foo.example.com belongs to the exact
+		// listener; the wildcard listener's routes never see it.
+		{Name: "exact listener host matched by its routes", Request: specGet("foo.example.com", "/only"), Want: to("on-exact")},
+		{Name: "exact listener host not served by the wildcard listener's routes", Request: specGet("foo.example.com", "/x"), Want: httproutetest.Want{Status: 404}},
+		{Name: "host no listener admits: 404", Request: specGet("example.net", "/x"), Want: httproutetest.Want{Status: 404}},
+		{Name: "routes of another port are not served", Request: specGet("any.org", "/x"), Want: httproutetest.Want{Status: 404}},
+	})
+	port8080 := specEnv(t, httproutetest.Options{Port: 8080}, manifests...)
+	port8080.Run(t, []httproutetest.Case{
+		{Name: "listener port routes", Request: specGet("any.org", "/x"), Want: to("on-8080")},
+		// RequestRedirect.Port: "If redirect scheme is empty, the redirect
+		// port MUST be the Gateway Listener port", not the Host's.
+		{Name: "redirect port is the listener's", Request: specGet("any.org", "/redirect"), Want: httproutetest.Want{Status: 302, Header: map[string]string{"Location": "http://example.org:8080/redirect"}}},
+		{Name: "redirect port is the listener's, not the Host's", Request: specGet("any.org:9999", "/redirect"), Want: httproutetest.Want{Status: 302, Header: map[string]string{"Location": "http://example.org:8080/redirect"}}},
+	})
+}
+
+// TestSpecRouteHostnamePrecedence: "precedence must be given to rules from
+// the HTTPRoute with the largest number of characters in a matching
+// non-wildcard hostname, then characters in a matching hostname" - before
+// any path tier. A route without hostnames matches every host with none.
+func TestSpecRouteHostnamePrecedence(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{},
+		specRoute("any-host", "2026-01-01T00:00:00Z", `  rules:
+  - matches: [{path: {type: Exact, value: /x}}]
+    backendRefs: [{name: any-host, port: 80}]
+`),
+		specRoute("wild", "2026-01-02T00:00:00Z", `  hostnames: ["*.example.com"]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs: [{name: wild, port: 80}]
+`),
+		specRoute("deeper-wild", "2026-01-02T00:00:00Z", `  hostnames: ["*.foo.example.com"]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs: [{name: deeper-wild, port: 80}]
+`),
+	)
+	env.Run(t, []httproutetest.Case{
+		{Name: "a matching wildcard hostname before no hostname", Request: specGet("a.example.com", "/x"), Want: to("wild")},
+		{Name: "the longer wildcard first", Request: specGet("a.foo.example.com", "/x"), Want: to("deeper-wild")},
+		{Name: "no hostname serves other hosts", Request: specGet("a.example.org", "/x"), Want: to("any-host")},
+		{Name: "wildcard needs a label before the suffix", Request: specGet("example.com", "/x"), Want: to("any-host")},
+	})
+}
+
+// TestSpecFilterOrder: "implementations SHOULD implement filters in the
+// order they are specified"; a ResponseHeaderModifier of the rule applies
+// to every answer of the rule, a redirect included.
+func TestSpecResponseHeadersOnRedirect(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{}, specRoute("r", "2026-01-01T00:00:00Z", `  rules:
+  - filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier: {add: [{name: X-Added, value: "1"}]}
+    - type: RequestRedirect
+      requestRedirect: {hostname: example.org}
+`))
+	env.Run(t, []httproutetest.Case{
+		{Name: "response header added to the redirect", Request: specGet("a.com", "/p"),
+			Want: httproutetest.Want{Status: 302, Header: map[string]string{"Location": "http://example.org/p", "X-Added": "1"}}},
+	})
+}
+
+// TestSpecInvalidBackendShare: "the proportion of requests that would
+// otherwise have been routed to an invalid backend MUST receive a 500
+// status code ... if two backends are specified with equal weights, and
+// one is invalid, 50 percent of traffic must receive a 500."
+func TestSpecInvalidBackendShare(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{Rand: rand.NewPCG(1, 2)}, specRoute("r", "2026-01-01T00:00:00Z", `  rules:
+  - backendRefs:
+    - {name: valid, port: 80, weight: 3}
+    - {name: invalid, port: 80, weight: 1, group: example.org, kind: Unknown}
+`))
+	const n = 4000
+	counts := map[int]int{}
+	for range n {
+		counts[env.Do(specGet("a.com", "/")).Response.StatusCode]++
+	}
+	if len(counts) != 2 || counts[200]+counts[500] != n {
+		t.Fatalf("statuses %v, want only 200 and 500", counts)
+	}
+	// 1/4 of 4000 is 1000; 5 standard deviations (27) either side.
+	if got := counts[500]; got < 1000-140 || got > 1000+140 {
+		t.Errorf("%d of %d answered 500, want about 1000 (weight 1 of 4)", got, n)
+	}
+}
+
+// TestSpecEdges collects single statements whose request is unusual.
+func TestSpecEdges(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{}, specRoute("edges", "2026-01-01T00:00:00Z", `  hostnames: [edge.example.com]
+  rules:
+  - matches: [{path: {value: /get}, method: GET}]
+    backendRefs: [{name: get, port: 80}]
+  - matches: [{path: {value: /q}, queryParams: [{name: q, value: "a b"}]}]
+    backendRefs: [{name: query-space, port: 80}]
+  - matches: [{path: {type: Exact, value: "/caf%C3%A9"}}]
+    backendRefs: [{name: cafe, port: 80}]
+  - matches: [{path: {value: /redir}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /to/}}
+  - matches: [{path: {value: /keep}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {scheme: https}
+  - matches: [{path: {value: /timeout-zero}}]
+    timeouts: {request: 0s}
+    backendRefs: [{name: slow, port: 80}]
+`))
+	env.Run(t, []httproutetest.Case{
+		// Method: "matched only if the request has the specified method":
+		// HEAD is not GET.
+		{Name: "HEAD does not match a GET method match", Request: httproutetest.Request{Method: "HEAD", Host: "edge.example.com", Path: "/get"}, Want: httproutetest.Want{Status: 404}},
+		// Query values are compared decoded (implementation-specific).
+		{Name: "query value with %20", Request: specGet("edge.example.com", "/q?q=a%20b"), Want: to("query-space")},
+		{Name: "query value with +", Request: specGet("edge.example.com", "/q?q=a+b"), Want: to("query-space")},
+		{Name: "Exact with escapes matches lower-case hex", Request: specGet("edge.example.com", "/caf%c3%a9"), Want: to("cafe")},
+		{Name: "Exact with escapes matches upper-case hex", Request: specGet("edge.example.com", "/caf%C3%A9"), Want: to("cafe")},
+		{Name: "redirect ReplaceFullPath keeps its trailing slash", Request: specGet("edge.example.com", "/redir/a"), Want: httproutetest.Want{Status: 302, Header: map[string]string{"Location": "http://edge.example.com/to/"}}},
+		{Name: "redirect keeps an escaped path", Request: specGet("edge.example.com", "/keep/a%20b%3F"), Want: httproutetest.Want{Status: 302, Header: map[string]string{"Location": "https://edge.example.com/keep/a%20b%3F"}}},
+		// Hostnames are matched without case and with the Host port
+		// ignored.
+		{Name: "Host upper-case with port", Request: specGet("EDGE.example.COM:80", "/get"), Want: to("get")},
+		// "Setting a timeout to the zero duration SHOULD disable the
+		// timeout completely."
+		{Name: "request timeout 0s is none", Request: specGet("edge.example.com", "/timeout-zero"), Want: to("slow")},
+	})
+}
+
+// TestSpecListenerPrecedence: "inbound request hostnames MUST match from
+// the most specific to least specific Hostname values to choose the
+// correct Listener": exact, then wildcards with more dots right of "*",
+// then the listener without hostname.
+func TestSpecListenerPrecedence(t *testing.T) {
+	gateway := `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: test
+  listeners:
+  - {name: empty, port: 80, protocol: HTTP}
+  - {name: wild, port: 80, protocol: HTTP, hostname: "*.example.com"}
+  - {name: deeper, port: 80, protocol: HTTP, hostname: "*.foo.example.com"}
+  - {name: exact, port: 80, protocol: HTTP, hostname: "bar.foo.example.com"}
+`
+	var manifests = []string{gateway}
+	for _, l := range []string{"empty", "wild", "deeper", "exact"} {
+		manifests = append(manifests, specRoute("on-"+l, "2026-01-01T00:00:00Z", fmt.Sprintf(`  parentRefs: [{name: gw, sectionName: %s}]
+  rules:
+  - backendRefs: [{name: %s, port: 80}]
+`, l, l)))
+	}
+	manifests = append(manifests, specRoute("narrow", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw, sectionName: wild}]
+  hostnames: ["*.narrow.example.com"]
+  rules:
+  - matches: [{path: {value: /narrow}}]
+    backendRefs: [{name: narrow, port: 80}]
+`))
+	env := specEnv(t, httproutetest.Options{Port: 80}, manifests...)
+	env.Run(t, []httproutetest.Case{
+		{Name: "exact listener first", Request: specGet("bar.foo.example.com", "/"), Want: to("exact")},
+		{Name: "wildcard with more dots next", Request: specGet("baz.foo.example.com", "/"), Want: to("deeper")},
+		{Name: "wildcard with more dots, deeper host", Request: specGet("a.b.foo.example.com", "/"), Want: to("deeper")},
+		{Name: "shorter wildcard then", Request: specGet("baz.example.com", "/"), Want: to("wild")},
+		{Name: "listener without hostname last", Request: specGet("example.com", "/"), Want: to("empty")},
+		{Name: "listener without hostname for other domains", Request: specGet("other.org", "/"), Want: to("empty")},
+		// A route hostname more specific than its wildcard listener's is
+		// the intersection.
+		{Name: "route wildcard narrower than the listener's", Request: specGet("a.narrow.example.com", "/narrow"), Want: to("narrow")},
+		{Name: "route wildcard narrower: bare suffix is not in it", Request: specGet("narrow.example.com", "/narrow"), Want: to("wild")},
+	})
 }
