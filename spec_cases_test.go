@@ -7,20 +7,28 @@ package httproute_test
 // its reason and pins what the Router does.
 
 import (
+	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"testing"
+	"time"
 
+	"github.com/httproute/httproute"
 	"github.com/httproute/httproute/httproutetest"
 )
 
 // specEnv builds an Env from manifests with the CRDs' defaults applied, as
-// a cluster would store them.
+// a cluster would store them. With -spec.network the Router and backends
+// run as servers on 127.0.0.1.
 func specEnv(t *testing.T, opts httproutetest.Options, manifests ...string) *httproutetest.Env {
 	t.Helper()
+	opts.Network = *specNetwork
 	return httproutetest.New(t, opts, manifests...)
 }
+
+var specNetwork = flag.Bool("spec.network", false, "run the spec cases over loopback servers")
 
 // specRoute is an HTTPRoute in namespace default with the given metadata
 // lines (indented by two spaces, after the name) and spec body (indented by
@@ -720,5 +728,45 @@ spec:
 		// the intersection.
 		{Name: "route wildcard narrower than the listener's", Request: specGet("a.narrow.example.com", "/narrow"), Want: to("narrow")},
 		{Name: "route wildcard narrower: bare suffix is not in it", Request: specGet("narrow.example.com", "/narrow"), Want: to("wild")},
+	})
+}
+
+// TestSpecTimeouts follows HTTPRouteTimeouts: "If the gateway has not been
+// able to respond before this deadline is met, the gateway MUST return a
+// timeout error" (504 here), and a zero duration "SHOULD disable the
+// timeout completely".
+func TestSpecTimeouts(t *testing.T) {
+	// slow answers once it has waited 300ms or its request is cancelled.
+	slow := httproute.InProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(300 * time.Millisecond):
+			io.WriteString(w, "slow")
+		case <-r.Context().Done():
+		}
+	}))
+	env := specEnv(t, httproutetest.Options{Backends: httproute.Services{{Namespace: "default", Name: "slow", Port: 80}: slow}},
+		specRoute("timeouts", "2026-01-01T00:00:00Z", `  rules:
+  - matches: [{path: {value: /request}}]
+    timeouts: {request: 20ms}
+    backendRefs: [{name: slow, port: 80}]
+  - matches: [{path: {value: /backend}}]
+    timeouts: {backendRequest: 20ms}
+    backendRefs: [{name: slow, port: 80}]
+  - matches: [{path: {value: /request-zero}}]
+    timeouts: {request: 0s}
+    backendRefs: [{name: slow, port: 80}]
+  - matches: [{path: {value: /both-zero}}]
+    timeouts: {request: 0s, backendRequest: 0s}
+    backendRefs: [{name: slow, port: 80}]
+  - matches: [{path: {value: /zero-request-short-backend}}]
+    timeouts: {request: 0s, backendRequest: 20ms}
+    backendRefs: [{name: slow, port: 80}]
+`))
+	env.Run(t, []httproutetest.Case{
+		{Name: "request timeout answers 504", Request: specGet("a.com", "/request"), Want: httproutetest.Want{Status: 504}},
+		{Name: "backendRequest timeout answers 504", Request: specGet("a.com", "/backend"), Want: httproutetest.Want{Status: 504}},
+		{Name: "request 0s is no timeout", Request: specGet("a.com", "/request-zero"), Want: httproutetest.Want{Status: 200, Body: "slow"}},
+		{Name: "request and backendRequest 0s are no timeouts", Request: specGet("a.com", "/both-zero"), Want: httproutetest.Want{Status: 200, Body: "slow"}},
+		{Name: "backendRequest still bounds an attempt when request is 0s", Request: specGet("a.com", "/zero-request-short-backend"), Want: httproutetest.Want{Status: 504}},
 	})
 }
