@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -769,4 +770,36 @@ func TestSpecTimeouts(t *testing.T) {
 		{Name: "request and backendRequest 0s are no timeouts", Request: specGet("a.com", "/both-zero"), Want: httproutetest.Want{Status: 200, Body: "slow"}},
 		{Name: "backendRequest still bounds an attempt when request is 0s", Request: specGet("a.com", "/zero-request-short-backend"), Want: httproutetest.Want{Status: 504}},
 	})
+}
+
+// TestSpecInvalidRuleDropped: "Invalid Route rules can be ignored ... even
+// if a filter specified by a Route rule is invalid, the rest of the rules
+// within that Route should still be supported" (Listener.AllowedRoutes);
+// the Router drops the rule (PartiallyInvalid, "Dropped Rule"), so its
+// requests match what else they match, or get 404.
+func TestSpecInvalidRuleDropped(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{NoValidation: true}, specRoute("partly", "2026-01-01T00:00:00Z", `  rules:
+  - matches: [{path: {type: PathPrefix, value: /bad}, headers: [{name: x, type: RegularExpression, value: "("}]}]
+    backendRefs: [{name: bad, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /bad/fallback}}]
+    backendRefs: [{name: fallback, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /good}}]
+    backendRefs: [{name: good, port: 80}]
+`))
+	env.Run(t, []httproutetest.Case{
+		{Name: "valid rule of a partly invalid route serves", Request: specGet("a.com", "/good"), Want: to("good")},
+		{Name: "dropped rule's requests get 404", Request: withHeader(specGet("a.com", "/bad"), "x", "("), Want: httproutetest.Want{Status: 404}},
+		{Name: "dropped rule's requests fall to other rules", Request: withHeader(specGet("a.com", "/bad/fallback"), "x", "("), Want: to("fallback")},
+	})
+	st := env.Router.Status().HTTPRoutes[nn("default", "partly")]
+	if len(st.Parents) != 1 {
+		t.Fatalf("parents %+v", st.Parents)
+	}
+	c := findCondition(st.Parents[0].Conditions, "PartiallyInvalid")
+	if c == nil || c.Status != "True" || !strings.HasPrefix(c.Message, "Dropped Rule") {
+		t.Errorf("PartiallyInvalid = %+v, want True with a message starting \"Dropped Rule\"", c)
+	}
+	if c := findCondition(st.Parents[0].Conditions, "Accepted"); c == nil || c.Status != "True" {
+		t.Errorf("Accepted = %+v, want True", c)
+	}
 }
