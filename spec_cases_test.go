@@ -803,3 +803,74 @@ func TestSpecInvalidRuleDropped(t *testing.T) {
 		t.Errorf("Accepted = %+v, want True", c)
 	}
 }
+
+// TestSpecBackendRefFilters: "Filters defined at this level should be
+// executed if and only if the request is being forwarded to the backend
+// defined here"; RequestRedirect is supported there too ("Support in
+// HTTPBackendRef: Extended").
+func TestSpecBackendRefFilters(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{}, specRoute("brf", "2026-01-01T00:00:00Z", `  rules:
+  - matches: [{path: {value: /redirect}}]
+    backendRefs:
+    - name: r
+      port: 80
+      filters:
+      - type: RequestRedirect
+        requestRedirect: {hostname: example.org, statusCode: 301}
+  - matches: [{path: {value: /only-a}}]
+    backendRefs:
+    - name: a
+      port: 80
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier: {add: [{name: X-For, value: a}]}
+    - name: b
+      port: 80
+      weight: 0
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier: {add: [{name: X-For, value: b}]}
+  - matches: [{path: {value: /rewrite}}]
+    backendRefs:
+    - name: rw
+      port: 80
+      filters:
+      - type: URLRewrite
+        urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}
+`))
+	env.Run(t, []httproutetest.Case{
+		{Name: "backendRef RequestRedirect answers", Request: specGet("a.com", "/redirect/x"),
+			Want: httproutetest.Want{Status: 301, Header: map[string]string{"Location": "http://example.org/redirect/x"}, Backend: "-"}},
+		{Name: "only the chosen backendRef's filters run", Request: specGet("a.com", "/only-a"),
+			Want: httproutetest.Want{Status: 200, Backend: "default/a:80", BackendHeader: map[string]string{"X-For": "a"}}},
+		{Name: "backendRef URLRewrite ReplacePrefixMatch", Request: specGet("a.com", "/rewrite/x"),
+			Want: httproutetest.Want{Status: 200, BackendPath: "/new/x"}},
+	})
+}
+
+// TestSpecResponseHeaderModifierOverBackend: ResponseHeaderModifier set
+// "overwrites" the backend's header, add "appends to any existing values",
+// remove takes names without case.
+func TestSpecResponseHeaderModifierOverBackend(t *testing.T) {
+	env := specEnv(t, httproutetest.Options{}, specRoute("rhm", "2026-01-01T00:00:00Z", `  rules:
+  - filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        set: [{name: x-set, value: new}]
+        add: [{name: x-add, value: "b,c"}]
+        remove: [X-REMOVE]
+    backendRefs: [{name: web, port: 80}]
+`))
+	env.Backend("default", "web", 80).SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("X-Set", "old1")
+		w.Header().Add("X-Set", "old2")
+		w.Header().Set("X-Add", "a")
+		w.Header().Set("X-Remove", "gone")
+		w.Header().Set("X-Keep", "kept")
+		w.WriteHeader(201)
+	}))
+	env.Run(t, []httproutetest.Case{
+		{Name: "set, add, remove over the backend's headers", Request: specGet("a.com", "/"),
+			Want: httproutetest.Want{Status: 201, Header: map[string]string{"X-Set": "new", "X-Add": "a,b,c", "X-Keep": "kept"}, AbsentHeader: []string{"X-Remove"}}},
+	})
+}
