@@ -7,7 +7,6 @@ package httproute_test
 // its reason and pins what the Router does.
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -20,16 +19,49 @@ import (
 	"github.com/httproute/httproute/httproutetest"
 )
 
-// specEnv builds an Env from manifests with the CRDs' defaults applied, as
-// a cluster would store them. With -spec.network the Router and backends
-// run as servers on 127.0.0.1.
-func specEnv(t *testing.T, opts httproutetest.Options, manifests ...string) *httproutetest.Env {
-	t.Helper()
-	opts.Network = *specNetwork
-	return httproutetest.New(t, opts, manifests...)
+// TestSpec runs every group of spec cases twice: with the Router and the
+// backends in process, and as servers on 127.0.0.1 with the backends
+// reached through Upstreams, as in production.
+func TestSpec(t *testing.T) {
+	groups := []struct {
+		name string
+		run  func(t *testing.T, loopback bool)
+	}{
+		{"PathMatching", specPathMatching},
+		{"HeaderQueryMethodMatching", specHeaderQueryMethodMatching},
+		{"Precedence", specPrecedence},
+		{"Hostnames", specHostnames},
+		{"HostnameIntersectionPrecedence", specHostnameIntersectionPrecedence},
+		{"HeaderModifiers", specHeaderModifiers},
+		{"RedirectAndRewrite", specRedirectAndRewrite},
+		{"Backends", specBackends},
+		{"Listeners", specListeners},
+		{"RouteHostnamePrecedence", specRouteHostnamePrecedence},
+		{"ResponseHeadersOnRedirect", specResponseHeadersOnRedirect},
+		{"InvalidBackendShare", specInvalidBackendShare},
+		{"Edges", specEdges},
+		{"ListenerPrecedence", specListenerPrecedence},
+		{"Timeouts", specTimeouts},
+		{"InvalidRuleDropped", specInvalidRuleDropped},
+		{"BackendRefFilters", specBackendRefFilters},
+		{"ResponseHeaderModifierOverBackend", specResponseHeaderModifierOverBackend},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			t.Run("in-process", func(t *testing.T) { g.run(t, false) })
+			t.Run("loopback", func(t *testing.T) { g.run(t, true) })
+		})
+	}
 }
 
-var specNetwork = flag.Bool("spec.network", false, "run the spec cases over loopback servers")
+// specEnv builds an Env from manifests validated and defaulted by the
+// CRDs, as a cluster would store them; with loopback the Router and the
+// backends run as servers on 127.0.0.1.
+func specEnv(t *testing.T, loopback bool, opts httproutetest.Options, manifests ...string) *httproutetest.Env {
+	t.Helper()
+	opts.Network = loopback
+	return httproutetest.New(t, opts, manifests...)
+}
 
 // specRoute is an HTTPRoute in namespace default with the given metadata
 // lines (indented by two spaces, after the name) and spec body (indented by
@@ -63,8 +95,8 @@ func withHeader(r httproutetest.Request, kv ...string) httproutetest.Request {
 	return r
 }
 
-func TestSpecPathMatching(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{}, specRoute("paths", "2026-01-01T00:00:00Z", `  rules:
+func specPathMatching(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{}, specRoute("paths", "2026-01-01T00:00:00Z", `  rules:
   - matches: [{path: {type: Exact, value: /exact}}]
     backendRefs: [{name: exact, port: 80}]
   - matches: [{path: {type: Exact, value: /exact-slash/}}]
@@ -117,8 +149,8 @@ func TestSpecPathMatching(t *testing.T) {
 	})
 }
 
-func TestSpecHeaderQueryMethodMatching(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{}, specRoute("hqm", "2026-01-01T00:00:00Z", `  rules:
+func specHeaderQueryMethodMatching(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{}, specRoute("hqm", "2026-01-01T00:00:00Z", `  rules:
   - matches: [{path: {value: /h}, headers: [{name: X-Version, value: v1}]}]
     backendRefs: [{name: header-v1, port: 80}]
   - matches: [{path: {value: /h2}, headers: [{name: a, value: "1"}, {name: b, value: "2"}]}]
@@ -184,8 +216,8 @@ func TestSpecHeaderQueryMethodMatching(t *testing.T) {
 // Largest number of header matches; Largest number of query param matches",
 // then across routes the oldest, then "{namespace}/{name}", then within a
 // route the first rule.
-func TestSpecPrecedence(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{},
+func specPrecedence(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{},
 		specRoute("young", "2026-01-02T00:00:00Z", `  rules:
   - matches: [{path: {type: PathPrefix, value: /p/exact}}]
     backendRefs: [{name: young-prefix, port: 80}]
@@ -252,7 +284,7 @@ func TestSpecPrecedence(t *testing.T) {
 }
 
 // TestSpecHostnames follows HTTPRouteSpec.Hostnames and Listener.Hostname.
-func TestSpecHostnames(t *testing.T) {
+func specHostnames(t *testing.T, loopback bool) {
 	gateway := `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: default}
@@ -263,7 +295,7 @@ spec:
   - {name: exact, port: 80, protocol: HTTP, hostname: "foo.bar.com"}
   - {name: any, port: 80, protocol: HTTP}
 `
-	env := specEnv(t, httproutetest.Options{Port: 80}, gateway,
+	env := specEnv(t, loopback, httproutetest.Options{Port: 80}, gateway,
 		specRoute("mixed", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw, sectionName: wild}]
   hostnames: [test.example.com, test.example.net]
   rules:
@@ -326,7 +358,7 @@ spec:
 // to the same Listener and yield identical Listener/Route intersected
 // hostnames, implementations SHOULD evaluate precedence using the original
 // hostnames configured on the Route."
-func TestSpecHostnameIntersectionPrecedence(t *testing.T) {
+func specHostnameIntersectionPrecedence(t *testing.T, loopback bool) {
 	gateway := `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: default}
@@ -335,7 +367,7 @@ spec:
   listeners:
   - {name: http, port: 80, protocol: HTTP, hostname: "foo.example.com"}
 `
-	env := specEnv(t, httproutetest.Options{Port: 80}, gateway,
+	env := specEnv(t, loopback, httproutetest.Options{Port: 80}, gateway,
 		specRoute("a-wild", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw}]
   hostnames: ["*.example.com"]
   rules:
@@ -353,7 +385,7 @@ spec:
 	// A route without hostnames configures none: by its original
 	// hostnames it is less specific than any route that names one, even
 	// an older one.
-	noHost := specEnv(t, httproutetest.Options{Port: 80}, gateway,
+	noHost := specEnv(t, loopback, httproutetest.Options{Port: 80}, gateway,
 		specRoute("a-none", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw}]
   rules:
   - backendRefs: [{name: none, port: 80}]
@@ -369,8 +401,8 @@ spec:
 	})
 }
 
-func TestSpecHeaderModifiers(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{}, specRoute("hm", "2026-01-01T00:00:00Z", `  rules:
+func specHeaderModifiers(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{}, specRoute("hm", "2026-01-01T00:00:00Z", `  rules:
   - matches: [{path: {value: /req}}]
     filters:
     - type: RequestHeaderModifier
@@ -419,8 +451,8 @@ func TestSpecHeaderModifiers(t *testing.T) {
 	})
 }
 
-func TestSpecRedirectAndRewrite(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{}, specRoute("rr", "2026-01-01T00:00:00Z", `  rules:
+func specRedirectAndRewrite(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{}, specRoute("rr", "2026-01-01T00:00:00Z", `  rules:
   - matches: [{path: {value: /redir-host}}]
     filters:
     - type: RequestRedirect
@@ -487,8 +519,8 @@ func TestSpecRedirectAndRewrite(t *testing.T) {
 	})
 }
 
-func TestSpecBackends(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{}, specRoute("be", "2026-01-01T00:00:00Z", `  rules:
+func specBackends(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{}, specRoute("be", "2026-01-01T00:00:00Z", `  rules:
   - matches: [{path: {value: /none}}]
   - matches: [{path: {value: /invalid}}]
     backendRefs: [{name: missing, port: 80, kind: Unknown, group: example.org}]
@@ -526,7 +558,7 @@ func TestSpecBackends(t *testing.T) {
 // TestSpecListeners follows Listener.Hostname and Listener.Port: a request
 // is handled by the routes of the listener whose hostname matches its Host
 // most specifically, on the port it arrived on.
-func TestSpecListeners(t *testing.T) {
+func specListeners(t *testing.T, loopback bool) {
 	gateway := `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: default}
@@ -556,7 +588,7 @@ spec:
   - backendRefs: [{name: on-8080, port: 80}]
 `),
 	}
-	port80 := specEnv(t, httproutetest.Options{Port: 80}, manifests...)
+	port80 := specEnv(t, loopback, httproutetest.Options{Port: 80}, manifests...)
 	port80.Run(t, []httproutetest.Case{
 		{Name: "wildcard listener serves its hosts", Request: specGet("bar.example.com", "/x"), Want: to("on-wild")},
 		// Listener isolation: foo.example.com belongs to the exact
@@ -566,7 +598,7 @@ spec:
 		{Name: "host no listener admits: 404", Request: specGet("example.net", "/x"), Want: httproutetest.Want{Status: 404}},
 		{Name: "routes of another port are not served", Request: specGet("any.org", "/x"), Want: httproutetest.Want{Status: 404}},
 	})
-	port8080 := specEnv(t, httproutetest.Options{Port: 8080}, manifests...)
+	port8080 := specEnv(t, loopback, httproutetest.Options{Port: 8080}, manifests...)
 	port8080.Run(t, []httproutetest.Case{
 		{Name: "listener port routes", Request: specGet("any.org", "/x"), Want: to("on-8080")},
 		// RequestRedirect.Port: "If redirect scheme is empty, the redirect
@@ -580,8 +612,8 @@ spec:
 // the HTTPRoute with the largest number of characters in a matching
 // non-wildcard hostname, then characters in a matching hostname" - before
 // any path tier. A route without hostnames matches every host with none.
-func TestSpecRouteHostnamePrecedence(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{},
+func specRouteHostnamePrecedence(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{},
 		specRoute("any-host", "2026-01-01T00:00:00Z", `  rules:
   - matches: [{path: {type: Exact, value: /x}}]
     backendRefs: [{name: any-host, port: 80}]
@@ -608,8 +640,8 @@ func TestSpecRouteHostnamePrecedence(t *testing.T) {
 // TestSpecFilterOrder: "implementations SHOULD implement filters in the
 // order they are specified"; a ResponseHeaderModifier of the rule applies
 // to every answer of the rule, a redirect included.
-func TestSpecResponseHeadersOnRedirect(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{}, specRoute("r", "2026-01-01T00:00:00Z", `  rules:
+func specResponseHeadersOnRedirect(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{}, specRoute("r", "2026-01-01T00:00:00Z", `  rules:
   - filters:
     - type: ResponseHeaderModifier
       responseHeaderModifier: {add: [{name: X-Added, value: "1"}]}
@@ -626,8 +658,8 @@ func TestSpecResponseHeadersOnRedirect(t *testing.T) {
 // otherwise have been routed to an invalid backend MUST receive a 500
 // status code ... if two backends are specified with equal weights, and
 // one is invalid, 50 percent of traffic must receive a 500."
-func TestSpecInvalidBackendShare(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{Rand: rand.NewPCG(1, 2)}, specRoute("r", "2026-01-01T00:00:00Z", `  rules:
+func specInvalidBackendShare(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{Rand: rand.NewPCG(1, 2)}, specRoute("r", "2026-01-01T00:00:00Z", `  rules:
   - backendRefs:
     - {name: valid, port: 80, weight: 3}
     - {name: invalid, port: 80, weight: 1, group: example.org, kind: Unknown}
@@ -647,8 +679,8 @@ func TestSpecInvalidBackendShare(t *testing.T) {
 }
 
 // TestSpecEdges collects single statements whose request is unusual.
-func TestSpecEdges(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{}, specRoute("edges", "2026-01-01T00:00:00Z", `  hostnames: [edge.example.com]
+func specEdges(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{}, specRoute("edges", "2026-01-01T00:00:00Z", `  hostnames: [edge.example.com]
   rules:
   - matches: [{path: {value: /get}, method: GET}]
     backendRefs: [{name: get, port: 80}]
@@ -692,7 +724,7 @@ func TestSpecEdges(t *testing.T) {
 // the most specific to least specific Hostname values to choose the
 // correct Listener": exact, then wildcards with more dots right of "*",
 // then the listener without hostname.
-func TestSpecListenerPrecedence(t *testing.T) {
+func specListenerPrecedence(t *testing.T, loopback bool) {
 	gateway := `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: default}
@@ -717,7 +749,7 @@ spec:
   - matches: [{path: {value: /narrow}}]
     backendRefs: [{name: narrow, port: 80}]
 `))
-	env := specEnv(t, httproutetest.Options{Port: 80}, manifests...)
+	env := specEnv(t, loopback, httproutetest.Options{Port: 80}, manifests...)
 	env.Run(t, []httproutetest.Case{
 		{Name: "exact listener first", Request: specGet("bar.foo.example.com", "/"), Want: to("exact")},
 		{Name: "wildcard with more dots next", Request: specGet("baz.foo.example.com", "/"), Want: to("deeper")},
@@ -736,7 +768,7 @@ spec:
 // able to respond before this deadline is met, the gateway MUST return a
 // timeout error" (504 here), and a zero duration "SHOULD disable the
 // timeout completely".
-func TestSpecTimeouts(t *testing.T) {
+func specTimeouts(t *testing.T, loopback bool) {
 	// slow answers once it has waited 300ms or its request is cancelled.
 	slow := httproute.InProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -745,7 +777,7 @@ func TestSpecTimeouts(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	}))
-	env := specEnv(t, httproutetest.Options{Backends: httproute.Services{{Namespace: "default", Name: "slow", Port: 80}: slow}},
+	env := specEnv(t, loopback, httproutetest.Options{Backends: httproute.Services{{Namespace: "default", Name: "slow", Port: 80}: slow}},
 		specRoute("timeouts", "2026-01-01T00:00:00Z", `  rules:
   - matches: [{path: {value: /request}}]
     timeouts: {request: 20ms}
@@ -777,8 +809,8 @@ func TestSpecTimeouts(t *testing.T) {
 // within that Route should still be supported" (Listener.AllowedRoutes);
 // the Router drops the rule (PartiallyInvalid, "Dropped Rule"), so its
 // requests match what else they match, or get 404.
-func TestSpecInvalidRuleDropped(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{NoValidation: true}, specRoute("partly", "2026-01-01T00:00:00Z", `  rules:
+func specInvalidRuleDropped(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{NoValidation: true}, specRoute("partly", "2026-01-01T00:00:00Z", `  rules:
   - matches: [{path: {type: PathPrefix, value: /bad}, headers: [{name: x, type: RegularExpression, value: "("}]}]
     backendRefs: [{name: bad, port: 80}]
   - matches: [{path: {type: PathPrefix, value: /bad/fallback}}]
@@ -808,8 +840,8 @@ func TestSpecInvalidRuleDropped(t *testing.T) {
 // executed if and only if the request is being forwarded to the backend
 // defined here"; RequestRedirect is supported there too ("Support in
 // HTTPBackendRef: Extended").
-func TestSpecBackendRefFilters(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{}, specRoute("brf", "2026-01-01T00:00:00Z", `  rules:
+func specBackendRefFilters(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{}, specRoute("brf", "2026-01-01T00:00:00Z", `  rules:
   - matches: [{path: {value: /redirect}}]
     backendRefs:
     - name: r
@@ -851,8 +883,8 @@ func TestSpecBackendRefFilters(t *testing.T) {
 // TestSpecResponseHeaderModifierOverBackend: ResponseHeaderModifier set
 // "overwrites" the backend's header, add "appends to any existing values",
 // remove takes names without case.
-func TestSpecResponseHeaderModifierOverBackend(t *testing.T) {
-	env := specEnv(t, httproutetest.Options{}, specRoute("rhm", "2026-01-01T00:00:00Z", `  rules:
+func specResponseHeaderModifierOverBackend(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{}, specRoute("rhm", "2026-01-01T00:00:00Z", `  rules:
   - filters:
     - type: ResponseHeaderModifier
       responseHeaderModifier:
