@@ -7,13 +7,17 @@ package httproute_test
 // its reason and pins what the Router does.
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/httproute/httproute"
 	"github.com/httproute/httproute/httproutetest"
@@ -398,6 +402,26 @@ spec:
 	)
 	noHost.Run(t, []httproutetest.Case{
 		{Name: "newer wildcard before the older route without hostnames", Request: specGet("foo.example.com", "/"), Want: to("wild")},
+	})
+	// The hostname tier comes before the path tiers: by its original
+	// hostname the exact route wins even against an Exact path of the
+	// wildcard route.
+	pathTiers := specEnv(t, loopback, httproutetest.Options{Port: 80}, gateway,
+		specRoute("a-wild-exact-path", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw}]
+  hostnames: ["*.example.com"]
+  rules:
+  - matches: [{path: {type: Exact, value: /x}}]
+    backendRefs: [{name: wild, port: 80}]
+`),
+		specRoute("b-exact-prefix", "2026-01-02T00:00:00Z", `  parentRefs: [{name: gw}]
+  hostnames: ["foo.example.com"]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs: [{name: exact, port: 80}]
+`),
+	)
+	pathTiers.Run(t, []httproutetest.Case{
+		{Name: "original exact hostname before an Exact path under a wildcard", Request: specGet("foo.example.com", "/x"), Want: to("exact")},
 	})
 }
 
@@ -905,4 +929,76 @@ func specResponseHeaderModifierOverBackend(t *testing.T, loopback bool) {
 		{Name: "set, add, remove over the backend's headers", Request: specGet("a.com", "/"),
 			Want: httproutetest.Want{Status: 201, Header: map[string]string{"X-Set": "new", "X-Add": "a,b,c", "X-Keep": "kept"}, AbsentHeader: []string{"X-Remove"}}},
 	})
+}
+
+// TestSpecMisdirectedOrNotFound follows Listener.Hostname on HTTPS: "If
+// the current Listener (selected by SNI matching during ClientHello) does
+// not match the Host: If another Listener does match the Host, the Gateway
+// SHOULD return a 421. If no other Listener matches the Host, the Gateway
+// MUST return a 404."
+func TestSpecMisdirectedOrNotFound(t *testing.T) {
+	cfg := decodeConfig(t, `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: any
+  listeners:
+  - name: exact
+    port: 443
+    protocol: HTTPS
+    hostname: secure.example.com
+    tls: {certificateRefs: [{name: exact-cert}]}
+  - name: wild
+    port: 443
+    protocol: HTTPS
+    hostname: "*.wild.example.com"
+    tls: {certificateRefs: [{name: wild-cert}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs: [{name: web, port: 80}]
+`)
+	cfg.Secrets = []*corev1.Secret{selfSigned(t, "exact-cert", "secure.example.com"), selfSigned(t, "wild-cert", "a.wild.example.com")}
+	cfg.Services = httproute.Services{{Namespace: "default", Name: "web", Port: 80}: httproute.InProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, string(httproute.MatchFromContext(r.Context()).Listener))
+	}))}
+	rt := newRouter(t, cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: rt.Port(443), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(tls.NewListener(ln, rt.TLSConfig(443)))
+	t.Cleanup(func() { srv.Close() })
+
+	for _, tc := range []struct {
+		name, sni, host string
+		status          int
+	}{
+		{"SNI and Host on one listener", "secure.example.com", "secure.example.com", 200},
+		{"Host of another listener: 421", "secure.example.com", "b.wild.example.com", 421},
+		{"Host of another listener, wildcard SNI: 421", "a.wild.example.com", "secure.example.com", 421},
+		{"Host of no listener: 404", "secure.example.com", "unknown.example.org", 404},
+		{"Host of no listener, wildcard SNI: 404", "a.wild.example.com", "unknown.example.org", 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: tc.sni}}
+			defer tr.CloseIdleConnections()
+			req, _ := http.NewRequest("GET", "https://"+ln.Addr().String()+"/", nil)
+			req.Host = tc.host
+			res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != tc.status {
+				t.Errorf("SNI %q Host %q: status %d, want %d", tc.sni, tc.host, res.StatusCode, tc.status)
+			}
+		})
+	}
 }
