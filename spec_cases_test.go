@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,6 +47,7 @@ func TestSpec(t *testing.T) {
 		{"Edges", specEdges},
 		{"ListenerPrecedence", specListenerPrecedence},
 		{"Timeouts", specTimeouts},
+		{"Retries", specRetries},
 		{"InvalidRuleDropped", specInvalidRuleDropped},
 		{"BackendRefFilters", specBackendRefFilters},
 		{"ResponseHeaderModifierOverBackend", specResponseHeaderModifierOverBackend},
@@ -998,6 +1000,64 @@ spec:
 			res.Body.Close()
 			if res.StatusCode != tc.status {
 				t.Errorf("SNI %q Host %q: status %d, want %d", tc.sni, tc.host, res.StatusCode, tc.status)
+			}
+		})
+	}
+}
+
+// specRetries follows HTTPRouteRetry: retried statuses are those of codes,
+// attempts counts the retries "in addition to the initial request" and
+// "An explicit zero value MUST disable retries"; when they are spent "the
+// Gateway MUST return an error" (the last answer here).
+func specRetries(t *testing.T, loopback bool) {
+	env := specEnv(t, loopback, httproutetest.Options{Rand: rand.NewPCG(3, 4)}, specRoute("retries", "2026-01-01T00:00:00Z", `  rules:
+  - matches: [{path: {value: /two}}]
+    retry: {codes: [500], attempts: 2, backoff: 1ms}
+    backendRefs: [{name: flaky, port: 80}]
+  - matches: [{path: {value: /zero}}]
+    retry: {codes: [500], attempts: 0, backoff: 1ms}
+    backendRefs: [{name: flaky, port: 80}]
+  - matches: [{path: {value: /default}}]
+    retry: {codes: [500], backoff: 1ms}
+    backendRefs: [{name: flaky, port: 80}]
+  - matches: [{path: {value: /unlisted}}]
+    retry: {codes: [502], attempts: 3, backoff: 1ms}
+    backendRefs: [{name: flaky, port: 80}]
+`))
+	// flaky answers 500 to the first fail[path] requests of each path,
+	// then 200.
+	var mu sync.Mutex
+	seen := map[string]int{}
+	fail := map[string]int{"/two": 2, "/zero": 1, "/default": 2, "/unlisted": 1}
+	env.Backend("default", "flaky", 80).SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.URL.Path]++
+		n := seen[r.URL.Path]
+		mu.Unlock()
+		if n <= fail[r.URL.Path] {
+			w.WriteHeader(500)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	for _, tc := range []struct {
+		path     string
+		status   int
+		attempts int
+		reason   string
+	}{
+		{"/two", 200, 3, "two retries after the initial request"},
+		{"/zero", 500, 1, "attempts 0 disables retries"},
+		{"/default", 500, 2, "attempts defaults to 1: the second 500 is returned"},
+		{"/unlisted", 500, 1, "a status not in codes is not retried"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			ex := env.Do(specGet("a.com", tc.path))
+			mu.Lock()
+			got := seen[tc.path]
+			mu.Unlock()
+			if ex.Response.StatusCode != tc.status || got != tc.attempts {
+				t.Errorf("status %d after %d attempts, want %d after %d (%s)", ex.Response.StatusCode, got, tc.status, tc.attempts, tc.reason)
 			}
 		})
 	}
