@@ -7,18 +7,14 @@ package httproute_test
 // its reason and pins what the Router does.
 
 import (
-	"crypto/tls"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/httproute/httproute"
 	"github.com/httproute/httproute/httproutetest"
@@ -81,6 +77,18 @@ metadata:
   creationTimestamp: %q
 spec:
 %s`, name, created, spec)
+}
+
+// specGateway is the Gateway default/gw with the given listeners (YAML
+// list items).
+func specGateway(listeners string) string {
+	return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: test
+  listeners:
+` + listeners
 }
 
 // to is the Want of a request the named Service (port 80, namespace
@@ -217,7 +225,7 @@ func specHeaderQueryMethodMatching(t *testing.T, loopback bool) {
 	})
 }
 
-// TestSpecPrecedence follows HTTPRouteRule.Matches: "Exact path match;
+// specPrecedence follows HTTPRouteRule.Matches: "Exact path match;
 // Prefix path match with largest number of characters; Method match;
 // Largest number of header matches; Largest number of query param matches",
 // then across routes the oldest, then "{namespace}/{name}", then within a
@@ -289,18 +297,12 @@ func specPrecedence(t *testing.T, loopback bool) {
 	})
 }
 
-// TestSpecHostnames follows HTTPRouteSpec.Hostnames and Listener.Hostname.
+// specHostnames follows HTTPRouteSpec.Hostnames and Listener.Hostname.
 func specHostnames(t *testing.T, loopback bool) {
-	gateway := `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: test
-  listeners:
-  - {name: wild, port: 80, protocol: HTTP, hostname: "*.example.com"}
+	gateway := specGateway(`  - {name: wild, port: 80, protocol: HTTP, hostname: "*.example.com"}
   - {name: exact, port: 80, protocol: HTTP, hostname: "foo.bar.com"}
   - {name: any, port: 80, protocol: HTTP}
-`
+`)
 	env := specEnv(t, loopback, httproutetest.Options{Port: 80}, gateway,
 		specRoute("mixed", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw, sectionName: wild}]
   hostnames: [test.example.com, test.example.net]
@@ -360,71 +362,49 @@ spec:
 	})
 }
 
-// TestSpecHostnameIntersectionPrecedence: "When multiple HTTPRoutes attach
+// specHostnameIntersectionPrecedence: "When multiple HTTPRoutes attach
 // to the same Listener and yield identical Listener/Route intersected
 // hostnames, implementations SHOULD evaluate precedence using the original
 // hostnames configured on the Route."
 func specHostnameIntersectionPrecedence(t *testing.T, loopback bool) {
-	gateway := `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: test
-  listeners:
-  - {name: http, port: 80, protocol: HTTP, hostname: "foo.example.com"}
-`
-	env := specEnv(t, loopback, httproutetest.Options{Port: 80}, gateway,
-		specRoute("a-wild", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw}]
-  hostnames: ["*.example.com"]
-  rules:
-  - backendRefs: [{name: wild, port: 80}]
-`),
-		specRoute("b-exact", "2026-01-02T00:00:00Z", `  parentRefs: [{name: gw}]
-  hostnames: ["foo.example.com"]
-  rules:
-  - backendRefs: [{name: exact, port: 80}]
-`),
-	)
-	env.Run(t, []httproutetest.Case{
-		{Name: "original exact hostname before the older wildcard", Request: specGet("foo.example.com", "/"), Want: to("exact")},
-	})
-	// A route without hostnames configures none: by its original
-	// hostnames it is less specific than any route that names one, even
-	// an older one.
-	noHost := specEnv(t, loopback, httproutetest.Options{Port: 80}, gateway,
-		specRoute("a-none", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw}]
-  rules:
-  - backendRefs: [{name: none, port: 80}]
-`),
-		specRoute("b-wild", "2026-01-02T00:00:00Z", `  parentRefs: [{name: gw}]
-  hostnames: ["*.example.com"]
-  rules:
-  - backendRefs: [{name: wild, port: 80}]
-`),
-	)
-	noHost.Run(t, []httproutetest.Case{
-		{Name: "newer wildcard before the older route without hostnames", Request: specGet("foo.example.com", "/"), Want: to("wild")},
-	})
-	// The hostname tier comes before the path tiers: by its original
-	// hostname the exact route wins even against an Exact path of the
-	// wildcard route.
-	pathTiers := specEnv(t, loopback, httproutetest.Options{Port: 80}, gateway,
-		specRoute("a-wild-exact-path", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw}]
-  hostnames: ["*.example.com"]
-  rules:
-  - matches: [{path: {type: Exact, value: /x}}]
-    backendRefs: [{name: wild, port: 80}]
-`),
-		specRoute("b-exact-prefix", "2026-01-02T00:00:00Z", `  parentRefs: [{name: gw}]
-  hostnames: ["foo.example.com"]
-  rules:
-  - matches: [{path: {type: PathPrefix, value: /}}]
-    backendRefs: [{name: exact, port: 80}]
-`),
-	)
-	pathTiers.Run(t, []httproutetest.Case{
-		{Name: "original exact hostname before an Exact path under a wildcard", Request: specGet("foo.example.com", "/x"), Want: to("exact")},
-	})
+	gateway := specGateway(`  - {name: http, port: 80, protocol: HTTP, hostname: "foo.example.com"}
+`)
+	// route is an HTTPRoute on the listener with the given hostnames
+	// (a YAML list, "" for none) and match, to the Service of its name.
+	route := func(name, created, hostnames, match string) string {
+		spec := "  parentRefs: [{name: gw}]\n"
+		if hostnames != "" {
+			spec += "  hostnames: " + hostnames + "\n"
+		}
+		return specRoute(name, created, spec+"  rules:\n  - matches: ["+match+"]\n    backendRefs: [{name: "+name+", port: 80}]\n")
+	}
+	const prefix = "{path: {type: PathPrefix, value: /}}"
+	for _, tc := range []struct {
+		name         string
+		older, newer string
+		path, want   string
+		reason       string
+	}{
+		{"original exact hostname before the older wildcard",
+			route("wild", "2026-01-01T00:00:00Z", `["*.example.com"]`, prefix),
+			route("exact", "2026-01-02T00:00:00Z", `["foo.example.com"]`, prefix),
+			"/", "exact", ""},
+		{"newer wildcard before the older route without hostnames",
+			route("none", "2026-01-01T00:00:00Z", "", prefix),
+			route("wild", "2026-01-02T00:00:00Z", `["*.example.com"]`, prefix),
+			"/", "wild", "a route without hostnames configures none: it is less specific than one that names any"},
+		{"original exact hostname before an Exact path under a wildcard",
+			route("wild", "2026-01-01T00:00:00Z", `["*.example.com"]`, "{path: {type: Exact, value: /x}}"),
+			route("exact", "2026-01-02T00:00:00Z", `["foo.example.com"]`, prefix),
+			"/x", "exact", "the hostname tier comes before the path tiers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := specEnv(t, loopback, httproutetest.Options{Port: 80}, gateway, tc.older, tc.newer)
+			for _, msg := range httproutetest.Check(env.Do(specGet("foo.example.com", tc.path)), to(tc.want)) {
+				t.Errorf("%s (%s)", msg, tc.reason)
+			}
+		})
+	}
 }
 
 func specHeaderModifiers(t *testing.T, loopback bool) {
@@ -581,20 +561,14 @@ func specBackends(t *testing.T, loopback bool) {
 	}
 }
 
-// TestSpecListeners follows Listener.Hostname and Listener.Port: a request
+// specListeners follows Listener.Hostname and Listener.Port: a request
 // is handled by the routes of the listener whose hostname matches its Host
 // most specifically, on the port it arrived on.
 func specListeners(t *testing.T, loopback bool) {
-	gateway := `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: test
-  listeners:
-  - {name: wild, port: 80, protocol: HTTP, hostname: "*.example.com"}
+	gateway := specGateway(`  - {name: wild, port: 80, protocol: HTTP, hostname: "*.example.com"}
   - {name: exact, port: 80, protocol: HTTP, hostname: "foo.example.com"}
   - {name: other-port, port: 8080, protocol: HTTP}
-`
+`)
 	manifests := []string{gateway,
 		specRoute("on-wild", "2026-01-01T00:00:00Z", `  parentRefs: [{name: gw, sectionName: wild}]
   rules:
@@ -634,7 +608,7 @@ spec:
 	})
 }
 
-// TestSpecRouteHostnamePrecedence: "precedence must be given to rules from
+// specRouteHostnamePrecedence: "precedence must be given to rules from
 // the HTTPRoute with the largest number of characters in a matching
 // non-wildcard hostname, then characters in a matching hostname" - before
 // any path tier. A route without hostnames matches every host with none.
@@ -663,7 +637,7 @@ func specRouteHostnamePrecedence(t *testing.T, loopback bool) {
 	})
 }
 
-// TestSpecFilterOrder: "implementations SHOULD implement filters in the
+// specResponseHeadersOnRedirect: "implementations SHOULD implement filters in the
 // order they are specified"; a ResponseHeaderModifier of the rule applies
 // to every answer of the rule, a redirect included.
 func specResponseHeadersOnRedirect(t *testing.T, loopback bool) {
@@ -680,7 +654,7 @@ func specResponseHeadersOnRedirect(t *testing.T, loopback bool) {
 	})
 }
 
-// TestSpecInvalidBackendShare: "the proportion of requests that would
+// specInvalidBackendShare: "the proportion of requests that would
 // otherwise have been routed to an invalid backend MUST receive a 500
 // status code ... if two backends are specified with equal weights, and
 // one is invalid, 50 percent of traffic must receive a 500."
@@ -704,7 +678,7 @@ func specInvalidBackendShare(t *testing.T, loopback bool) {
 	}
 }
 
-// TestSpecEdges collects single statements whose request is unusual.
+// specEdges collects single statements whose request is unusual.
 func specEdges(t *testing.T, loopback bool) {
 	env := specEnv(t, loopback, httproutetest.Options{}, specRoute("edges", "2026-01-01T00:00:00Z", `  hostnames: [edge.example.com]
   rules:
@@ -746,22 +720,16 @@ func specEdges(t *testing.T, loopback bool) {
 	})
 }
 
-// TestSpecListenerPrecedence: "inbound request hostnames MUST match from
+// specListenerPrecedence: "inbound request hostnames MUST match from
 // the most specific to least specific Hostname values to choose the
 // correct Listener": exact, then wildcards with more dots right of "*",
 // then the listener without hostname.
 func specListenerPrecedence(t *testing.T, loopback bool) {
-	gateway := `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: test
-  listeners:
-  - {name: empty, port: 80, protocol: HTTP}
+	gateway := specGateway(`  - {name: empty, port: 80, protocol: HTTP}
   - {name: wild, port: 80, protocol: HTTP, hostname: "*.example.com"}
   - {name: deeper, port: 80, protocol: HTTP, hostname: "*.foo.example.com"}
   - {name: exact, port: 80, protocol: HTTP, hostname: "bar.foo.example.com"}
-`
+`)
 	var manifests = []string{gateway}
 	for _, l := range []string{"empty", "wild", "deeper", "exact"} {
 		manifests = append(manifests, specRoute("on-"+l, "2026-01-01T00:00:00Z", fmt.Sprintf(`  parentRefs: [{name: gw, sectionName: %s}]
@@ -790,7 +758,7 @@ spec:
 	})
 }
 
-// TestSpecTimeouts follows HTTPRouteTimeouts: "If the gateway has not been
+// specTimeouts follows HTTPRouteTimeouts: "If the gateway has not been
 // able to respond before this deadline is met, the gateway MUST return a
 // timeout error" (504 here), and a zero duration "SHOULD disable the
 // timeout completely".
@@ -830,7 +798,7 @@ func specTimeouts(t *testing.T, loopback bool) {
 	})
 }
 
-// TestSpecInvalidRuleDropped: "Invalid Route rules can be ignored ... even
+// specInvalidRuleDropped: "Invalid Route rules can be ignored ... even
 // if a filter specified by a Route rule is invalid, the rest of the rules
 // within that Route should still be supported" (Listener.AllowedRoutes);
 // the Router drops the rule (PartiallyInvalid, "Dropped Rule"), so its
@@ -862,7 +830,7 @@ func specInvalidRuleDropped(t *testing.T, loopback bool) {
 	}
 }
 
-// TestSpecBackendRefFilters: "Filters defined at this level should be
+// specBackendRefFilters: "Filters defined at this level should be
 // executed if and only if the request is being forwarded to the backend
 // defined here"; RequestRedirect is supported there too ("Support in
 // HTTPBackendRef: Extended").
@@ -906,7 +874,7 @@ func specBackendRefFilters(t *testing.T, loopback bool) {
 	})
 }
 
-// TestSpecResponseHeaderModifierOverBackend: ResponseHeaderModifier set
+// specResponseHeaderModifierOverBackend: ResponseHeaderModifier set
 // "overwrites" the backend's header, add "appends to any existing values",
 // remove takes names without case.
 func specResponseHeaderModifierOverBackend(t *testing.T, loopback bool) {
@@ -939,13 +907,7 @@ func specResponseHeaderModifierOverBackend(t *testing.T, loopback bool) {
 // SHOULD return a 421. If no other Listener matches the Host, the Gateway
 // MUST return a 404."
 func TestSpecMisdirectedOrNotFound(t *testing.T) {
-	cfg := decodeConfig(t, `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: any
-  listeners:
-  - name: exact
+	addr := serveListenerNames(t, `  - name: exact
     port: 443
     protocol: HTTPS
     hostname: secure.example.com
@@ -955,28 +917,7 @@ spec:
     protocol: HTTPS
     hostname: "*.wild.example.com"
     tls: {certificateRefs: [{name: wild-cert}]}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: default}
-spec:
-  parentRefs: [{name: gw}]
-  rules:
-  - backendRefs: [{name: web, port: 80}]
-`)
-	cfg.Secrets = []*corev1.Secret{selfSigned(t, "exact-cert", "secure.example.com"), selfSigned(t, "wild-cert", "a.wild.example.com")}
-	cfg.Services = httproute.Services{{Namespace: "default", Name: "web", Port: 80}: httproute.InProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, string(httproute.MatchFromContext(r.Context()).Listener))
-	}))}
-	rt := newRouter(t, cfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: rt.Port(443), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(tls.NewListener(ln, rt.TLSConfig(443)))
-	t.Cleanup(func() { srv.Close() })
-
+`, selfSigned(t, "exact-cert", "secure.example.com"), selfSigned(t, "wild-cert", "a.wild.example.com"))
 	for _, tc := range []struct {
 		name, sni, host string
 		status          int
@@ -988,17 +929,7 @@ spec:
 		{"Host of no listener, wildcard SNI: 404", "a.wild.example.com", "unknown.example.org", 404},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: tc.sni}}
-			defer tr.CloseIdleConnections()
-			req, _ := http.NewRequest("GET", "https://"+ln.Addr().String()+"/", nil)
-			req.Host = tc.host
-			res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode != tc.status {
+			if res, _ := getTLS(t, addr, tc.sni, tc.host); res.StatusCode != tc.status {
 				t.Errorf("SNI %q Host %q: status %d, want %d", tc.sni, tc.host, res.StatusCode, tc.status)
 			}
 		})
