@@ -65,9 +65,8 @@ func specEnv(t *testing.T, loopback bool, opts httproutetest.Options, manifests 
 	return httproutetest.New(t, opts, manifests...)
 }
 
-// specRoute is an HTTPRoute in namespace default with the given metadata
-// lines (indented by two spaces, after the name) and spec body (indented by
-// two spaces).
+// specRoute is the HTTPRoute default/name created at created (RFC 3339),
+// with spec, YAML indented by two spaces.
 func specRoute(name, created, spec string) string {
 	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -97,10 +96,13 @@ func to(service string) httproutetest.Want {
 	return httproutetest.Want{Status: 200, Backend: "default/" + service + ":80"}
 }
 
+// specGet is a GET of path (with its query) on host.
 func specGet(host, path string) httproutetest.Request {
 	return httproutetest.Request{Host: host, Path: path}
 }
 
+// withHeader returns r with the header fields kv (name, value, ...), in
+// order, repeated names included.
 func withHeader(r httproutetest.Request, kv ...string) httproutetest.Request {
 	r.Header = http.Header{}
 	for i := 0; i+1 < len(kv); i += 2 {
