@@ -1208,8 +1208,15 @@ func (c *compiler) parentStatus(r *compiledRoute, pr gatewayv1.ParentReference, 
 		conds = append(conds, condition(string(gatewayv1.RouteConditionResolvedRefs), true, reasonResolvedRefs, "", gen, c.now))
 	}
 	if len(invalid) > 0 && len(invalid) < len(r.rules) && r.fatal == nil {
+		// RouteConditionPartiallyInvalid: with the Drop Rule(s) approach
+		// "the message for this condition MUST start with the prefix
+		// "Dropped Rule"".
+		prefix := "Dropped Rule: "
+		if len(invalid) > 1 {
+			prefix = "Dropped Rules: "
+		}
 		conds = append(conds, condition(string(gatewayv1.RouteConditionPartiallyInvalid), true, invalid[0].Reason,
-			"dropped rules: "+joinFieldErrors(invalid), gen, c.now))
+			prefix+joinFieldErrors(invalid), gen, c.now))
 	}
 	pr = *pr.DeepCopy()
 	if pr.Group == nil {

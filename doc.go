@@ -23,9 +23,9 @@
 // routes of that listener (listener isolation). On HTTPS listeners the
 // connection's SNI selects the listener whose certificate the handshake
 // uses (without SNI, the listener without hostname), and a Host that
-// selects another listener of the port gets 421, with or without SNI. A
-// Config without Gateways has one implicit listener that every route
-// attaches to.
+// selects another listener of the port gets 421, with or without SNI; a
+// Host that no listener of the port matches gets 404. A Config without
+// Gateways has one implicit listener that every route attaches to.
 //
 // Within the listener, a route serves under the intersection of its
 // hostnames with the listener's. Paths match as the spec says: Exact is

@@ -420,7 +420,8 @@ func (l *listener) admitsNamespace(ns string, nsLabels map[string]map[string]str
 //
 // A request whose Host selects a different listener of the port than the
 // one whose certificate the handshake used gets 421 Misdirected Request,
-// with or without SNI (without, that is the listener without hostname).
+// with or without SNI (without, that is the listener without hostname);
+// one whose Host no listener of the port matches gets 404.
 //
 // The Config offers h2 and http/1.1 (NextProtos). A listener that verifies
 // client certificates answers its handshakes with a Config of its own,

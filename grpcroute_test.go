@@ -264,7 +264,7 @@ func TestGRPCRouteStatus(t *testing.T) {
 		"grpc-only": "{gw " + accepted + "," + resolved + "}",
 		"refused":   "{gw " + c("Accepted", "False", "NotAllowedByListeners", "no listener selected by the parentRef allows this route") + "," + resolved + "}",
 		"partly": "{gw " + accepted + "," + resolved + "," + c("PartiallyInvalid", "True", "UnsupportedValue",
-			`dropped rules: spec.rules[1].matches[0].method.service: Invalid value: "pkg..Bad": service must only contain valid characters (matching ^(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$)`) + "}",
+			`Dropped Rule: spec.rules[1].matches[0].method.service: Invalid value: "pkg..Bad": service must only contain valid characters (matching ^(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$)`) + "}",
 		"missing": "{gw " + accepted + "," + c("ResolvedRefs", "False", "BackendNotFound",
 			`spec.rules[0].backendRefs[0].name: Invalid value: "nope": service default/nope port 80: httproute: object not found`) + "}",
 	}

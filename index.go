@@ -573,6 +573,11 @@ func (t *table) group(r *http.Request, port int32, gw *types.NamespacedName) (*l
 	}
 	host := requestHost(r.Host)
 	g := p.listenerFor(host)
+	if g == nil {
+		// Listener.Hostname: when no Listener matches the Host, "the
+		// Gateway MUST return a 404", whatever listener SNI chose.
+		return nil, "", ErrNoRoute
+	}
 	if r.TLS != nil && p.tls {
 		// On TLS listeners the connection's SNI chose the listener whose
 		// certificate the handshake used (no SNI: the listener without
@@ -581,9 +586,6 @@ func (t *table) group(r *http.Request, port int32, gw *types.NamespacedName) (*l
 		if p.listenerFor(requestHost(r.TLS.ServerName)) != g {
 			return nil, "", ErrMisdirected
 		}
-	}
-	if g == nil {
-		return nil, "", ErrNoRoute
 	}
 	return g, host, nil
 }

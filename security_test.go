@@ -468,13 +468,7 @@ func selfSigned(t *testing.T, secret, name string) *corev1.Secret {
 // another listener than the one whose certificate the handshake used gets
 // 421, whether the client sent SNI or not.
 func TestMisdirectedWithoutSNI(t *testing.T) {
-	cfg := decodeConfig(t, `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: any
-  listeners:
-  - name: default
+	addr := serveListenerNames(t, `  - name: default
     port: 443
     protocol: HTTPS
     tls: {certificateRefs: [{name: default-cert}]}
@@ -483,27 +477,7 @@ spec:
     protocol: HTTPS
     hostname: secure.example.com
     tls: {certificateRefs: [{name: secure-cert}]}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: default}
-spec:
-  parentRefs: [{name: gw}]
-  rules:
-  - backendRefs: [{name: web, port: 80}]
-`)
-	cfg.Secrets = []*corev1.Secret{selfSigned(t, "default-cert", "default.example.com"), selfSigned(t, "secure-cert", "secure.example.com")}
-	cfg.Services = httproute.Services{{Namespace: "default", Name: "web", Port: 80}: httproute.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, string(httproute.MatchFromContext(r.Context()).Listener))
-	}))}
-	rt := newRouter(t, cfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: rt.Port(443), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(tls.NewListener(ln, rt.TLSConfig(443)))
-	t.Cleanup(func() { srv.Close() })
+`, selfSigned(t, "default-cert", "default.example.com"), selfSigned(t, "secure-cert", "secure.example.com"))
 
 	type result struct {
 		Cert   string // the certificate the handshake used
@@ -520,19 +494,69 @@ spec:
 		{"other.example.com", "secure.example.com", result{"default.example.com", 421, "Misdirected Request\n"}},
 		{"secure.example.com", "other.example.com", result{"secure.example.com", 421, "Misdirected Request\n"}},
 	} {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: tc.sni}}
-		req, _ := http.NewRequest("GET", "https://"+ln.Addr().String()+"/", nil)
-		req.Host = tc.host
-		res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatalf("SNI %q Host %q: %v", tc.sni, tc.host, err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		tr.CloseIdleConnections()
-		got := result{res.TLS.PeerCertificates[0].Subject.CommonName, res.StatusCode, string(body)}
+		res, body := getTLS(t, addr, tc.sni, tc.host)
+		got := result{res.TLS.PeerCertificates[0].Subject.CommonName, res.StatusCode, body}
 		if diff := cmp.Diff(tc.want, got); diff != "" {
 			t.Errorf("SNI %q Host %q (-want +got):\n%s", tc.sni, tc.host, diff)
 		}
 	}
+}
+
+// serveListenerNames serves, over TLS on 127.0.0.1 as port 443, a Gateway
+// with the given listeners (YAML list items) and the certificate Secrets,
+// and one route on all of them to a backend that answers with the name of
+// the listener that served the request. It returns the address.
+func serveListenerNames(t *testing.T, listeners string, secrets ...*corev1.Secret) string {
+	t.Helper()
+	cfg := decodeConfig(t, `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: any
+  listeners:
+`+listeners+`---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs: [{name: web, port: 80}]
+`)
+	cfg.Secrets = secrets
+	cfg.Services = httproute.Services{{Namespace: "default", Name: "web", Port: 80}: httproute.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, string(httproute.MatchFromContext(r.Context()).Listener))
+	}))}
+	return serveTLS(t, newRouter(t, cfg), 443)
+}
+
+// serveTLS serves rt's listeners of port p over TLS on 127.0.0.1 until
+// the test ends, and returns the address.
+func serveTLS(t *testing.T, rt *httproute.Router, p int32) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: rt.Port(p), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(tls.NewListener(ln, rt.TLSConfig(p)))
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// getTLS sends GET / with Host host to addr over TLS with SNI sni ("" for
+// none) and returns the answer with its body, read whole.
+func getTLS(t *testing.T, addr, sni, host string) (*http.Response, string) {
+	t.Helper()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: sni}}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
+	req.Host = host
+	res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("SNI %q Host %q: %v", sni, host, err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res, string(body)
 }
