@@ -136,7 +136,7 @@ func (t *table) route(ctx *stateContext, w http.ResponseWriter, r *http.Request,
 		// Pre-routing filters first (listenerfilter.go); they end in
 		// matchIn, on the request as they leave it.
 		r2 = withNormalPath(r2, true, raw, path)
-		ctx.st.pre = &preState{host: r2.Host, raw: raw, path: path}
+		ctx.st.pre = &preState{host: r2.Host, matchHost: host, raw: raw, path: path}
 		g.pre.ServeHTTP(w, r2)
 		return
 	}

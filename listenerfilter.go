@@ -163,12 +163,13 @@ func (gr *groupRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		path = np
 	}
-	gr.t.matchIn(st, gr.g, w, r, false, pre.raw, requestHost(r.Host), path)
+	gr.t.matchIn(st, gr.g, w, r, false, pre.raw, pre.matchHost, path)
 }
 
 // preState is what the end of a pre-routing chain needs of the request
-// as it arrived.
+// as it arrived: its Host, that Host as matching sees it (requestHost),
+// and its path.
 type preState struct {
-	host      string
-	raw, path string
+	host, matchHost string
+	raw, path       string
 }
