@@ -201,7 +201,7 @@ func TestIdleConnectionClosedByTheServerIsNotUsed(t *testing.T) {
 	p.mu.Lock()
 	c := p.idle[0]
 	p.mu.Unlock()
-	for alive(c.nc) {
+	for c.probe.quiet() {
 		time.Sleep(time.Millisecond) // until the server's close arrives
 	}
 	// A POST whose body cannot be sent again must not meet the closed

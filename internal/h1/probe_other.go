@@ -12,5 +12,3 @@ type probe struct{}
 func (p *probe) init(net.Conn) {}
 
 func (p *probe) quiet() bool { return true }
-
-func alive(net.Conn) bool { return true }

@@ -55,10 +55,3 @@ func (p *probe) peek(fd uintptr) bool {
 	p.alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
 	return true // never wait for readiness
 }
-
-// alive is a one-off probe of nc.
-func alive(nc net.Conn) bool {
-	var p probe
-	p.init(nc)
-	return p.quiet()
-}
