@@ -462,7 +462,7 @@ func cleanQuery(q string) string {
 		case ';':
 			bad = true
 		case '%':
-			if i+2 >= len(q) || !isHex(q[i+1]) || !isHex(q[i+2]) {
+			if _, ok := escapeAt(q, i); !ok {
 				bad = true
 			}
 			i += 3
@@ -475,10 +475,6 @@ func cleanQuery(q string) string {
 	}
 	v, _ := url.ParseQuery(q)
 	return v.Encode()
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // proxyError is the failure handling of the proxies to a backendRef: a
