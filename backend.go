@@ -3,6 +3,7 @@ package httproute
 import (
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"net"
 	"net/http"
@@ -314,17 +315,11 @@ func withoutConnectionFields(h http.Header) http.Header {
 	}
 	h2 := h.Clone()
 	var keep []string
-	for _, v := range conn {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			switch tok = textproto.TrimString(tok); {
-			case tok == "":
-			case strings.EqualFold(tok, "close"), strings.EqualFold(tok, "upgrade"):
-				keep = append(keep, tok)
-			default:
-				delete(h2, textproto.CanonicalMIMEHeaderKey(tok))
-			}
+	for tok := range connectionTokens(conn) {
+		if strings.EqualFold(tok, "close") || strings.EqualFold(tok, "upgrade") {
+			keep = append(keep, tok)
+		} else {
+			delete(h2, textproto.CanonicalMIMEHeaderKey(tok))
 		}
 	}
 	delete(h2, "Connection")
@@ -337,22 +332,34 @@ func withoutConnectionFields(h http.Header) http.Header {
 // namesPresentField reports whether the Connection values conn name a
 // field of h other than Upgrade. It does not allocate.
 func namesPresentField(h http.Header, conn []string) bool {
-	for _, v := range conn {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			tok = textproto.TrimString(tok)
-			if tok == "" || strings.EqualFold(tok, "close") || strings.EqualFold(tok, "upgrade") {
-				continue
-			}
-			for k := range h {
-				if strings.EqualFold(k, tok) {
-					return true
-				}
+	for tok := range connectionTokens(conn) {
+		if strings.EqualFold(tok, "close") || strings.EqualFold(tok, "upgrade") {
+			continue
+		}
+		for k := range h {
+			if strings.EqualFold(k, tok) {
+				return true
 			}
 		}
 	}
 	return false
+}
+
+// connectionTokens yields the tokens of Connection field values, the
+// names of the fields they list (or "close", "upgrade"), trimmed, empty
+// list elements skipped.
+func connectionTokens(values []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, v := range values {
+			for v != "" {
+				var tok string
+				tok, v, _ = strings.Cut(v, ",")
+				if tok = textproto.TrimString(tok); tok != "" && !yield(tok) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // slogWriter turns the standard logger's lines into debug records.

@@ -413,14 +413,8 @@ func forwardingField(k string) bool {
 // removeConnectionFields removes the Connection field of h and the
 // fields it names (RFC 9110 section 7.6.1).
 func removeConnectionFields(h http.Header) {
-	for _, v := range h["Connection"] {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			if tok = textproto.TrimString(tok); tok != "" {
-				delete(h, textproto.CanonicalMIMEHeaderKey(tok))
-			}
-		}
+	for tok := range connectionTokens(h["Connection"]) {
+		delete(h, textproto.CanonicalMIMEHeaderKey(tok))
 	}
 	delete(h, "Connection")
 }
